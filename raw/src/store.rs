@@ -1,0 +1,359 @@
+//! `Lake`: the lake over any `object_store` backend.
+//!
+//! Guarantees, for every backend:
+//! - `put_*` is create-if-absent; finding the object already there is success
+//!   (`PutOutcome::AlreadyPresent`), because an object's name is the hash of its content.
+//! - Each object appears atomically: a reader sees all of it or nothing.
+//! - `put_exchange` writes the body before the envelope, so no envelope names a missing body
+//!   whatever instant the process dies at.
+//! - Listing results are sorted by key, never in backend order.
+
+use std::collections::BTreeSet;
+use std::path::Path as FsPath;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::NaiveDate;
+use futures::{StreamExt, TryStreamExt};
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
+
+use crate::envelope::{BodyRef, Envelope};
+use crate::error::{RawError, Result};
+use crate::id::{BodyHash, EventId};
+
+/// zstd level for bodies: level 3 is the sweet spot of speed and ratio for JSON reports.
+pub const ZSTD_LEVEL: i32 = 3;
+const PARALLEL_READS: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Written now; `stored_bytes` is the size of the object as stored.
+    Created { stored_bytes: u64 },
+    AlreadyPresent,
+}
+
+impl PutOutcome {
+    pub fn new_bytes(&self) -> u64 {
+        match self {
+            PutOutcome::Created { stored_bytes } => *stored_bytes,
+            PutOutcome::AlreadyPresent => 0,
+        }
+    }
+}
+
+/// An envelope as listed from the lake.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub id: EventId,
+    pub envelope: Envelope,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    pub body_new_bytes: u64,
+    pub envelope_new_bytes: u64,
+    pub event_created: bool,
+}
+
+#[derive(Clone)]
+pub struct Lake {
+    store: Arc<dyn ObjectStore>,
+    display: String,
+}
+
+impl std::fmt::Debug for Lake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Lake({})", self.display)
+    }
+}
+
+/// Filter for listing events. `None` means unbounded.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub source: Option<String>,
+}
+
+impl Lake {
+    /// Opens a lake from a URL: a plain path or `file://` (created if missing), `s3://bucket/prefix`
+    /// (endpoint, keys, region and allow-http from the `AWS_*` environment), or `memory://`.
+    pub fn open(url: &str) -> Result<Lake> {
+        if url == "memory://" || url.starts_with("memory://") {
+            return Ok(Lake::memory());
+        }
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(RawError::UnsupportedUrl { url: url.to_owned() });
+            }
+            let s3 = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()
+                .map_err(|e| RawError::Open { url: url.to_owned(), source: Box::new(e) })?;
+            let store: Arc<dyn ObjectStore> = Arc::new(s3);
+            let store = prefixed(store, prefix);
+            return Ok(Lake { store, display: url.to_owned() });
+        }
+        let path = if let Some(p) = url.strip_prefix("file://") {
+            p
+        } else if url.contains("://") {
+            return Err(RawError::UnsupportedUrl { url: url.to_owned() });
+        } else {
+            url
+        };
+        Lake::local(FsPath::new(path), url)
+    }
+
+    fn local(path: &FsPath, display: &str) -> Result<Lake> {
+        std::fs::create_dir_all(path).map_err(|source| RawError::LocalDir { path: path.to_owned(), source })?;
+        // Probe writability now, so a read-only lake fails before any work starts.
+        let probe = path.join(".adlake-write-probe");
+        std::fs::write(&probe, b"")
+            .and_then(|_| std::fs::remove_file(&probe))
+            .map_err(|source| RawError::LocalDir { path: path.to_owned(), source })?;
+        let fs = object_store::local::LocalFileSystem::new_with_prefix(path)
+            .map_err(|e| RawError::Open { url: display.to_owned(), source: Box::new(e) })?;
+        Ok(Lake { store: Arc::new(fs), display: display.to_owned() })
+    }
+
+    pub fn memory() -> Lake {
+        Lake { store: Arc::new(InMemory::new()), display: "memory://".into() }
+    }
+
+    pub fn from_store(store: Arc<dyn ObjectStore>, display: &str) -> Lake {
+        Lake { store, display: display.to_owned() }
+    }
+
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
+    /// Checks the backend answers (a listing of the top level).
+    pub async fn probe(&self) -> Result<()> {
+        self.store
+            .list_with_delimiter(None)
+            .await
+            .map(|_| ())
+            .map_err(|e| RawError::Open { url: self.display.clone(), source: Box::new(e) })
+    }
+
+    pub fn body_key(hash: &BodyHash) -> Path {
+        let hex = hash.to_hex();
+        Path::from(format!("bodies/{}/{hex}.zst", &hex[..2]))
+    }
+
+    pub fn event_key(env: &Envelope, id: &EventId) -> Path {
+        Path::from(format!("events/{}/{}/{id}.json", env.date.format("%Y-%m-%d"), env.source))
+    }
+
+    /// Stores a body under the sha256 of its uncompressed bytes.
+    pub async fn put_body(&self, bytes: &[u8]) -> Result<(BodyHash, PutOutcome)> {
+        let hash = BodyHash::of(bytes);
+        let key = Self::body_key(&hash);
+        let compressed = zstd::bulk::compress(bytes, ZSTD_LEVEL).map_err(RawError::Compression)?;
+        let outcome = self.put_once(&key, Bytes::from(compressed)).await?;
+        Ok((hash, outcome))
+    }
+
+    /// Stores one event: its body first (if any), then its envelope.
+    pub async fn put_exchange(&self, mut envelope: Envelope, body: Option<&[u8]>) -> Result<(EventId, WriteStats)> {
+        let mut stats = WriteStats::default();
+        if let Some(bytes) = body {
+            let (sha256, outcome) = self.put_body(bytes).await?;
+            stats.body_new_bytes = outcome.new_bytes();
+            envelope.body = Some(BodyRef { sha256, len: bytes.len() as u64 });
+        } else {
+            envelope.body = None;
+        }
+        let (id, outcome) = self.put_envelope_after_body(envelope).await?;
+        stats.envelope_new_bytes = outcome.new_bytes();
+        stats.event_created = matches!(outcome, PutOutcome::Created { .. });
+        Ok((id, stats))
+    }
+
+    /// Stores an envelope whose body (if it names one) must already be in the lake.
+    pub async fn put_envelope(&self, envelope: Envelope) -> Result<(EventId, PutOutcome)> {
+        if let Some(body) = &envelope.body {
+            let key = Self::body_key(&body.sha256);
+            self.store.head(&key).await.map_err(|e| match e {
+                object_store::Error::NotFound { .. } => RawError::NotFound { what: "body", id: body.sha256.to_hex() },
+                other => RawError::storage(key.as_ref(), other),
+            })?;
+        }
+        self.put_envelope_after_body(envelope).await
+    }
+
+    async fn put_envelope_after_body(&self, mut envelope: Envelope) -> Result<(EventId, PutOutcome)> {
+        let bytes = envelope.canonicalize()?;
+        let id = Envelope::id_of_canonical(&bytes);
+        let key = Self::event_key(&envelope, &id);
+        let outcome = self.put_once(&key, Bytes::from(bytes)).await?;
+        Ok((id, outcome))
+    }
+
+    async fn put_once(&self, key: &Path, bytes: Bytes) -> Result<PutOutcome> {
+        let stored_bytes = bytes.len() as u64;
+        let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
+        match self.store.put_opts(key, PutPayload::from(bytes.clone()), opts).await {
+            Ok(_) => Ok(PutOutcome::Created { stored_bytes }),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(PutOutcome::AlreadyPresent),
+            // Some S3-compatible servers lack conditional puts. Content addressing makes a
+            // check-then-overwrite safe there: a racing writer can only write the same bytes.
+            Err(object_store::Error::NotImplemented) | Err(object_store::Error::NotSupported { .. }) => {
+                match self.store.head(key).await {
+                    Ok(_) => Ok(PutOutcome::AlreadyPresent),
+                    Err(object_store::Error::NotFound { .. }) => {
+                        self.store
+                            .put(key, PutPayload::from(bytes))
+                            .await
+                            .map_err(|e| RawError::storage(key.as_ref(), e))?;
+                        Ok(PutOutcome::Created { stored_bytes })
+                    }
+                    Err(e) => Err(RawError::storage(key.as_ref(), e)),
+                }
+            }
+            Err(e) => Err(RawError::storage(key.as_ref(), e)),
+        }
+    }
+
+    /// The exact original bytes of a body, checked against its hash.
+    pub async fn get_body(&self, hash: &BodyHash) -> Result<Vec<u8>> {
+        let compressed = self.get_body_compressed(hash).await?;
+        decode_body(hash, &compressed)
+    }
+
+    pub async fn get_body_compressed(&self, hash: &BodyHash) -> Result<Bytes> {
+        let key = Self::body_key(hash);
+        self.get_raw(&key, "body", &hash.to_hex()).await
+    }
+
+    async fn get_raw(&self, key: &Path, what: &'static str, id: &str) -> Result<Bytes> {
+        let got = self.store.get(key).await.map_err(|e| match e {
+            object_store::Error::NotFound { .. } => RawError::NotFound { what, id: id.to_owned() },
+            other => RawError::storage(key.as_ref(), other),
+        })?;
+        got.bytes().await.map_err(|e| RawError::storage(key.as_ref(), e))
+    }
+
+    /// Finds an event by id. Ids are not date-ordered, so this walks the envelope listing
+    /// (keys only, no reads) until it finds `<id>.json`.
+    pub async fn get_event(&self, id: &EventId) -> Result<Envelope> {
+        let suffix = format!("{id}.json");
+        let mut listing = self.store.list(Some(&Path::from("events")));
+        while let Some(meta) = listing.next().await {
+            let meta = meta.map_err(|e| RawError::storage("events/", e))?;
+            if meta.location.filename() == Some(suffix.as_str()) {
+                return self.read_envelope(&meta.location).await;
+            }
+        }
+        Err(RawError::NotFound { what: "event", id: id.to_hex() })
+    }
+
+    async fn read_envelope(&self, key: &Path) -> Result<Envelope> {
+        let bytes = self.get_raw(key, "event", key.as_ref()).await?;
+        serde_json::from_slice(&bytes).map_err(|source| RawError::BadEnvelope { key: key.to_string(), source })
+    }
+
+    /// The dates that have events, ascending.
+    pub async fn dates(&self) -> Result<Vec<NaiveDate>> {
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&Path::from("events")))
+            .await
+            .map_err(|e| RawError::storage("events/", e))?;
+        let mut dates: Vec<NaiveDate> = listing
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()))
+            .collect();
+        dates.sort();
+        Ok(dates)
+    }
+
+    /// Keys of the envelopes matching `filter`, sorted. Only the matching date folders are listed.
+    pub async fn event_keys(&self, filter: &EventFilter) -> Result<Vec<Path>> {
+        let dates: Vec<NaiveDate> = self
+            .dates()
+            .await?
+            .into_iter()
+            .filter(|d| filter.from.is_none_or(|f| *d >= f) && filter.to.is_none_or(|t| *d <= t))
+            .collect();
+        let mut keys = Vec::new();
+        for date in dates {
+            let prefix = match &filter.source {
+                Some(s) => Path::from(format!("events/{}/{s}", date.format("%Y-%m-%d"))),
+                None => Path::from(format!("events/{}", date.format("%Y-%m-%d"))),
+            };
+            let metas: Vec<_> = self
+                .store
+                .list(Some(&prefix))
+                .try_collect()
+                .await
+                .map_err(|e| RawError::storage(prefix.as_ref(), e))?;
+            keys.extend(metas.into_iter().map(|m| m.location).filter(|p| p.extension() == Some("json")));
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Envelopes matching `filter`, sorted by key (date, source, id).
+    pub async fn list_events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>> {
+        let keys = self.event_keys(filter).await?;
+        let mut events: Vec<StoredEvent> = futures::stream::iter(keys)
+            .map(|key| async move {
+                let envelope = self.read_envelope(&key).await?;
+                let id = id_from_key(&key)?;
+                Ok::<_, RawError>(StoredEvent { id, envelope })
+            })
+            .buffered(PARALLEL_READS)
+            .try_collect()
+            .await?;
+        events.sort_by(|a, b| (a.envelope.date, &a.envelope.source, a.id).cmp(&(b.envelope.date, &b.envelope.source, b.id)));
+        Ok(events)
+    }
+
+    /// Every body hash in the lake, sorted.
+    pub async fn body_hashes(&self) -> Result<BTreeSet<BodyHash>> {
+        let metas: Vec<_> = self
+            .store
+            .list(Some(&Path::from("bodies")))
+            .try_collect()
+            .await
+            .map_err(|e| RawError::storage("bodies/", e))?;
+        Ok(metas
+            .iter()
+            .filter_map(|m| m.location.filename()?.strip_suffix(".zst")?.parse().ok())
+            .collect())
+    }
+
+    pub(crate) async fn read_key(&self, key: &Path) -> Result<Bytes> {
+        self.get_raw(key, "object", key.as_ref()).await
+    }
+}
+
+pub(crate) fn id_from_key(key: &Path) -> Result<EventId> {
+    let name = key.filename().unwrap_or_default();
+    name.strip_suffix(".json").unwrap_or(name).parse()
+}
+
+pub fn decode_body(hash: &BodyHash, compressed: &[u8]) -> Result<Vec<u8>> {
+    let bytes = zstd::stream::decode_all(compressed)
+        .map_err(|e| RawError::CorruptBody { hash: hash.to_hex(), detail: format!("zstd: {e}") })?;
+    let actual = BodyHash::of(&bytes);
+    if actual != *hash {
+        return Err(RawError::CorruptBody { hash: hash.to_hex(), detail: format!("content hashes to {actual}") });
+    }
+    Ok(bytes)
+}
+
+fn prefixed(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore> {
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() {
+        store
+    } else {
+        Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+    }
+}
