@@ -1,0 +1,214 @@
+//! The DuckDB file: opening it (waiting a bounded time if another process holds it) and
+//! applying the embedded migrations.
+//!
+//! Migrations are `migrations/NNNN_name.sql`, compiled into the binary, applied in order, each
+//! in its own transaction together with its `schema_migrations` row (version, name, sha256).
+//! An applied migration whose text changed is an error, never a silent re-run.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use duckdb::{params, Connection};
+use sha2::{Digest, Sha256};
+
+pub struct Migration {
+    pub version: i32,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub static MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "0001_init",
+    sql: include_str!("../../migrations/0001_init.sql"),
+}];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database `{}` is locked by another process ({holder}); waited {waited_ms} ms. Retry when it finishes, or raise --lock-wait-ms", path.display())]
+    Locked { path: PathBuf, holder: String, waited_ms: u64 },
+
+    #[error("cannot open database `{}`", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: duckdb::Error,
+    },
+
+    #[error("cannot create the database directory `{}`", path.display())]
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("migration {name} was changed after it was applied to `{}` (recorded sha256 {recorded}, now {current}); restore the file or start a new database", path.display())]
+    MigrationChanged { path: PathBuf, name: String, recorded: String, current: String },
+
+    #[error("database `{}` has migration {version}, which this adlake does not know; use a newer adlake", path.display())]
+    MigrationUnknown { path: PathBuf, version: i32 },
+
+    #[error("applying migration {name} failed")]
+    Migrate {
+        name: String,
+        #[source]
+        source: duckdb::Error,
+    },
+
+    #[error("value cannot be stored: {0}")]
+    Value(String),
+
+    #[error("database query failed: {context}")]
+    Query {
+        context: String,
+        #[source]
+        source: duckdb::Error,
+    },
+}
+
+impl DbError {
+    pub fn query(context: impl Into<String>) -> impl FnOnce(duckdb::Error) -> DbError {
+        let context = context.into();
+        move |source| DbError::Query { context, source }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadOnly,
+    ReadWrite,
+}
+
+/// Opens `path`, retrying while another process holds its lock, for at most `lock_wait`.
+pub fn open(path: &Path, access: Access, lock_wait: Duration) -> Result<Connection, DbError> {
+    if access == Access::ReadWrite {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if let Err(e) = std::fs::create_dir_all(parent) {
+                return Err(DbError::Dir { path: parent.to_owned(), source: e });
+            }
+        }
+    }
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(25);
+    loop {
+        let config = duckdb::Config::default()
+            .access_mode(match access {
+                Access::ReadOnly => duckdb::AccessMode::ReadOnly,
+                Access::ReadWrite => duckdb::AccessMode::ReadWrite,
+            })
+            .map_err(|source| DbError::Open { path: path.to_owned(), source })?;
+        match Connection::open_with_flags(path, config) {
+            Ok(conn) => return Ok(conn),
+            Err(e) if is_lock_error(&e) => {
+                if start.elapsed() >= lock_wait {
+                    return Err(DbError::Locked {
+                        path: path.to_owned(),
+                        holder: lock_holder(&e.to_string()),
+                        waited_ms: start.elapsed().as_millis() as u64,
+                    });
+                }
+                std::thread::sleep(delay.min(lock_wait.saturating_sub(start.elapsed())));
+                delay = (delay * 2).min(Duration::from_millis(500));
+            }
+            Err(source) => return Err(DbError::Open { path: path.to_owned(), source }),
+        }
+    }
+}
+
+fn is_lock_error(e: &duckdb::Error) -> bool {
+    let text = e.to_string();
+    text.contains("Could not set lock") || text.contains("Conflicting lock")
+}
+
+/// DuckDB says `Conflicting lock is held in /path/to/prog (PID 1234)`; keep the program and PID.
+fn lock_holder(message: &str) -> String {
+    message
+        .split_once("Conflicting lock is held in ")
+        .map(|(_, rest)| rest.split(". ").next().unwrap_or(rest).trim().to_owned())
+        .unwrap_or_else(|| "unknown process".to_owned())
+}
+
+pub fn checksum(sql: &str) -> String {
+    hex::encode(Sha256::digest(sql.as_bytes()))
+}
+
+/// Applies every pending migration; returns how many were applied.
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<usize, DbError> {
+    migrate_with(conn, path, MIGRATIONS)
+}
+
+pub fn migrate_with(conn: &mut Connection, path: &Path, migrations: &[Migration]) -> Result<usize, DbError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL, name VARCHAR NOT NULL, checksum VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)",
+    )
+    .map_err(DbError::query("create schema_migrations"))?;
+    let applied: Vec<(i32, String, String)> = {
+        let mut stmt = conn
+            .prepare("SELECT version, name, checksum FROM schema_migrations ORDER BY version")
+            .map_err(DbError::query("read schema_migrations"))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(DbError::query("read schema_migrations"))?;
+        rows.collect::<Result<_, _>>().map_err(DbError::query("read schema_migrations"))?
+    };
+    for (version, name, recorded) in &applied {
+        let Some(m) = migrations.iter().find(|m| m.version == *version) else {
+            return Err(DbError::MigrationUnknown { path: path.to_owned(), version: *version });
+        };
+        let current = checksum(m.sql);
+        if &current != recorded {
+            return Err(DbError::MigrationChanged { path: path.to_owned(), name: name.clone(), recorded: recorded.clone(), current });
+        }
+    }
+    let mut count = 0;
+    for m in migrations.iter().filter(|m| !applied.iter().any(|(v, _, _)| *v == m.version)) {
+        let tx = conn.transaction().map_err(|source| DbError::Migrate { name: m.name.into(), source })?;
+        tx.execute_batch(m.sql).map_err(|source| DbError::Migrate { name: m.name.into(), source })?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)",
+            params![m.version, m.name, checksum(m.sql)],
+        )
+        .map_err(|source| DbError::Migrate { name: m.name.into(), source })?;
+        tx.commit().map_err(|source| DbError::Migrate { name: m.name.into(), source })?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_detect_edits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.duckdb");
+        let mut conn = open(&path, Access::ReadWrite, Duration::ZERO).unwrap();
+        assert_eq!(migrate(&mut conn, &path).unwrap(), MIGRATIONS.len());
+        assert_eq!(migrate(&mut conn, &path).unwrap(), 0);
+        let n: i64 = conn.query_row("SELECT count(*) FROM campaign_index", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0);
+        let edited = [Migration { version: 1, name: "0001_init", sql: "CREATE TABLE x (a INT);" }];
+        let err = migrate_with(&mut conn, &path, &edited).unwrap_err();
+        assert!(matches!(err, DbError::MigrationChanged { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.duckdb");
+        let mut conn = open(&path, Access::ReadWrite, Duration::ZERO).unwrap();
+        let bad = [Migration { version: 1, name: "0001_bad", sql: "CREATE TABLE ok (a INT); CREATE TABLE broken (" }];
+        assert!(migrate_with(&mut conn, &path, &bad).is_err());
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM information_schema.tables WHERE table_name = 'ok'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tables, 0);
+    }
+
+    #[test]
+    fn parses_the_lock_holder() {
+        let msg = "IO Error: Could not set lock on file \"/x.duckdb\": Conflicting lock is held in /usr/bin/adlake (PID 4242). See also https://duckdb.org/docs";
+        assert_eq!(lock_holder(msg), "/usr/bin/adlake (PID 4242)");
+    }
+}

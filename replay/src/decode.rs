@@ -1,0 +1,160 @@
+//! Shared decoding vocabulary: the [`SourceRow`] every endpoint decoder produces, and the
+//! tolerant value readers the contract calls for (numbers as strings or numbers, thousands
+//! separators, integral floats like `23.0` for counts, exact decimal money).
+//!
+//! A field that is absent or `null` decodes to `None`, never to zero; an explicit `0` is
+//! `Some(0)`. A value that is present but unreadable is an error for that row.
+
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+/// One row of one endpoint's body, in the projector's vocabulary. Only what the body said is
+/// filled in; merging decides what wins.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceRow {
+    /// Where in the body: a JSON pointer (`/data/3`) or `line N` for CSV.
+    pub locator: String,
+    pub date: Option<chrono::NaiveDate>,
+    pub hour: Option<u8>,
+    pub strategis_id: Option<String>,
+    pub platform_campaign_id: Option<String>,
+    pub campaign_name: Option<String>,
+    pub adset_id: Option<String>,
+    pub adset_name: Option<String>,
+    pub network_id: Option<String>,
+    pub account_id: Option<String>,
+    pub rsoc_site: Option<String>,
+    pub buyer: Option<String>,
+    pub category: Option<String>,
+    pub lane: Option<String>,
+    pub revenue: Option<Decimal>,
+    pub sessions: Option<i64>,
+    pub s1_clicks: Option<i64>,
+    pub spend: Option<Decimal>,
+    pub clicks: Option<i64>,
+    pub impressions: Option<i64>,
+    pub conversions: Option<i64>,
+    pub rpc: Option<Decimal>,
+}
+
+/// The decoded rows of one body, and the rows that could not be decoded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decoded {
+    pub rows: Vec<SourceRow>,
+    pub bad_rows: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DecodeError(pub String);
+
+pub type FieldResult<T> = Result<Option<T>, String>;
+
+pub fn parse_json(body: &[u8]) -> Result<Value, DecodeError> {
+    serde_json::from_slice(body).map_err(|e| DecodeError(format!("not JSON: {e}")))
+}
+
+/// The first array found at one of `pointers`.
+pub fn rows_at<'a>(value: &'a Value, pointers: &[&str]) -> Result<&'a Vec<Value>, DecodeError> {
+    pointers
+        .iter()
+        .find_map(|p| value.pointer(p).and_then(Value::as_array))
+        .ok_or_else(|| DecodeError(format!("no row array at {}", pointers.join(" or "))))
+}
+
+/// Decodes each row with `f`, collecting per-row failures instead of failing the body.
+pub fn each_row(rows: &[Value], prefix: &str, f: impl Fn(&Value, String) -> Result<SourceRow, String>) -> Decoded {
+    let mut out = Decoded::default();
+    for (i, row) in rows.iter().enumerate() {
+        let locator = format!("{prefix}/{i}");
+        match f(row, locator.clone()) {
+            Ok(r) => out.rows.push(r),
+            Err(e) => out.bad_rows.push((locator, e)),
+        }
+    }
+    out
+}
+
+fn present<'a>(row: &'a Value, field: &str) -> Option<&'a Value> {
+    row.get(field).filter(|v| !v.is_null())
+}
+
+pub fn text(row: &Value, field: &str) -> Option<String> {
+    match present(row, field)? {
+        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Exact decimal from a JSON number or a string, with `,` thousands separators allowed.
+pub fn decimal(row: &Value, field: &str) -> FieldResult<Decimal> {
+    let Some(v) = present(row, field) else { return Ok(None) };
+    let raw = match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) if s.trim().is_empty() => return Ok(None),
+        Value::String(s) => s.trim().replace(',', ""),
+        other => return Err(format!("{field}: {other} is not a number")),
+    };
+    parse_decimal(&raw).map(Some).ok_or_else(|| format!("{field}: `{raw}` is not a number"))
+}
+
+pub fn parse_decimal(raw: &str) -> Option<Decimal> {
+    use std::str::FromStr;
+    Decimal::from_str(raw).ok().or_else(|| Decimal::from_scientific(raw).ok())
+}
+
+/// A count: an integer, or an integral float (`23.0`), from a number or a string.
+pub fn count(row: &Value, field: &str) -> FieldResult<i64> {
+    let Some(d) = decimal(row, field)? else { return Ok(None) };
+    if d.fract().is_zero() {
+        use rust_decimal::prelude::ToPrimitive;
+        d.trunc().to_i64().map(Some).ok_or_else(|| format!("{field}: {d} is out of range"))
+    } else {
+        Err(format!("{field}: {d} is not a whole count"))
+    }
+}
+
+/// `YYYY-MM-DD`, optionally followed by a time (`2025-11-23 00:00:00.0`).
+pub fn date(row: &Value, field: &str) -> FieldResult<chrono::NaiveDate> {
+    let Some(s) = text(row, field) else { return Ok(None) };
+    let day = s.get(..10).unwrap_or(&s);
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map(Some).map_err(|_| format!("{field}: `{s}` is not a date"))
+}
+
+pub fn sum_opt<T: std::ops::Add<Output = T>>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x + y),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_numbers_the_way_upstreams_send_them() {
+        let row = json!({"a": "1,082.41", "b": 171.2, "c": "23.0", "d": 0, "e": null, "f": "", "g": "x", "h": 23.5});
+        assert_eq!(decimal(&row, "a").unwrap().map(|d| d.to_string()), Some("1082.41".into()));
+        assert_eq!(decimal(&row, "b").unwrap().map(|d| d.to_string()), Some("171.2".into()));
+        assert_eq!(count(&row, "c").unwrap(), Some(23));
+        assert_eq!(count(&row, "d").unwrap(), Some(0), "zero is zero");
+        assert_eq!(count(&row, "e").unwrap(), None, "null is NULL");
+        assert_eq!(count(&row, "missing").unwrap(), None);
+        assert_eq!(decimal(&row, "f").unwrap(), None);
+        assert!(decimal(&row, "g").is_err());
+        assert!(count(&row, "h").is_err());
+    }
+
+    #[test]
+    fn dates_may_carry_a_time() {
+        let row = json!({"d": "2025-11-23 00:00:00.0", "bad": "23/11/2025"});
+        assert_eq!(date(&row, "d").unwrap(), Some(chrono::NaiveDate::from_ymd_opt(2025, 11, 23).unwrap()));
+        assert!(date(&row, "bad").is_err());
+    }
+}

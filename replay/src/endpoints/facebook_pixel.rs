@@ -1,0 +1,18 @@
+//! Facebook pixel report: purchases per Strategis campaign. A bare array.
+
+use crate::decode::*;
+
+pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
+    let v = parse_json(body)?;
+    let prefix = if v.is_array() { "" } else { "/data" };
+    let rows = rows_at(&v, &["", "/data"])?;
+    Ok(each_row(rows, prefix, |r, locator| {
+        Ok(SourceRow {
+            locator,
+            date: date(r, "date")?,
+            strategis_id: text(r, "strategisCampaignId"),
+            conversions: count(r, "purchases")?,
+            ..Default::default()
+        })
+    }))
+}

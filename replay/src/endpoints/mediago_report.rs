@@ -1,0 +1,22 @@
+//! MediaGo report.
+
+use crate::decode::*;
+
+pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
+    let v = parse_json(body)?;
+    let rows = rows_at(&v, &["/results"])?;
+    Ok(each_row(rows, "/results", |r, locator| {
+        Ok(SourceRow {
+            locator,
+            date: date(r, "date")?,
+            platform_campaign_id: text(r, "id"),
+            campaign_name: text(r, "name"),
+            strategis_id: text(r, "strategisCampaignId"),
+            spend: decimal(r, "spend")?,
+            clicks: count(r, "click")?,
+            impressions: count(r, "impression")?,
+            conversions: count(r, "conversion")?,
+            ..Default::default()
+        })
+    }))
+}

@@ -1,0 +1,39 @@
+//! Outbrain periodic hourly: per campaign, hourly rows newest first with float counts; a day's
+//! hours are summed per campaign, and the day comes from each hour's `fromDate`.
+
+use serde_json::Value;
+
+use crate::decode::*;
+
+pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
+    let v = parse_json(body)?;
+    let campaigns = rows_at(&v, &["/campaignResults"])?;
+    let mut out = Decoded::default();
+    for (ci, c) in campaigns.iter().enumerate() {
+        let locator = format!("/campaignResults/{ci}");
+        let hours = c.get("results").and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut row = SourceRow {
+            locator: locator.clone(),
+            platform_campaign_id: text(c, "campaignId"),
+            strategis_id: text(c, "strategisCampaignId"),
+            ..Default::default()
+        };
+        let summed: Result<(), String> = hours.iter().try_for_each(|h| {
+            let meta = h.get("metadata").cloned().unwrap_or_default();
+            let metrics = h.get("metrics").cloned().unwrap_or_default();
+            if let Some(day) = date(&meta, "fromDate")? {
+                row.date = row.date.or(Some(day));
+            }
+            row.spend = sum_opt(row.spend, decimal(&metrics, "spend")?);
+            row.clicks = sum_opt(row.clicks, count(&metrics, "clicks")?);
+            row.impressions = sum_opt(row.impressions, count(&metrics, "impressions")?);
+            row.conversions = sum_opt(row.conversions, count(&metrics, "conversions")?);
+            Ok(())
+        });
+        match summed {
+            Ok(()) => out.rows.push(row),
+            Err(e) => out.bad_rows.push((locator, e)),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,29 @@
+//! S1 Hourly V3: double-wrapped (`{data: {data: [...]}}`), strings; `hour` 0..27 where 24-27
+//! are next-day clicks attributed late to this day.
+
+use crate::decode::*;
+
+pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
+    let v = parse_json(body)?;
+    let (rows, prefix) = match v.pointer("/data/data").and_then(|d| d.as_array()) {
+        Some(r) => (r, "/data/data"),
+        None => (rows_at(&v, &["/data", ""])?, if v.is_array() { "" } else { "/data" }),
+    };
+    Ok(each_row(rows, prefix, |r, locator| {
+        let hour = count(r, "hour")?.ok_or("hour: missing")?;
+        if !(0..=27).contains(&hour) {
+            return Err(format!("hour: {hour} is outside 0..27"));
+        }
+        Ok(SourceRow {
+            locator,
+            date: date(r, "date")?,
+            hour: Some(hour as u8),
+            strategis_id: text(r, "strategisCampaignId"),
+            network_id: text(r, "networkId"),
+            sessions: count(r, "searches")?,
+            s1_clicks: count(r, "clicks")?,
+            revenue: decimal(r, "estimated_revenue")?,
+            ..Default::default()
+        })
+    }))
+}

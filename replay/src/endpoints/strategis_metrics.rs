@@ -1,0 +1,20 @@
+//! Strategis' own tracked view: impressions (its source of truth); spend and revenue here are
+//! fallbacks only.
+
+use crate::decode::*;
+
+pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
+    let v = parse_json(body)?;
+    let rows = rows_at(&v, &["/data"])?;
+    Ok(each_row(rows, "/data", |r, locator| {
+        Ok(SourceRow {
+            locator,
+            date: date(r, "date")?,
+            strategis_id: text(r, "strategisCampaignId"),
+            impressions: count(r, "impressions")?,
+            spend: decimal(r, "spend")?,
+            revenue: decimal(r, "revenue")?,
+            ..Default::default()
+        })
+    }))
+}

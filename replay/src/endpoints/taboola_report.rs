@@ -1,0 +1,22 @@
+//! Taboola campaign summary: numbers are numbers, `date` carries a time.
+
+use crate::decode::*;
+
+pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
+    let v = parse_json(body)?;
+    let rows = rows_at(&v, &["/results"])?;
+    Ok(each_row(rows, "/results", |r, locator| {
+        Ok(SourceRow {
+            locator,
+            date: date(r, "date")?,
+            platform_campaign_id: text(r, "campaign"),
+            campaign_name: text(r, "campaign_name"),
+            strategis_id: text(r, "strategisCampaignId"),
+            spend: decimal(r, "spent")?,
+            clicks: count(r, "clicks")?,
+            impressions: count(r, "impressions")?,
+            conversions: count(r, "cpa_actions_num")?,
+            ..Default::default()
+        })
+    }))
+}

@@ -1,0 +1,14 @@
+//! `adlake-replay`: the projector. Pure and synchronous: it decodes the bodies of each
+//! endpoint, selects snapshots, merges sources into rows with lineage, and writes them to
+//! DuckDB. It never touches the network or reads a clock; everything time-like it outputs
+//! comes from event envelopes.
+
+pub mod db;
+pub mod decode;
+pub mod endpoints;
+pub mod fragment;
+pub mod project;
+pub mod registry;
+pub mod write;
+
+pub use registry::{endpoint, EndpointSpec, ENDPOINTS};
