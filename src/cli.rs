@@ -1,0 +1,228 @@
+//! Command-line surface. Flags only; precedence against env and the config file is resolved
+//! in `config`, so every flag here is optional and `None` means "not given".
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "adlake", version, about = "Keep every upstream report response; replay them into DuckDB.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct Global {
+    /// Lake URL: a path, file://, s3://bucket/prefix or memory:// [env ADLAKE_LAKE; default ./data/lake]
+    #[arg(long, global = true)]
+    pub lake: Option<String>,
+    /// DuckDB file [env ADLAKE_DB; default ./data/monitoring.duckdb]
+    #[arg(long, global = true)]
+    pub db: Option<PathBuf>,
+    /// TOML config file (defaults < file < env < flags)
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// How long to wait for a database another process holds [env ADLAKE_LOCK_WAIT_MS; default 30000]
+    #[arg(long, global = true)]
+    pub lock_wait_ms: Option<u64>,
+    /// Machine-readable output on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More logging (-v, -vv)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Errors only
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the lake and the database and apply migrations
+    Init,
+    /// Inspect and check the raw-response lake
+    #[command(subcommand)]
+    Raw(RawCommand),
+    /// Fetch reports from the upstream into the lake
+    Ingest(IngestArgs),
+    /// Rebuild tables from the lake alone: no network, no credentials
+    Reproject(ReprojectArgs),
+    /// Days whose numbers changed between fetches, with per-campaign deltas, largest first
+    Restatements {
+        #[arg(long, requires = "to")]
+        from: Option<NaiveDate>,
+        #[arg(long, requires = "from")]
+        to: Option<NaiveDate>,
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Endpoint health, recent runs, quarantined events, unmapped campaigns
+    Status {
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
+    /// From a projected number to the exact stored bytes behind it
+    Audit(crate::commands::audit::AuditArgs),
+    /// Serve the upstream contract from a deterministic campaign universe
+    FakeUpstream(FakeArgs),
+    /// Run the whole pipeline against an in-process fake upstream
+    Demo(DemoArgs),
+    /// Measure throughput against baselines measured in the same run
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReprojectArgs {
+    #[arg(long, requires = "to")]
+    pub from: Option<NaiveDate>,
+    #[arg(long, requires = "from")]
+    pub to: Option<NaiveDate>,
+    /// Project into a shadow copy and print what would change; change nothing
+    #[arg(long, conflicts_with_all = ["diff", "as_of"])]
+    pub dry_run: bool,
+    /// Apply, and print what changed
+    #[arg(long, conflicts_with = "as_of")]
+    pub diff: bool,
+    /// Use only events fetched before this instant (RFC 3339, e.g. 2025-11-24T09:00:00Z)
+    #[arg(long, requires = "into")]
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+    /// With --as-of: the database file to build (the main database is untouched)
+    #[arg(long, requires = "as_of")]
+    pub into: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RawCommand {
+    /// One line per event
+    Ls {
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        #[arg(long)]
+        to: Option<NaiveDate>,
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// An event's envelope as JSON
+    Show { event_id: String },
+    /// The exact original body bytes of an event (or of a body sha256) to stdout
+    Cat { id: String },
+    /// Re-hash bodies and check envelopes; exit 1 on any problem
+    Verify {
+        /// Check only this fraction of bodies (a rotating subset), e.g. 0.1
+        #[arg(long)]
+        sample: Option<f64>,
+    },
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct IngestArgs {
+    /// One UTC day
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub date: Option<NaiveDate>,
+    #[arg(long, requires = "to")]
+    pub from: Option<NaiveDate>,
+    #[arg(long, requires = "from")]
+    pub to: Option<NaiveDate>,
+    /// Comma-separated endpoint keys (default: all 15)
+    #[arg(long, value_delimiter = ',')]
+    pub endpoints: Vec<String>,
+    /// Do not project the touched dates at the end
+    #[arg(long)]
+    pub no_project: bool,
+    /// Upstream base URL [env ADLAKE_UPSTREAM_URL]
+    #[arg(long)]
+    pub upstream_url: Option<String>,
+    /// Login base URL [env ADLAKE_AUTH_URL; default: the upstream URL]
+    #[arg(long)]
+    pub auth_url: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct FakeArgs {
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub bind: String,
+    #[command(flatten)]
+    pub universe: UniverseArgs,
+    /// Print the bound address as JSON on stdout when ready
+    #[arg(long)]
+    pub announce: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct UniverseArgs {
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 40)]
+    pub campaigns: usize,
+    /// The fake's "today" (UTC); default: the real date
+    #[arg(long)]
+    pub today: Option<NaiveDate>,
+    /// Fault injection: ENDPOINT[@DATE]=KIND[*COUNT], KIND one of 502, 503, 504, 404, 429,
+    /// throttle, timeout, reset, truncated, garbage, 401-once, slow=MS. Repeatable.
+    #[arg(long = "fault")]
+    pub faults: Vec<String>,
+    /// Latency added to every report response, in ms
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Login accepted by the fake
+    #[arg(long, default_value = "demo@adlake.test")]
+    pub email: String,
+    #[arg(long, env = "FAKE_UPSTREAM_PASSWORD", default_value = "demo-password", hide_env_values = true)]
+    pub password: String,
+    /// Lifetime of issued tokens, seconds
+    #[arg(long, default_value_t = 3600)]
+    pub token_ttl_s: u64,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    /// Where the lake and database go
+    #[arg(long, default_value = "data")]
+    pub dir: PathBuf,
+    /// Days to ingest, ending today
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    #[arg(long, default_value_t = 40)]
+    pub campaigns: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Lake put/get throughput vs zstd-3 + sha256 alone over the same bytes
+    Raw {
+        #[arg(long, default_value_t = 10_000)]
+        bodies: usize,
+        /// Total megabytes of bodies to generate (sizes 1 KB .. 2 MB, skewed small)
+        #[arg(long, default_value_t = 1024)]
+        total_mb: usize,
+        /// Where to put the lake (a fresh temporary directory by default)
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Full and one-day reprojection of a generated lake, vs decompress+parse alone and vs
+    /// DuckDB's own read_json (through the `duckdb` Python package, when installed)
+    Reproject {
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        #[arg(long, default_value_t = 2000)]
+        campaigns: usize,
+        /// Keep the generated lake here and reuse it on the next run
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Ingest throughput against the fake upstream
+    Ingest {
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        #[arg(long, default_value_t = 40)]
+        campaigns: usize,
+        /// Fake latency per response, ms (run once per value)
+        #[arg(long, value_delimiter = ',', default_value = "0,50")]
+        latency_ms: Vec<u64>,
+    },
+}

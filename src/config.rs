@@ -1,0 +1,261 @@
+//! Settings: built-in defaults, overridden by the TOML file (`--config`), then by `ADLAKE_*`
+//! environment variables, then by flags. Resolution is a pure function of those inputs (env is
+//! passed in), so precedence is unit-tested. Credentials are not settings: see `secrets`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::Global;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file `{}` is not valid", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("{name} = `{value}` is not valid: {expected}")]
+    BadValue { name: String, value: String, expected: &'static str },
+    #[error("unknown endpoint `{key}` in {origin}; known endpoints: {known}")]
+    UnknownEndpoint { key: String, origin: String, known: String },
+    #[error("no upstream URL: set ADLAKE_UPSTREAM_URL, `upstream.url` in the config file, or --upstream-url")]
+    MissingUpstream,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    lake: Option<String>,
+    db: Option<PathBuf>,
+    lock_wait_ms: Option<u64>,
+    #[serde(default)]
+    upstream: FileUpstream,
+    #[serde(default)]
+    endpoints: BTreeMap<String, FileEndpoint>,
+    #[serde(default)]
+    projector: FileProjector,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileProjector {
+    /// networkId → media source, replacing the built-in map entry by entry.
+    #[serde(default)]
+    network_map: BTreeMap<String, String>,
+    /// media source → endpoints whose spend counts, in precedence order.
+    #[serde(default)]
+    spend_precedence: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileUpstream {
+    url: Option<String>,
+    auth_url: Option<String>,
+    secrets_file: Option<PathBuf>,
+    timeout_ms: Option<u64>,
+    retry_base_ms: Option<u64>,
+    max_wait_ms: Option<u64>,
+    requests_per_second: Option<f64>,
+    per_endpoint_concurrency: Option<usize>,
+    page_limit: Option<u32>,
+    max_pages: Option<u32>,
+    lookback_days: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct FileEndpoint {
+    pub lookback_days: Option<u32>,
+    pub attempts: Option<u32>,
+    /// Dates at least this many days old with a successful non-empty fetch are not re-fetched
+    /// by incremental runs.
+    pub skip_final_after_days: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub lake: String,
+    pub db: PathBuf,
+    pub lock_wait: Duration,
+    pub upstream: UpstreamSettings,
+    pub projector: adlake_replay::project::ProjectorConfig,
+    /// Project only events fetched before this instant (`reproject --as-of`).
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    pub url: Option<String>,
+    pub auth_url: Option<String>,
+    pub secrets_file: Option<PathBuf>,
+    pub timeout: Duration,
+    pub retry_base: Duration,
+    pub max_wait: Duration,
+    pub requests_per_second: f64,
+    pub per_endpoint_concurrency: usize,
+    pub page_limit: u32,
+    pub max_pages: u32,
+    pub endpoints: BTreeMap<&'static str, EndpointSettings>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointSettings {
+    pub lookback_days: u32,
+    pub attempts: u32,
+    pub skip_final_after_days: Option<u32>,
+}
+
+impl UpstreamSettings {
+    pub fn endpoint(&self, key: &str) -> EndpointSettings {
+        self.endpoints.get(key).copied().unwrap_or(EndpointSettings { lookback_days: 3, attempts: 3, skip_final_after_days: None })
+    }
+}
+
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+pub fn load(global: &Global, env: Env<'_>) -> Result<Settings, ConfigError> {
+    let file = match &global.config {
+        Some(path) => read_file(path)?,
+        None => FileConfig::default(),
+    };
+    let origin = global.config.as_ref().map_or("config".to_string(), |p| format!("config file `{}`", p.display()));
+    for key in file.endpoints.keys() {
+        check_endpoint(key, &origin)?;
+    }
+    let env_u64 = |name: &str| -> Result<Option<u64>, ConfigError> {
+        env(name)
+            .map(|v| v.trim().parse().map_err(|_| ConfigError::BadValue { name: name.into(), value: v, expected: "a whole number" }))
+            .transpose()
+    };
+    let env_f64 = |name: &str| -> Result<Option<f64>, ConfigError> {
+        env(name)
+            .map(|v| match v.trim().parse::<f64>() {
+                Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
+                _ => Err(ConfigError::BadValue { name: name.into(), value: v, expected: "a positive number" }),
+            })
+            .transpose()
+    };
+    let up = file.upstream;
+
+    let lake = global.lake.clone().or_else(|| env("ADLAKE_LAKE")).or(file.lake).unwrap_or_else(|| "./data/lake".into());
+    let db = global.db.clone().or_else(|| env("ADLAKE_DB").map(PathBuf::from)).or(file.db).unwrap_or_else(|| "./data/monitoring.duckdb".into());
+    let lock_wait_ms = global.lock_wait_ms.or(env_u64("ADLAKE_LOCK_WAIT_MS")?).or(file.lock_wait_ms).unwrap_or(30_000);
+
+    let lookback_default = up.lookback_days.unwrap_or(3);
+    let mut endpoints = BTreeMap::new();
+    for spec in adlake_replay::ENDPOINTS.iter() {
+        let from_file = file.endpoints.get(spec.key).cloned().unwrap_or_default();
+        let (lookback, skip) = if spec.key == "s1_reconciled" { (5, Some(4)) } else { (lookback_default, None) };
+        endpoints.insert(
+            spec.key,
+            EndpointSettings {
+                lookback_days: from_file.lookback_days.unwrap_or(lookback),
+                attempts: from_file.attempts.unwrap_or(if spec.critical { 4 } else { 3 }).max(1),
+                skip_final_after_days: from_file.skip_final_after_days.or(skip),
+            },
+        );
+    }
+
+    let upstream = UpstreamSettings {
+        url: env("ADLAKE_UPSTREAM_URL").or(up.url),
+        auth_url: env("ADLAKE_AUTH_URL").or(up.auth_url),
+        secrets_file: env("ADLAKE_SECRETS_FILE").map(PathBuf::from).or(up.secrets_file),
+        timeout: Duration::from_millis(env_u64("ADLAKE_HTTP_TIMEOUT_MS")?.or(up.timeout_ms).unwrap_or(120_000)),
+        retry_base: Duration::from_millis(env_u64("ADLAKE_RETRY_BASE_MS")?.or(up.retry_base_ms).unwrap_or(1_000)),
+        max_wait: Duration::from_millis(env_u64("ADLAKE_MAX_WAIT_MS")?.or(up.max_wait_ms).unwrap_or(10_000)),
+        requests_per_second: env_f64("ADLAKE_RPS")?.or(up.requests_per_second).unwrap_or(20.0),
+        per_endpoint_concurrency: up.per_endpoint_concurrency.unwrap_or(2).max(1),
+        page_limit: env_u64("ADLAKE_PAGE_LIMIT")?.map(|v| v as u32).or(up.page_limit).unwrap_or(500).max(1),
+        max_pages: up.max_pages.unwrap_or(50).max(1),
+        endpoints,
+    };
+    let mut projector = adlake_replay::project::ProjectorConfig::default();
+    projector.network_map.extend(file.projector.network_map);
+    for (media, endpoints) in file.projector.spend_precedence {
+        let keys = endpoints.iter().map(|e| check_endpoint(e, &format!("{origin} [projector.spend_precedence]")).map(|s| s.key)).collect::<Result<Vec<_>, _>>()?;
+        projector.spend_precedence.insert(media, keys);
+    }
+    Ok(Settings { lake, db, lock_wait: Duration::from_millis(lock_wait_ms), upstream, projector, as_of: None })
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })
+}
+
+pub fn check_endpoint(key: &str, origin: &str) -> Result<&'static adlake_replay::EndpointSpec, ConfigError> {
+    adlake_replay::endpoint(key).ok_or_else(|| ConfigError::UnknownEndpoint {
+        key: key.to_owned(),
+        origin: origin.to_owned(),
+        known: adlake_replay::registry::keys().collect::<Vec<_>>().join(", "),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn defaults_then_file_then_env_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "lake = \"/file/lake\"\ndb = \"/file/db\"\n[upstream]\nretry_base_ms = 7\nurl = \"http://file\"\n[endpoints.taboola_report]\nlookback_days = 9\n",
+        )
+        .unwrap();
+        let none = env_of(&[]);
+        let defaults = load(&Global::default(), &none).unwrap();
+        assert_eq!(defaults.lake, "./data/lake");
+        assert_eq!(defaults.upstream.retry_base, Duration::from_millis(1000));
+        assert_eq!(defaults.upstream.endpoint("s1_reconciled").lookback_days, 5);
+        assert_eq!(defaults.upstream.endpoint("s1_daily_v3").attempts, 4);
+        assert_eq!(defaults.upstream.endpoint("taboola_report").attempts, 3);
+
+        let g = Global { config: Some(path.clone()), ..Default::default() };
+        let file = load(&g, &none).unwrap();
+        assert_eq!((file.lake.as_str(), file.upstream.retry_base.as_millis()), ("/file/lake", 7));
+        assert_eq!(file.upstream.endpoint("taboola_report").lookback_days, 9);
+
+        let env = env_of(&[("ADLAKE_LAKE", "/env/lake"), ("ADLAKE_RETRY_BASE_MS", "3"), ("ADLAKE_UPSTREAM_URL", "http://env")]);
+        let with_env = load(&g, &env).unwrap();
+        assert_eq!(with_env.lake, "/env/lake");
+        assert_eq!(with_env.db, PathBuf::from("/file/db"));
+        assert_eq!(with_env.upstream.retry_base.as_millis(), 3);
+        assert_eq!(with_env.upstream.url.as_deref(), Some("http://env"));
+
+        let flags = Global { config: Some(path), lake: Some("/flag/lake".into()), ..Default::default() };
+        assert_eq!(load(&flags, &env).unwrap().lake, "/flag/lake");
+    }
+
+    #[test]
+    fn rejects_unknown_endpoints_and_bad_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[endpoints.tiktok_report]\nattempts = 2\n").unwrap();
+        let g = Global { config: Some(path), ..Default::default() };
+        let err = load(&g, &env_of(&[])).unwrap_err().to_string();
+        assert!(err.contains("tiktok_report") && err.contains("taboola_report"), "{err}");
+        let err = load(&Global::default(), &env_of(&[("ADLAKE_MAX_WAIT_MS", "soon")])).unwrap_err().to_string();
+        assert!(err.contains("ADLAKE_MAX_WAIT_MS") && err.contains("soon"), "{err}");
+    }
+}

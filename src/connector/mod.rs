@@ -1,0 +1,345 @@
+//! The generic HTTP loop. It owns the network: for one (endpoint, date) it walks the pages in
+//! order, retries per `retry::classify`, and records **every attempt** as a raw event in the
+//! lake before deciding what to do next. Endpoint specifics (paths, parameters, pagination)
+//! come from the registry in `adlake-replay`; nothing here decodes values.
+
+pub mod auth;
+pub mod ratelimit;
+pub mod retry;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use adlake_raw::{Envelope, HttpExchange, Lake, RawError};
+use adlake_replay::registry::{DateParams, EndpointSpec, NextPage, Pagination};
+use chrono::{NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::config::UpstreamSettings;
+use auth::Auth;
+use ratelimit::RateLimiter;
+use retry::{classify, Decision, RetryPolicy};
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("upstream `{url}` is unreachable: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("login rejected by `{url}` (HTTP {status}): check STRATEGIS_EMAIL / STRATEGIS_PASSWORD")]
+    LoginRejected { url: String, status: u16 },
+    #[error("login at `{url}` failed: {detail}")]
+    LoginFailed { url: String, detail: String },
+    #[error("the upstream rejected STRATEGIS_AUTH_TOKEN; issue a new token or use STRATEGIS_EMAIL / STRATEGIS_PASSWORD")]
+    TokenRejected,
+    #[error("no token available")]
+    NoToken,
+    #[error("upstream URL `{url}` is not a valid http(s) URL")]
+    BadUrl { url: String },
+    #[error("cannot build the HTTP client")]
+    Client(#[source] reqwest::Error),
+    #[error("writing to the lake failed")]
+    Lake(#[from] RawError),
+}
+
+/// A reqwest error as one line, with its causes, and with URLs redacted.
+pub fn describe(e: &reqwest::Error) -> String {
+    let mut text = if e.is_timeout() { "timed out".to_string() } else if e.is_connect() { "connection failed".to_string() } else { "request failed".to_string() };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    adlake_raw::redact::text(&text)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum FetchStatus {
+    Ok,
+    Partial,
+    Failed,
+}
+
+impl std::fmt::Display for FetchStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FetchStatus::Ok => "OK",
+            FetchStatus::Partial => "PARTIAL",
+            FetchStatus::Failed => "FAILED",
+        })
+    }
+}
+
+/// How one (endpoint, date) fetch ended, as the run summary reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FetchOutcome {
+    pub endpoint: String,
+    pub date: NaiveDate,
+    pub critical: bool,
+    pub status: FetchStatus,
+    pub attempts: u32,
+    pub pages: u32,
+    pub rows: u64,
+    pub events: u32,
+    /// Bytes new to the lake: bodies and envelopes.
+    pub new_bytes: u64,
+    /// Of which bodies (zero when the upstream repeated itself).
+    pub new_body_bytes: u64,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+}
+
+pub struct Fetcher {
+    client: reqwest::Client,
+    auth: Arc<Auth>,
+    base: String,
+    settings: UpstreamSettings,
+    policy: RetryPolicy,
+    lake: Lake,
+    limiter: RateLimiter,
+    run_id: String,
+}
+
+enum PageResult {
+    Data { rows: usize, next: NextPage },
+    Failed,
+}
+
+impl Fetcher {
+    pub fn new(settings: &UpstreamSettings, base: &str, auth: Arc<Auth>, client: reqwest::Client, lake: Lake, run_id: &str) -> Self {
+        Fetcher {
+            client,
+            auth,
+            base: base.trim_end_matches('/').to_owned(),
+            policy: RetryPolicy { base: settings.retry_base, max_wait: settings.max_wait },
+            limiter: RateLimiter::new(settings.requests_per_second),
+            settings: settings.clone(),
+            lake,
+            run_id: run_id.to_owned(),
+        }
+    }
+
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    /// All pages of `spec` for `date`, every attempt recorded. Errors only when the lake
+    /// itself cannot be written: upstream trouble is an outcome, not an error.
+    pub async fn fetch(&self, spec: &'static EndpointSpec, date: NaiveDate) -> Result<FetchOutcome, UpstreamError> {
+        let mut outcome = FetchOutcome {
+            endpoint: spec.key.to_owned(),
+            date,
+            critical: spec.critical,
+            status: FetchStatus::Ok,
+            attempts: 0,
+            pages: 0,
+            rows: 0,
+            events: 0,
+            new_bytes: 0,
+            new_body_bytes: 0,
+            http_status: None,
+            error: None,
+        };
+        let fetch_id = format!("{}.{}.{}", self.run_id, spec.key, date.format("%Y%m%d"));
+        let mut page = 1u32;
+        let mut cursor: Option<String> = None;
+        loop {
+            if page > self.settings.max_pages {
+                outcome.status = FetchStatus::Partial;
+                outcome.error = Some(format!("stopped at the page limit ({})", self.settings.max_pages));
+                break;
+            }
+            outcome.pages = page;
+            match self.fetch_page(spec, date, &fetch_id, page, cursor.as_deref(), &mut outcome).await? {
+                PageResult::Data { rows, next } => {
+                    outcome.rows += rows as u64;
+                    match next {
+                        NextPage::Done => break,
+                        NextPage::Page(n) => page = n.max(page + 1),
+                        NextPage::Cursor(c) => {
+                            cursor = Some(c);
+                            page += 1;
+                        }
+                    }
+                }
+                PageResult::Failed => {
+                    outcome.status = FetchStatus::Failed;
+                    break;
+                }
+            }
+        }
+        if outcome.status == FetchStatus::Ok {
+            outcome.error = None;
+        }
+        Ok(outcome)
+    }
+
+    fn url(&self, spec: &EndpointSpec, date: NaiveDate, page: u32, cursor: Option<&str>) -> String {
+        let day = date.format("%Y-%m-%d").to_string();
+        let mut params: Vec<(&str, String)> = Vec::new();
+        match spec.dates {
+            DateParams::Range => {
+                params.push(("dateStart", day.clone()));
+                params.push(("dateEnd", day));
+            }
+            DateParams::Single => params.push(("date", day)),
+        }
+        params.extend(spec.params.iter().map(|(k, v)| (*k, v.to_string())));
+        match spec.pagination {
+            Pagination::None => {}
+            Pagination::PageLimit => {
+                params.push(("page", page.to_string()));
+                params.push(("limit", self.settings.page_limit.to_string()));
+            }
+            Pagination::TotalPages => params.push(("page", page.to_string())),
+            Pagination::Cursor => {
+                if let Some(c) = cursor {
+                    params.push(("after", c.to_owned()));
+                }
+            }
+        }
+        let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+        format!("{}{}?{}", self.base, spec.path, query.join("&"))
+    }
+
+    async fn fetch_page(
+        &self,
+        spec: &'static EndpointSpec,
+        date: NaiveDate,
+        fetch_id: &str,
+        page: u32,
+        cursor: Option<&str>,
+        outcome: &mut FetchOutcome,
+    ) -> Result<PageResult, UpstreamError> {
+        let budget = self.settings.endpoint(spec.key).attempts;
+        let url = self.url(spec, date, page, cursor);
+        let mut attempt = 0u32;
+        let mut relogged = false;
+        // The retry after a re-login does not use up the attempt budget.
+        let mut free_attempts = 0u32;
+        loop {
+            attempt += 1;
+            outcome.attempts += 1;
+            self.limiter.acquire().await;
+            let token = match self.auth.token().await {
+                Ok(t) => t,
+                Err(e @ (UpstreamError::Lake(_) | UpstreamError::Client(_))) => return Err(e),
+                Err(e) => {
+                    outcome.error = Some(e.to_string());
+                    return Ok(PageResult::Failed);
+                }
+            };
+            let fetched_at = Utc::now();
+            let started = Instant::now();
+            let sent = self.client.get(&url).bearer_auth(token.expose()).send().await;
+            let mut exchange = HttpExchange {
+                fetch_id: fetch_id.to_owned(),
+                attempt,
+                page,
+                cursor: cursor.map(str::to_owned),
+                method: "GET".into(),
+                url: url.clone(),
+                status: None,
+                error: None,
+                headers: BTreeMap::new(),
+                duration_ms: 0,
+            };
+            let (decision, body) = match sent {
+                Err(e) => {
+                    let detail = describe(&e);
+                    exchange.error = Some(detail.clone());
+                    (Decision::Retry { wait: self.policy.backoff(attempt), reason: detail }, None)
+                }
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    exchange.status = Some(status);
+                    exchange.headers = response
+                        .headers()
+                        .iter()
+                        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                        .collect();
+                    match response.bytes().await {
+                        Ok(body) => {
+                            let headers = &exchange.headers;
+                            let decision = classify(
+                                spec,
+                                status,
+                                |name| headers.get(name).cloned(),
+                                &body,
+                                page,
+                                self.settings.page_limit,
+                                attempt,
+                                &self.policy,
+                            );
+                            (decision, Some(body))
+                        }
+                        Err(e) => {
+                            let detail = format!("reading the body: {}", describe(&e));
+                            exchange.error = Some(detail.clone());
+                            (Decision::Retry { wait: self.policy.backoff(attempt), reason: detail }, None)
+                        }
+                    }
+                }
+            };
+            exchange.duration_ms = started.elapsed().as_millis() as u64;
+            outcome.http_status = exchange.status;
+            let envelope = Envelope::http(spec.key, date, &self.run_id, fetched_at, exchange);
+            let (_, stats) = self.lake.put_exchange(envelope, body.as_deref()).await?;
+            outcome.events += 1;
+            outcome.new_bytes += stats.body_new_bytes + stats.envelope_new_bytes;
+            outcome.new_body_bytes += stats.body_new_bytes;
+
+            match decision {
+                Decision::Accept { rows, next } => return Ok(PageResult::Data { rows, next }),
+                Decision::Reauthenticate if !relogged => {
+                    relogged = true;
+                    free_attempts += 1;
+                    tracing::info!(endpoint = spec.key, %date, "401: logging in again");
+                    if let Err(e) = self.auth.relogin(&token).await {
+                        outcome.error = Some(e.to_string());
+                        return Ok(PageResult::Failed);
+                    }
+                }
+                Decision::Reauthenticate => {
+                    outcome.error = Some("HTTP 401 after a fresh login".into());
+                    return Ok(PageResult::Failed);
+                }
+                Decision::GiveUp { reason } => {
+                    outcome.error = Some(reason);
+                    return Ok(PageResult::Failed);
+                }
+                Decision::Retry { wait, reason } => {
+                    outcome.error = Some(reason.clone());
+                    if attempt - free_attempts >= budget {
+                        return Ok(PageResult::Failed);
+                    }
+                    tracing::info!(endpoint = spec.key, %date, attempt, wait_ms = wait.as_millis() as u64, %reason, "retrying");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
+fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+pub fn http_client(settings: &UpstreamSettings) -> Result<reqwest::Client, UpstreamError> {
+    reqwest::Client::builder()
+        .timeout(settings.timeout)
+        .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+        .user_agent(concat!("adlake/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(UpstreamError::Client)
+}

@@ -1,0 +1,63 @@
+//! The `adlake` application: CLI dispatch, configuration, connectors, the fake upstream and
+//! the commands. `main.rs` only parses arguments and maps [`AppError`] to an exit code;
+//! everything else lives here so integration tests can call it.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod connector;
+pub mod fake;
+pub mod logging;
+pub mod output;
+pub mod secrets;
+
+use adlake_raw::RawError;
+use adlake_replay::db::DbError;
+
+/// Exit codes: 0 success, 1 a run or check found failures (or the upstream/lake failed),
+/// 2 usage or configuration errors (nothing was changed).
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILURES: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Usage(String),
+    /// The thing asked for is not there (a campaign, a date): exit 1.
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Secret(#[from] secrets::SecretError),
+    #[error(transparent)]
+    Lake(#[from] RawError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Upstream(#[from] connector::UpstreamError),
+    #[error("writing output failed")]
+    Output(#[from] std::io::Error),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+impl AppError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Usage(_) | AppError::Config(_) | AppError::Secret(_) => EXIT_USAGE,
+            AppError::Lake(RawError::UnsupportedUrl { .. } | RawError::BadId { .. }) => EXIT_USAGE,
+            AppError::Upstream(connector::UpstreamError::LoginRejected { .. } | connector::UpstreamError::TokenRejected | connector::UpstreamError::BadUrl { .. }) => EXIT_USAGE,
+            _ => EXIT_FAILURES,
+        }
+    }
+}
+
+/// Runs one command; `Ok` carries the exit code (a run with failed fetches is `Ok(1)`).
+pub fn run(cli: cli::Cli) -> Result<u8, AppError> {
+    let settings = config::load(&cli.global, &config::process_env)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(AppError::Runtime)?;
+    let ctx = commands::Context { global: cli.global, settings };
+    runtime.block_on(commands::dispatch(ctx, cli.command))
+}

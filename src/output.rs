@@ -1,0 +1,76 @@
+//! Human and machine output on stdout: aligned text tables, JSON, and progress bars that show
+//! only on a terminal (stderr), never when output is piped or `--json`/`--quiet` is given.
+
+use std::io::{IsTerminal, Write};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Renders rows as an aligned table with a header line.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if i < widths.len() {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        let parts: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        out.push_str(parts.join("  ").trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec(), &mut out);
+    for row in rows {
+        line(row.iter().map(String::as_str).collect(), &mut out);
+    }
+    out
+}
+
+pub fn print(text: &str) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()
+}
+
+pub fn print_json(value: &impl serde::Serialize) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+    print(&format!("{text}\n"))
+}
+
+pub fn progress_enabled(json: bool, quiet: bool) -> bool {
+    !json && !quiet && std::io::stderr().is_terminal()
+}
+
+pub fn multi(enabled: bool) -> MultiProgress {
+    if enabled {
+        MultiProgress::with_draw_target(ProgressDrawTarget::stderr())
+    } else {
+        MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+    }
+}
+
+pub fn bar(multi: &MultiProgress, len: u64, label: &str) -> ProgressBar {
+    let bar = multi.add(ProgressBar::new(len));
+    let style = ProgressStyle::with_template("{prefix:>20} [{bar:30}] {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style.progress_chars("=> "));
+    bar.set_prefix(label.to_owned());
+    bar
+}
+
+pub fn spinner(enabled: bool, message: &str) -> ProgressBar {
+    let bar = if enabled { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
+    bar.set_message(message.to_owned());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn aligns_columns() {
+        let t = super::table(&["a", "bb"], &[vec!["xxx".into(), "y".into()]]);
+        assert_eq!(t, "a    bb\nxxx  y\n");
+    }
+}
