@@ -1,0 +1,409 @@
+//! One test per rule of projection-rules.md, plus the seed's golden examples and the
+//! determinism properties. Events are built by hand: bodies in each platform's shape.
+
+use std::sync::Arc;
+
+use adlake_raw::{BodyHash, BodyRef, Envelope, EventId, HttpExchange, RunPhase};
+use chrono::{NaiveDate, TimeZone, Utc};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+use serde_json::json;
+
+use super::*;
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn dec(s: &str) -> Option<Decimal> {
+    Some(s.parse().unwrap())
+}
+
+#[derive(Default)]
+struct Fixture {
+    events: Vec<Event>,
+    n: u64,
+}
+
+impl Fixture {
+    /// One attempt of one page. `at` is minutes after 2025-11-24T00:00Z.
+    fn http(&mut self, endpoint: &str, date: &str, run: &str, at: i64, page: u32, attempt: u32, status: u16, body: &str) -> EventId {
+        self.n += 1;
+        let id = EventId::of(format!("event-{}", self.n).as_bytes());
+        let mut env = Envelope::http(
+            endpoint,
+            d(date),
+            run,
+            Utc.timestamp_opt(1_763_942_400 + at * 60, 0).unwrap(),
+            HttpExchange {
+                fetch_id: format!("{run}.{endpoint}.{date}"),
+                attempt,
+                page,
+                cursor: None,
+                method: "GET".into(),
+                url: format!("http://up/x?dateStart={date}&page={page}&limit=500"),
+                status: Some(status),
+                error: None,
+                headers: Default::default(),
+                duration_ms: 1,
+            },
+        );
+        env.body = Some(BodyRef { sha256: BodyHash::of(body.as_bytes()), len: body.len() as u64 });
+        self.events.push(Event { id, envelope: env, body: Some(Arc::from(body.as_bytes())) });
+        id
+    }
+
+    fn ok(&mut self, endpoint: &str, date: &str, run: &str, at: i64, body: serde_json::Value) -> EventId {
+        self.http(endpoint, date, run, at, 1, 1, 200, &body.to_string())
+    }
+
+    fn run_marker(&mut self, run: &str, at: i64, phase: RunPhase, detail: serde_json::Value) {
+        self.n += 1;
+        let env = Envelope::run("ingest", d("2025-11-24"), run, Utc.timestamp_opt(1_763_942_400 + at * 60, 0).unwrap(), phase, detail);
+        self.events.push(Event { id: EventId::of(format!("run-{}", self.n).as_bytes()), envelope: env, body: None });
+    }
+
+    fn project(&self) -> Projection {
+        project(&self.events, None, &ProjectorConfig::default())
+    }
+}
+
+fn row<'a>(p: &'a Projection, campaign: &str, date: &str, snapshot: &str) -> &'a CampaignRow {
+    p.campaign_index
+        .iter()
+        .find(|r| r.campaign_id == campaign && r.date == d(date) && r.level == "campaign" && r.snapshot_source == snapshot)
+        .unwrap_or_else(|| panic!("no {snapshot} row for {campaign} {date}; rows: {:#?}", p.campaign_index.iter().map(|r| r.key()).collect::<Vec<_>>()))
+}
+
+fn completeness<'a>(p: &'a Projection, endpoint: &str, date: &str) -> &'a CompletenessRow {
+    p.completeness.iter().find(|c| c.endpoint == endpoint && c.date == d(date)).expect("completeness row")
+}
+
+const FB_ID: &str = "120231668335880424";
+
+fn s1_daily(rows: serde_json::Value) -> serde_json::Value {
+    let n = rows.as_array().map_or(0, Vec::len);
+    json!({"data": rows, "page": 1, "limit": 500, "total": n})
+}
+
+fn facebook_example(f: &mut Fixture) {
+    f.ok("s1_daily_v3", "2025-11-23", "r1", 10, s1_daily(json!([{"date": "2025-11-23", "strategisCampaignId": "sire1f06al", "networkId": "112",
+        "networkCampaignId": FB_ID, "networkCampaignName": "sire1f06al_20241208_facebook", "buyer": "John", "category": "Finance",
+        "impressions": "9026", "clicks": "220", "searches": "1000", "estimated_revenue": "200.00"}])));
+    f.ok("facebook_report", "2025-11-23", "r1", 11, json!({"data": [{"account_id": "1234567890", "campaign_id": FB_ID, "campaign_name": "sire1f06al_20241208_facebook",
+        "spend": "100.00", "clicks": "500", "impressions": "58210", "actions": [{"action_type": "offsite_conversion.fb_pixel_purchase", "value": "12"}],
+        "date_start": "2025-11-23", "date_stop": "2025-11-23"}], "paging": {"cursors": {"before": "a", "after": "b"}}}));
+    f.ok("facebook_campaigns", "2025-11-23", "r1", 12, json!({"data": [{"id": FB_ID, "name": "Campaign ABC", "status": "ACTIVE",
+        "buyer": "John", "lane": "LAL_1", "category": "Finance"}], "paging": {"cursors": {"after": "c"}}}));
+}
+
+#[test]
+fn golden_facebook_example_from_the_seed() {
+    let mut f = Fixture::default();
+    facebook_example(&mut f);
+    let p = f.project();
+    let r = row(&p, "sire1f06al", "2025-11-23", "daily");
+    assert_eq!(r.campaign_name.as_deref(), Some("Campaign ABC"));
+    assert_eq!((r.owner.as_deref(), r.category.as_deref(), r.media_source.as_deref()), (Some("John"), Some("Finance"), Some("facebook")));
+    assert_eq!((r.spend_usd, r.revenue_usd), (dec("100"), dec("200")));
+    assert_eq!((r.sessions, r.clicks, r.roas), (Some(1000), Some(500), Some(2.0)));
+    assert_eq!(r.spend_source.as_deref(), Some("facebook_report"));
+    assert_eq!(r.updated_at, Some(Utc.timestamp_opt(1_763_942_400 + 12 * 60, 0).unwrap()), "updated_at is the newest contributing fetch");
+}
+
+#[test]
+fn golden_taboola_example_from_the_seed() {
+    let mut f = Fixture::default();
+    f.ok("s1_daily_v3", "2025-11-23", "r1", 10, s1_daily(json!([{"date": "2025-11-23", "strategisCampaignId": "sitab67890", "networkId": "107",
+        "buyer": "Jane", "category": "Healthcare", "searches": "800", "clicks": "300", "estimated_revenue": "150"}])));
+    for attempt in 1..=3 {
+        f.http("taboola_report", "2025-11-23", "r1", 10 + i64::from(attempt), 1, attempt, 502, "<html><head><title>502 Bad Gateway</title></head></html>");
+    }
+    let p = f.project();
+    let r = row(&p, "sitab67890", "2025-11-23", "daily");
+    assert_eq!((r.spend_usd, r.roas, r.revenue_usd), (None, None, dec("150")));
+    assert_eq!((r.sessions, r.media_source.as_deref(), r.owner.as_deref()), (Some(800), Some("taboola"), Some("Jane")));
+    let c = completeness(&p, "taboola_report", "2025-11-23");
+    assert_eq!((c.status, c.retry_count, c.http_status), ("FAILED", 2, Some(502)));
+    assert_eq!(c.error_message.as_deref(), Some("HTTP 502"));
+}
+
+#[test]
+fn never_sums_across_sources() {
+    let mut f = Fixture::default();
+    facebook_example(&mut f);
+    f.ok("s1_reconciled", "2025-11-23", "r1", 13, json!([{"date": "2025-11-23", "strategisCampaignId": "sire1f06al", "searches": 990, "clicks": 210, "revenue": 190.5}]));
+    f.ok("strategis_metrics", "2025-11-23", "r1", 14, json!({"data": [{"date": "2025-11-23", "strategisCampaignId": "sire1f06al", "impressions": "9000", "spend": "98.00", "revenue": "210.00"}], "page": 1, "limit": 500}));
+    f.ok("facebook_adsets", "2025-11-23", "r1", 15, json!({"data": [
+        {"adset_id": "a1", "adset_name": "LAL", "campaign_id": FB_ID, "spend": "60.00", "clicks": "300", "impressions": "1", "date_start": "2025-11-23"},
+        {"adset_id": "a2", "adset_name": "Broad", "campaign_id": FB_ID, "spend": "40.00", "clicks": "200", "impressions": "1", "date_start": "2025-11-23"}], "paging": {"cursors": {}}}));
+    let p = f.project();
+    let daily = row(&p, "sire1f06al", "2025-11-23", "daily");
+    assert_eq!((daily.revenue_usd, daily.spend_usd), (dec("200"), dec("100")), "revenue and spend each from one source");
+    assert_eq!(daily.impressions, Some(9000), "impressions: strategis first");
+    let reconciled = row(&p, "sire1f06al", "2025-11-23", "reconciled");
+    assert_eq!((reconciled.revenue_usd, reconciled.sessions, reconciled.spend_usd), (dec("190.5"), Some(990), dec("100")));
+    assert_eq!(reconciled.roas, Some(1.905));
+    let spend_lineage: Vec<_> = p.lineage.iter().filter(|l| l.row_key == daily.key() && l.column_name == "spend_usd").collect();
+    let chosen: Vec<_> = spend_lineage.iter().filter(|l| l.chosen).collect();
+    assert_eq!(chosen.len(), 1);
+    assert!(chosen[0].rule.contains("facebook_adsets had 100.00"), "the losing source is named: {}", chosen[0].rule);
+    let lost: Vec<_> = spend_lineage.iter().filter(|l| !l.chosen).map(|l| (l.endpoint, l.value.clone())).collect();
+    assert_eq!(lost.len(), 3, "two adset rows and strategis: {lost:?}");
+    assert!(lost.contains(&("strategis_metrics", Some("98.00".into()))));
+}
+
+#[test]
+fn rows_of_one_source_are_summed_within_it() {
+    let mut f = Fixture::default();
+    f.ok("s1_daily_v3", "2025-11-23", "r1", 10, s1_daily(json!([
+        {"date": "2025-11-23", "strategisCampaignId": "sisum00001", "networkId": "109", "searches": "10", "clicks": "1", "estimated_revenue": "1,000.10"},
+        {"date": "2025-11-23", "strategisCampaignId": "sisum00001", "networkId": "109", "searches": "5", "clicks": "2", "estimated_revenue": "0.05"}])));
+    let p = f.project();
+    let r = row(&p, "sisum00001", "2025-11-23", "daily");
+    assert_eq!((r.revenue_usd, r.sessions), (dec("1000.15"), Some(15)));
+}
+
+#[test]
+fn zero_is_not_null() {
+    let mut f = Fixture::default();
+    f.ok("s1_daily_v3", "2025-11-23", "r1", 10, s1_daily(json!([
+        {"date": "2025-11-23", "strategisCampaignId": "sizero0001", "networkId": "113", "searches": "0", "clicks": "0", "estimated_revenue": "0"},
+        {"date": "2025-11-23", "strategisCampaignId": "sinull0001", "networkId": "113"}])));
+    f.ok("mediago_report", "2025-11-23", "r1", 11, json!({"results": [{"date": "2025-11-23", "id": "1", "strategisCampaignId": "sizero0001", "spend": 50, "click": 0}]}));
+    let p = f.project();
+    let zero = row(&p, "sizero0001", "2025-11-23", "daily");
+    assert_eq!((zero.revenue_usd, zero.sessions, zero.clicks, zero.roas), (Some(Decimal::ZERO), Some(0), Some(0), Some(0.0)));
+    let null = row(&p, "sinull0001", "2025-11-23", "daily");
+    assert_eq!((null.revenue_usd, null.sessions, null.spend_usd, null.roas), (None, None, None, None));
+}
+
+#[test]
+fn lane_is_never_the_buyer() {
+    let mut f = Fixture::default();
+    f.ok("s1_daily_v3", "2025-11-23", "r1", 10, s1_daily(json!([{"date": "2025-11-23", "strategisCampaignId": "silane0001", "networkId": "112", "networkCampaignId": FB_ID, "buyer": "TJ"}])));
+    f.ok("facebook_campaigns", "2025-11-23", "r1", 11, json!({"data": [{"id": FB_ID, "name": "x", "buyer": "TJ"}], "paging": {}}));
+    let p = f.project();
+    let r = row(&p, "silane0001", "2025-11-23", "daily");
+    assert_eq!((r.owner.as_deref(), r.lane.as_deref()), (Some("TJ"), None));
+}
+
+#[test]
+fn an_unknown_network_id_leaves_media_source_null() {
+    let mut f = Fixture::default();
+    f.ok("s1_daily_v3", "2025-11-23", "r1", 10, s1_daily(json!([{"date": "2025-11-23", "strategisCampaignId": "sinet00001", "networkId": "999", "searches": "3"}])));
+    let p = f.project();
+    let r = row(&p, "sinet00001", "2025-11-23", "daily");
+    assert_eq!((r.media_source.as_deref(), r.network_id.as_deref()), (None, Some("999")));
+    assert!(p.unmapped_network_ids.contains("999"));
+    assert!(p.campaign_index.iter().all(|r| r.media_source.as_deref() != Some("rsoc")));
+}
+
+#[test]
+fn facebook_ids_map_by_s1_pairs_then_name_prefix_then_stay_unmapped() {
+    let mut f = Fixture::default();
+    // 1: the pair was seen in an earlier day's S1 response.
+    f.ok("s1_daily_v3", "2025-11-20", "r0", 1, s1_daily(json!([{"date": "2025-11-20", "strategisCampaignId": "sipair0001", "networkId": "112", "networkCampaignId": "120000000000000001"}])));
+    f.ok("facebook_report", "2025-11-23", "r1", 10, json!({"data": [
+        {"campaign_id": "120000000000000001", "campaign_name": "LAL Finance 3", "spend": "10.00", "date_start": "2025-11-23"},
+        {"campaign_id": "120000000000000002", "campaign_name": "siname0002_Auto_facebook", "spend": "20.00", "date_start": "2025-11-23"},
+        {"campaign_id": "120000000000000003", "campaign_name": "123456789_digits_only", "spend": "30.00", "date_start": "2025-11-23"}], "paging": {}}));
+    let p = f.project();
+    assert_eq!(row(&p, "sipair0001", "2025-11-23", "daily").spend_usd, dec("10"));
+    assert_eq!(row(&p, "siname0002", "2025-11-23", "daily").spend_usd, dec("20"));
+    let unmapped = row(&p, "120000000000000003", "2025-11-23", "daily");
+    assert!(unmapped.unmapped);
+    assert_eq!((unmapped.media_source.as_deref(), unmapped.spend_usd), (Some("facebook"), dec("30")));
+    assert!(p.unmapped_campaigns.contains(&(d("2025-11-23"), "120000000000000003".to_string())));
+    // A pair seen only on a later date does not apply backwards.
+    let mut later = Fixture::default();
+    later.ok("facebook_report", "2025-11-19", "r1", 1, json!({"data": [{"campaign_id": "120000000000000001", "campaign_name": "LAL", "spend": "1", "date_start": "2025-11-19"}], "paging": {}}));
+    later.ok("s1_daily_v3", "2025-11-20", "r1", 2, s1_daily(json!([{"date": "2025-11-20", "strategisCampaignId": "sipair0001", "networkId": "112", "networkCampaignId": "120000000000000001"}])));
+    assert!(row(&later.project(), "120000000000000001", "2025-11-19", "daily").unmapped);
+}
+
+#[test]
+fn adset_rows_carry_their_own_numbers_and_the_campaigns_metadata() {
+    let mut f = Fixture::default();
+    facebook_example(&mut f);
+    f.ok("facebook_adsets", "2025-11-23", "r1", 15, json!({"data": [
+        {"adset_id": "a1", "adset_name": "LAL", "campaign_id": FB_ID, "spend": "60.00", "clicks": "300", "impressions": "7", "date_start": "2025-11-23"},
+        {"adset_id": "a2", "adset_name": "Broad", "campaign_id": FB_ID, "spend": "40.00", "clicks": "200", "impressions": "8", "date_start": "2025-11-23"}], "paging": {}}));
+    let p = f.project();
+    let adsets: Vec<_> = p.campaign_index.iter().filter(|r| r.level == "adset").collect();
+    assert_eq!(adsets.len(), 2);
+    let a1 = adsets.iter().find(|r| r.adset_id.as_deref() == Some("a1")).unwrap();
+    assert_eq!((a1.campaign_id.as_str(), a1.snapshot_source, a1.spend_usd, a1.clicks), ("sire1f06al", "daily", dec("60"), Some(300)));
+    assert_eq!((a1.lane.as_deref(), a1.owner.as_deref(), a1.revenue_usd), (Some("LAL_1"), Some("John"), None));
+}
+
+#[test]
+fn the_latest_successful_fetch_wins_and_a_later_failure_keeps_it() {
+    let mut f = Fixture::default();
+    let body = |rev: &str| s1_daily(json!([{"date": "2025-11-23", "strategisCampaignId": "silate0001", "networkId": "109", "estimated_revenue": rev}]));
+    f.ok("s1_daily_v3", "2025-11-23", "r1", 10, body("100"));
+    f.ok("s1_daily_v3", "2025-11-23", "r2", 70, body("120"));
+    assert_eq!(row(&f.project(), "silate0001", "2025-11-23", "daily").revenue_usd, dec("120"));
+    for attempt in 1..=4 {
+        f.http("s1_daily_v3", "2025-11-23", "r3", 130 + i64::from(attempt), 1, attempt, 503, "<html>503</html>");
+    }
+    let p = f.project();
+    assert_eq!(row(&p, "silate0001", "2025-11-23", "daily").revenue_usd, dec("120"));
+    let c = completeness(&p, "s1_daily_v3", "2025-11-23");
+    assert_eq!((c.status, c.retry_count, c.run_id.as_str()), ("FAILED", 3, "r3"));
+    assert_eq!(c.last_success_at, Some(Utc.timestamp_opt(1_763_942_400 + 70 * 60, 0).unwrap()));
+}
+
+#[test]
+fn click_hours_24_to_27_are_kept_on_their_day() {
+    let mut f = Fixture::default();
+    f.ok("s1_daily_v3", "2025-11-23", "r1", 10, s1_daily(json!([{"date": "2025-11-23", "strategisCampaignId": "sihour0001", "networkId": "107", "buyer": "Ana"}])));
+    f.ok("s1_hourly_v3", "2025-11-23", "r1", 11, json!({"data": {"data": [
+        {"date": "2025-11-23", "hour": "14", "strategisCampaignId": "sihour0001", "searches": "96", "clicks": "41", "estimated_revenue": "19.87"},
+        {"date": "2025-11-23", "hour": "25", "strategisCampaignId": "sihour0001", "searches": "4", "clicks": "1", "estimated_revenue": "0.40"},
+        {"date": "2025-11-23", "hour": "25", "strategisCampaignId": "sihour0001", "searches": "6", "clicks": "1", "estimated_revenue": "0.60"},
+        {"date": "2025-11-23", "hour": "27", "strategisCampaignId": "sihour0001", "searches": "0", "clicks": "0", "estimated_revenue": "0"}], "page": 1, "limit": 500}}));
+    let p = f.project();
+    let hours: Vec<(u8, Option<i64>)> = p.session_hourly.iter().map(|h| (h.click_hour, h.sessions)).collect();
+    assert_eq!(hours, vec![(14, Some(96)), (25, Some(10)), (27, Some(0))]);
+    let h25 = &p.session_hourly[1];
+    assert_eq!((h25.revenue, h25.rpc, h25.owner.as_deref(), h25.media_source.as_deref()), (dec("1.00"), dec("0.1"), Some("Ana"), Some("taboola")));
+    assert_eq!(p.session_hourly[2].rpc, None, "rpc is NULL when sessions = 0");
+}
+
+#[test]
+fn reconciled_lag_is_ok_but_an_old_empty_day_is_partial() {
+    let mut f = Fixture::default();
+    // Fetched 2025-11-24: the 23rd is inside the 2-day lag, the 17th is not.
+    f.ok("s1_reconciled", "2025-11-23", "r1", 10, json!([]));
+    f.ok("s1_reconciled", "2025-11-17", "r1", 11, json!([]));
+    f.ok("facebook_pixel", "2025-11-17", "r1", 12, json!([]));
+    let p = f.project();
+    assert_eq!(completeness(&p, "s1_reconciled", "2025-11-23").status, "OK");
+    assert_eq!(completeness(&p, "s1_reconciled", "2025-11-17").status, "PARTIAL");
+    assert_eq!(completeness(&p, "facebook_pixel", "2025-11-17").status, "OK", "non-critical with 0 rows is OK");
+}
+
+#[test]
+fn failed_and_interrupted_runs_have_run_rows() {
+    let mut f = Fixture::default();
+    let start = json!({"date_from": "2025-11-22", "date_to": "2025-11-23", "endpoints": ["s1_daily_v3", "s1_hourly_v3"]});
+    f.run_marker("run-a", 1, RunPhase::Started, start.clone());
+    f.run_marker("run-a", 2, RunPhase::Finished, json!({"status": "failed", "message": "s1_daily_v3 2025-11-23 failed", "date_from": "2025-11-22", "date_to": "2025-11-23",
+        "endpoints": ["s1_daily_v3", "s1_hourly_v3"], "events_written": 9, "bytes_new": 1234, "fetches": [{"endpoint": "s1_daily_v3", "rows": 0}, {"endpoint": "s1_hourly_v3", "rows": 28}]}));
+    f.run_marker("run-b", 3, RunPhase::Started, start);
+    let p = f.project();
+    let statuses: Vec<(&str, &str)> = p.campaign_runs.iter().map(|r| (r.run_id.as_str(), r.status.as_str())).collect();
+    assert_eq!(statuses, vec![("run-a", "failed"), ("run-b", "interrupted")]);
+    assert_eq!((p.campaign_runs[0].events_written, p.campaign_runs[0].bytes_new), (9, 1234));
+    assert_eq!(p.session_runs.len(), 2);
+    assert_eq!(p.session_runs[0].row_count, 28);
+}
+
+#[test]
+fn retry_count_counts_the_attempts_of_the_newest_fetch() {
+    let mut f = Fixture::default();
+    f.http("taboola_report", "2025-11-23", "r1", 1, 1, 1, 429, "{}");
+    f.http("taboola_report", "2025-11-23", "r1", 2, 1, 2, 502, "<html/>");
+    f.ok("taboola_report", "2025-11-23", "r1", 3, json!({"results": [{"date": "2025-11-23 00:00:00.0", "campaign": "1", "strategisCampaignId": "siretr0001", "spent": 5.5, "clicks": 3}]}));
+    let p = f.project();
+    let c = completeness(&p, "taboola_report", "2025-11-23");
+    assert_eq!((c.status, c.retry_count, c.row_count, c.has_spend), ("OK", 2, Some(1), Some(true)));
+}
+
+#[test]
+fn an_undecodable_body_is_quarantined_not_fatal() {
+    let mut f = Fixture::default();
+    let bad = f.http("newsbreak_report", "2025-11-23", "r1", 1, 1, 1, 200, "{\"code\": 0, \"data\": {\"ro");
+    f.ok("newsbreak_report", "2025-11-22", "r1", 2, json!({"code": 0, "data": {"rows": [{"date": "2025-11-22", "strategisCampaignId": "sinews0001", "cost": 41237, "costDecimal": 41237.42}]}}));
+    let p = f.project();
+    assert_eq!(p.quarantine.len(), 1);
+    assert_eq!(p.quarantine[0].event_id, bad.to_hex());
+    assert_eq!(completeness(&p, "newsbreak_report", "2025-11-23").status, "FAILED");
+    assert_eq!(row(&p, "sinews0001", "2025-11-22", "daily").spend_usd, dec("412.3742"), "costDecimal cents / 100, exact");
+}
+
+#[test]
+fn every_value_has_lineage_to_an_event() {
+    let mut f = Fixture::default();
+    facebook_example(&mut f);
+    let p = f.project();
+    let r = row(&p, "sire1f06al", "2025-11-23", "daily");
+    for column in ["revenue_usd", "sessions", "spend_usd", "clicks", "owner", "lane", "category", "campaign_name", "network_id"] {
+        let l = p.lineage.iter().find(|l| l.row_key == r.key() && l.column_name == column).unwrap_or_else(|| panic!("no lineage for {column}"));
+        assert!(f.events.iter().any(|e| e.id.to_hex() == l.event_id), "{column} points at an unknown event");
+        assert!(l.locator.starts_with('/'), "{column}: {}", l.locator);
+    }
+}
+
+/// Several days, several endpoints, restatements and failures: the determinism corpus.
+fn corpus() -> Fixture {
+    let mut f = Fixture::default();
+    for (i, day) in ["2025-11-19", "2025-11-20", "2025-11-21", "2025-11-22", "2025-11-23"].iter().enumerate() {
+        let at = i as i64 * 100;
+        for run in 0..2 {
+            let rev = format!("{}.{}", 100 + i, run);
+            f.ok("s1_daily_v3", day, &format!("r{run}"), at + run * 10, s1_daily(json!([
+                {"date": day, "strategisCampaignId": "sicorp0001", "networkId": "112", "networkCampaignId": FB_ID, "buyer": "TJ", "searches": "10", "estimated_revenue": rev},
+                {"date": day, "strategisCampaignId": "sicorp0002", "networkId": "107", "buyer": "Ana", "searches": "20", "estimated_revenue": "7"}])));
+        }
+        f.ok("facebook_report", day, "r0", at + 1, json!({"data": [{"campaign_id": FB_ID, "campaign_name": "LAL", "spend": "50", "clicks": "9", "date_start": day}], "paging": {}}));
+        if i % 2 == 0 {
+            f.http("taboola_report", day, "r0", at + 2, 1, 1, 502, "<html/>");
+        } else {
+            f.ok("taboola_report", day, "r0", at + 2, json!({"results": [{"date": day, "campaign": "7", "strategisCampaignId": "sicorp0002", "spent": 3.25, "clicks": 1}]}));
+        }
+        f.ok("s1_hourly_v3", day, "r0", at + 3, json!({"data": {"data": [{"date": day, "hour": "3", "strategisCampaignId": "sicorp0001", "searches": "2", "estimated_revenue": "1.5"}]}}));
+    }
+    f
+}
+
+fn normalized(p: &Projection) -> String {
+    format!("{:?}|{:?}|{:?}|{:?}|{:?}", p.campaign_index, p.session_hourly, p.completeness, p.lineage, p.quarantine)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+    #[test]
+    fn any_event_order_projects_the_same(seed in any::<u64>()) {
+        let f = corpus();
+        let expected = normalized(&f.project());
+        let mut shuffled = f.events.clone();
+        // Fisher-Yates with a splitmix sequence from the seed.
+        let mut x = seed;
+        for i in (1..shuffled.len()).rev() {
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            let j = ((z ^ (z >> 31)) % (i as u64 + 1)) as usize;
+            shuffled.swap(i, j);
+        }
+        prop_assert_eq!(normalized(&project(&shuffled, None, &ProjectorConfig::default())), expected);
+    }
+}
+
+#[test]
+fn date_partitioned_increments_equal_one_full_rebuild() {
+    let f = corpus();
+    let full = f.project();
+    let mut rows = Vec::new();
+    let mut hours = Vec::new();
+    let mut comp = Vec::new();
+    let mut lineage = Vec::new();
+    for day in ["2025-11-19", "2025-11-20", "2025-11-21", "2025-11-22", "2025-11-23"] {
+        let w = DateWindow { from: d(day), to: d(day) };
+        let part = project(&f.events, Some(w), &ProjectorConfig::default());
+        assert!(part.campaign_index.iter().all(|r| r.date == d(day)));
+        rows.extend(part.campaign_index);
+        hours.extend(part.session_hourly);
+        comp.extend(part.completeness);
+        lineage.extend(part.lineage);
+    }
+    rows.sort_by_key(|r| r.key());
+    lineage.sort();
+    assert_eq!(rows, full.campaign_index);
+    assert_eq!(hours, full.session_hourly);
+    assert_eq!(comp, full.completeness);
+    assert_eq!(lineage, full.lineage);
+}

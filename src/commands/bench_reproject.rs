@@ -1,0 +1,216 @@
+//! `adlake bench reproject`: generates a lake of N days × M campaigns (every endpoint, one
+//! page each, bodies rendered by the fake's universe), then times a full `reproject` and a
+//! one-day incremental projection, beside two baselines measured in the same run:
+//! (a) decompress + JSON parse of the same bodies (the floor), and (b) DuckDB alone: the
+//! `duckdb` Python package's `read_json` loading the decompressed bodies and joining revenue
+//! to spend in SQL. Wall seconds and CPU seconds (this process's, from /proc) are both shown.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use adlake_raw::{Envelope, HttpExchange, Lake};
+use adlake_replay::project::DateWindow;
+use adlake_replay::ENDPOINTS;
+use chrono::{NaiveDate, Utc};
+use futures::StreamExt;
+use serde_json::json;
+
+use super::Context;
+use crate::fake::bodies;
+use crate::fake::universe::Universe;
+use crate::{output, AppError};
+
+/// CPU seconds (user + system) of this process so far.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+struct Measured {
+    wall: Duration,
+    cpu: f64,
+}
+
+async fn generate(lake: &Lake, universe: &Universe, from: NaiveDate, to: NaiveDate) -> Result<u64, AppError> {
+    let mut jobs = Vec::new();
+    let mut d = from;
+    while d <= to {
+        for spec in ENDPOINTS.iter() {
+            jobs.push((spec, d));
+        }
+        match d.succ_opt() {
+            Some(next) => d = next,
+            None => break,
+        }
+    }
+    let fetched_at = Utc::now();
+    let written = futures::stream::iter(jobs)
+        .map(|(spec, date)| async move {
+            let query: BTreeMap<String, String> = [("page", "1"), ("limit", "1000000"), ("dateStart", "")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let request = bodies::Request {
+                key: spec.key,
+                date,
+                query: &query,
+                epoch: 0,
+                base_url: "http://bench",
+                path: spec.path,
+                facebook_page_size: 1_000_000,
+                smartnews_page_size: 1_000_000,
+            };
+            let body = bodies::render(universe, &request).map(|r| r.body).unwrap_or_default();
+            let env = Envelope::http(
+                spec.key,
+                date,
+                "bench",
+                fetched_at,
+                HttpExchange {
+                    fetch_id: format!("bench.{}.{date}", spec.key),
+                    attempt: 1,
+                    page: 1,
+                    cursor: None,
+                    method: "GET".into(),
+                    url: format!("http://bench{}?dateStart={date}&page=1&limit=1000000", spec.path),
+                    status: Some(200),
+                    error: None,
+                    headers: Default::default(),
+                    duration_ms: 0,
+                },
+            );
+            lake.put_exchange(env, Some(&body)).await?;
+            Ok::<u64, AppError>(body.len() as u64)
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    written.into_iter().sum()
+}
+
+pub async fn run(ctx: &Context, days: u32, campaigns: usize, dir: Option<PathBuf>) -> Result<u8, AppError> {
+    let today = Utc::now().date_naive();
+    let from = today - chrono::Days::new(u64::from(days.max(1) - 1));
+    let root = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("adlake-bench-reproject-{days}x{campaigns}")));
+    let lake_dir = root.join("lake");
+    let marker = root.join(format!("generated-{from}-{today}"));
+    let lake = Lake::open(&lake_dir.to_string_lossy())?;
+    if !marker.exists() {
+        eprintln!("generating {days} days x {campaigns} campaigns x 15 endpoints into {}", lake_dir.display());
+        let universe = Universe::new(7, campaigns, today);
+        let bytes = generate(&lake, &universe, from, today).await?;
+        std::fs::write(&marker, bytes.to_string())?;
+    }
+    let mut settings = ctx.settings.clone();
+    settings.db = root.join("bench.duckdb");
+    let _ = std::fs::remove_file(&settings.db);
+    let _ = std::fs::remove_file(root.join("bench.duckdb.wal"));
+
+    // Full rebuild.
+    let (cpu0, t0) = (cpu_seconds(), Instant::now());
+    let summary = super::project::project_into(&settings, &lake, None).await?;
+    let full = Measured { wall: t0.elapsed(), cpu: cpu_seconds() - cpu0 };
+    let mb = summary.body_bytes as f64 / 1_048_576.0;
+
+    // One-day incremental.
+    let (cpu0, t0) = (cpu_seconds(), Instant::now());
+    super::project::project_into(&settings, &lake, Some(DateWindow { from: today - chrono::Days::new(1), to: today - chrono::Days::new(1) })).await?;
+    let one_day = Measured { wall: t0.elapsed(), cpu: cpu_seconds() - cpu0 };
+
+    // Baseline (a): decompress + parse, one thread, the same bodies.
+    let hashes = lake.body_hashes().await?;
+    let bodies_dir = root.join("bodies-json");
+    let write_files = !bodies_dir.exists();
+    if write_files {
+        std::fs::create_dir_all(&bodies_dir)?;
+    }
+    let events = lake.list_events(&Default::default()).await?;
+    let mut compressed = Vec::new();
+    for h in &hashes {
+        compressed.push((*h, lake.get_body_compressed(h).await?));
+    }
+    let (cpu0, t0) = (cpu_seconds(), Instant::now());
+    let mut parsed_bytes = 0u64;
+    for (h, c) in &compressed {
+        let plain = adlake_raw::store::decode_body(h, c)?;
+        parsed_bytes += plain.len() as u64;
+        let _ = serde_json::from_slice::<serde::de::IgnoredAny>(&plain);
+    }
+    let floor = Measured { wall: t0.elapsed(), cpu: cpu_seconds() - cpu0 };
+
+    // Baseline (b): DuckDB alone over the decompressed JSON of the revenue and spend endpoints.
+    if write_files {
+        for e in &events {
+            let key = e.envelope.source.as_str();
+            if !["s1_daily_v3", "facebook_report", "taboola_report", "mediago_report"].contains(&key) {
+                continue;
+            }
+            if let Some(b) = e.envelope.body {
+                let plain = lake.get_body(&b.sha256).await?;
+                let dir = bodies_dir.join(key);
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(dir.join(format!("{}.json", e.envelope.date)), plain)?;
+            }
+        }
+    }
+    let duckdb_alone = duckdb_baseline(&bodies_dir);
+
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    let full_mb_cpu = ratio(mb, full.cpu);
+    let floor_mb_cpu = ratio(parsed_bytes as f64 / 1_048_576.0, floor.cpu);
+    let figures = json!({
+        "days": days, "campaigns": campaigns, "events": summary.events, "body_mb": mb, "campaign_rows": summary.campaign_rows,
+        "session_rows": summary.session_rows,
+        "full": {"wall_s": full.wall.as_secs_f64(), "cpu_s": full.cpu, "mb_s": ratio(mb, full.wall.as_secs_f64()), "mb_per_cpu_s": full_mb_cpu,
+                 "rows_s": ratio((summary.campaign_rows + summary.session_rows) as f64, full.wall.as_secs_f64())},
+        "one_day": {"wall_s": one_day.wall.as_secs_f64(), "cpu_s": one_day.cpu, "fraction_of_full": ratio(one_day.wall.as_secs_f64(), full.wall.as_secs_f64())},
+        "baseline_a_decompress_parse": {"wall_s": floor.wall.as_secs_f64(), "cpu_s": floor.cpu, "mb_per_cpu_s": floor_mb_cpu},
+        "baseline_b_duckdb_read_json": duckdb_alone.clone(),
+        "full_vs_a_per_cpu_s": ratio(full_mb_cpu, floor_mb_cpu),
+        "full_vs_b_per_cpu_s": duckdb_alone.get("mb_per_cpu_s").and_then(|v| v.as_f64()).map(|b| ratio(full_mb_cpu, b)),
+    });
+    if ctx.global.json {
+        output::print_json(&figures)?;
+    } else {
+        output::print(&format!("{}\n", serde_json::to_string_pretty(&figures).unwrap_or_default()))?;
+    }
+    Ok(crate::EXIT_OK)
+}
+
+/// Runs the DuckDB-alone baseline in the `duckdb` Python package: load every JSON body with
+/// `read_json`, unnest rows, join S1 revenue to platform spend. Its own CPU time is measured
+/// inside Python (`resource.getrusage`), around the load and the join only.
+fn duckdb_baseline(dir: &Path) -> serde_json::Value {
+    let script = r#"
+import duckdb, json, os, resource, sys, time
+d = sys.argv[1]
+size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(d) for f in fs)
+con = duckdb.connect()
+con.execute("SET threads TO 1")
+r0 = resource.getrusage(resource.RUSAGE_SELF); t0 = time.time()
+con.execute(f"CREATE TABLE s1 AS SELECT u.* FROM (SELECT unnest(data) AS u FROM read_json('{d}/s1_daily_v3/*.json', maximum_object_size=1000000000)) ")
+con.execute(f"CREATE TABLE fb AS SELECT u.* FROM (SELECT unnest(data) AS u FROM read_json('{d}/facebook_report/*.json', maximum_object_size=1000000000))")
+con.execute(f"CREATE TABLE tb AS SELECT u.* FROM (SELECT unnest(results) AS u FROM read_json('{d}/taboola_report/*.json', maximum_object_size=1000000000))")
+con.execute(f"CREATE TABLE mg AS SELECT u.* FROM (SELECT unnest(results) AS u FROM read_json('{d}/mediago_report/*.json', maximum_object_size=1000000000))")
+n = con.execute("""
+  SELECT count(*) FROM (
+    SELECT s1.date, s1.strategisCampaignId,
+           sum(CAST(replace(s1.estimated_revenue, ',', '') AS DECIMAL(18,2))) AS revenue,
+           coalesce(max(CAST(fb.spend AS DECIMAL(18,2))), max(CAST(tb.spent AS DECIMAL(18,2))), max(CAST(mg.spend AS DECIMAL(18,2)))) AS spend
+    FROM s1
+    LEFT JOIN fb ON fb.campaign_id = s1.networkCampaignId AND fb.date_start = s1.date
+    LEFT JOIN tb ON tb.strategisCampaignId = s1.strategisCampaignId AND CAST(tb.date AS VARCHAR)[:10] = CAST(s1.date AS VARCHAR)
+    LEFT JOIN mg ON mg.strategisCampaignId = s1.strategisCampaignId AND CAST(mg.date AS VARCHAR) = CAST(s1.date AS VARCHAR)
+    GROUP BY ALL)
+""").fetchone()[0]
+r1 = resource.getrusage(resource.RUSAGE_SELF); t1 = time.time()
+cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+print(json.dumps({"mb": size / 1048576, "wall_s": t1 - t0, "cpu_s": cpu, "mb_per_cpu_s": size / 1048576 / cpu if cpu else None, "rows": n}))
+"#;
+    match std::process::Command::new("python3").arg("-c").arg(script).arg(dir).output() {
+        Ok(out) if out.status.success() => serde_json::from_slice(&out.stdout).unwrap_or_else(|_| json!({"error": "unreadable output"})),
+        Ok(out) => json!({"error": String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed").to_string(), "hint": "pip install duckdb"}),
+        Err(e) => json!({"error": e.to_string()}),
+    }
+}
