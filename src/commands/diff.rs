@@ -1,0 +1,259 @@
+//! `reproject --dry-run | --diff` and `restatements`: what a logic change would change, and
+//! what the upstream changed. A dry run projects into a shadow database (a temporary file),
+//! attaches the current database read-only and compares the tables by key in SQL; the
+//! current database is never opened for writing.
+
+use std::collections::BTreeMap;
+
+use adlake_raw::Lake;
+use adlake_replay::db::DbError;
+use adlake_replay::project::DateWindow;
+use chrono::NaiveDate;
+use duckdb::Connection;
+use serde::Serialize;
+
+use super::Context;
+use crate::{output, AppError};
+
+/// Tables compared by a diff and their key columns.
+pub const KEYS: &[(&str, &[&str])] = &[
+    ("campaign_index", &["campaign_id", "date", "level", "snapshot_source", "adset_id"]),
+    ("session_hourly_metrics", &["campaign_id", "date", "click_hour"]),
+    ("endpoint_completeness", &["date", "endpoint"]),
+    ("campaign_index_runs", &["run_id"]),
+    ("session_ingest_runs", &["run_id"]),
+];
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ColumnChange {
+    pub column: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RowChange {
+    pub key: String,
+    pub changes: Vec<ColumnChange>,
+    /// Events behind the new values of the changed columns.
+    pub events: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct TableDiff {
+    pub table: String,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<RowChange>,
+    /// Changed rows per column.
+    pub columns: BTreeMap<String, usize>,
+}
+
+fn q(context: &str) -> impl FnOnce(duckdb::Error) -> DbError + '_ {
+    move |source| DbError::Query { context: context.to_owned(), source }
+}
+
+fn strings(conn: &Connection, sql: &str) -> Result<Vec<String>, DbError> {
+    let mut stmt = conn.prepare(sql).map_err(q(sql))?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(q(sql))?;
+    rows.collect::<Result<_, _>>().map_err(q(sql))
+}
+
+fn key_expr(alias: &str, keys: &[&str]) -> String {
+    let parts: Vec<String> = keys.iter().map(|k| format!("coalesce(CAST({alias}.{k} AS VARCHAR), '')")).collect();
+    parts.join(" || '|' || ")
+}
+
+/// Compares `new.<table>` (the shadow) with `cur.<table>` within `window`.
+pub fn diff_tables(conn: &Connection, window: Option<DateWindow>) -> Result<Vec<TableDiff>, DbError> {
+    let mut out = Vec::new();
+    for (table, keys) in KEYS {
+        let has_date = keys.contains(&"date");
+        let filter = match (window, has_date) {
+            (Some(w), true) => format!("WHERE date BETWEEN DATE '{}' AND DATE '{}'", w.from, w.to),
+            (Some(_), false) => "WHERE run_id IN (SELECT run_id FROM new_db.main.".to_string() + table + ")",
+            (None, _) => String::new(),
+        };
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE o AS SELECT * FROM cur.main.{table} {filter};
+             CREATE OR REPLACE TEMP TABLE n AS SELECT * FROM new_db.main.{table};"
+        ))
+        .map_err(q("stage diff"))?;
+        let kn = key_expr("n", keys);
+        let ko = key_expr("o", keys);
+        let added = strings(conn, &format!("SELECT {kn} AS k FROM n EXCEPT SELECT {ko} FROM o ORDER BY k"))?;
+        let removed = strings(conn, &format!("SELECT {ko} AS k FROM o EXCEPT SELECT {kn} FROM n ORDER BY k"))?;
+        let columns = strings(conn, &format!("SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' AND table_schema = 'main' AND table_catalog = 'new_db' ORDER BY ordinal_position"))?;
+        let mut changed: BTreeMap<String, RowChange> = BTreeMap::new();
+        let mut per_column = BTreeMap::new();
+        for column in columns.iter().filter(|c| !keys.contains(&c.as_str())) {
+            let sql = format!(
+                "SELECT {kn} AS k, CAST(o.{column} AS VARCHAR), CAST(n.{column} AS VARCHAR) FROM n JOIN o ON {kn} = {ko} WHERE n.{column} IS DISTINCT FROM o.{column} ORDER BY k"
+            );
+            let mut stmt = conn.prepare(&sql).map_err(q("diff column"))?;
+            let rows: Vec<(String, Option<String>, Option<String>)> = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(q("diff column"))?
+                .collect::<Result<_, _>>()
+                .map_err(q("diff column"))?;
+            if !rows.is_empty() {
+                per_column.insert(column.clone(), rows.len());
+            }
+            for (key, old, new) in rows {
+                changed.entry(key.clone()).or_insert_with(|| RowChange { key, changes: Vec::new(), events: Vec::new() }).changes.push(ColumnChange { column: column.clone(), old, new });
+            }
+        }
+        if *table == "campaign_index" {
+            for row in changed.values_mut() {
+                // Derived columns are tagged with the events of the columns they derive from.
+                let cols: Vec<String> = row
+                    .changes
+                    .iter()
+                    .flat_map(|c| match c.column.as_str() {
+                        "spend_source" => vec!["spend_usd"],
+                        "roas" => vec!["spend_usd", "revenue_usd"],
+                        "media_source" => vec!["network_id"],
+                        other => vec![other],
+                    })
+                    .map(|c| format!("'{}'", c.replace('\'', "''")))
+                    .collect();
+                let sql = format!(
+                    "SELECT DISTINCT event_id FROM new_db.main.lineage WHERE table_name = 'campaign_index' AND chosen AND row_key = '{}' AND column_name IN ({}) ORDER BY event_id",
+                    row.key.replace('\'', "''"),
+                    cols.join(",")
+                );
+                row.events = strings(conn, &sql)?;
+            }
+        }
+        out.push(TableDiff { table: table.to_string(), added, removed, changed: changed.into_values().collect(), columns: per_column });
+    }
+    Ok(out)
+}
+
+pub async fn run(ctx: &Context, lake: &Lake, window: Option<DateWindow>, apply: bool) -> Result<u8, AppError> {
+    let (projection, _) = super::project::compute(&ctx.settings, lake, window).await?;
+    let scratch = tempfile::Builder::new().prefix("adlake-shadow-").tempdir().map_err(AppError::Output)?;
+    let shadow = scratch.path().join("shadow.duckdb");
+    let current = ctx.settings.db.clone();
+    let wait = ctx.settings.lock_wait;
+    let projection_for_shadow = projection.clone();
+    let shadow_path = shadow.clone();
+    let diffs = tokio::task::spawn_blocking(move || -> Result<Vec<TableDiff>, AppError> {
+        let mut conn = adlake_replay::db::open(&shadow_path, adlake_replay::db::Access::ReadWrite, wait)?;
+        adlake_replay::db::migrate(&mut conn, &shadow_path)?;
+        adlake_replay::write::write(&mut conn, &projection_for_shadow)?;
+        drop(conn);
+        let conn = Connection::open_in_memory().map_err(q("open diff workspace"))?;
+        conn.execute_batch(&format!("ATTACH '{}' AS new_db (READ_ONLY)", shadow_path.display().to_string().replace('\'', "''"))).map_err(q("attach shadow"))?;
+        let current = if current.exists() {
+            // Held by another writer? Wait like every other command, then attach read-only.
+            drop(adlake_replay::db::open(&current, adlake_replay::db::Access::ReadOnly, wait)?);
+            current
+        } else {
+            // No database yet: compare against empty tables.
+            let empty = shadow_path.with_file_name("empty.duckdb");
+            let mut e = adlake_replay::db::open(&empty, adlake_replay::db::Access::ReadWrite, wait)?;
+            adlake_replay::db::migrate(&mut e, &empty)?;
+            empty
+        };
+        conn.execute_batch(&format!("ATTACH '{}' AS cur (READ_ONLY)", current.display().to_string().replace('\'', "''"))).map_err(q("attach current database"))?;
+        Ok(diff_tables(&conn, window)?)
+    })
+    .await
+    .map_err(|e| AppError::Usage(format!("diff task failed: {e}")))??;
+    if apply {
+        super::project::write_projection(&ctx.settings, projection).await?;
+    }
+    if ctx.global.json {
+        output::print_json(&serde_json::json!({"applied": apply, "tables": diffs}))?;
+    } else {
+        output::print(&render(&diffs, apply))?;
+    }
+    Ok(crate::EXIT_OK)
+}
+
+pub fn render(diffs: &[TableDiff], applied: bool) -> String {
+    let mut out = format!("{}\n", if applied { "applied; changes:" } else { "dry run; nothing was changed. Would change:" });
+    let rows: Vec<Vec<String>> = diffs
+        .iter()
+        .map(|d| {
+            let cols: Vec<String> = d.columns.iter().map(|(c, n)| format!("{c}:{n}")).collect();
+            vec![d.table.clone(), d.added.len().to_string(), d.removed.len().to_string(), d.changed.len().to_string(), cols.join(" ")]
+        })
+        .collect();
+    out.push_str(&output::table(&["table", "added", "removed", "changed", "changed columns"], &rows));
+    for d in diffs {
+        for k in &d.added {
+            out.push_str(&format!("\n+ {} {k}", d.table));
+        }
+        for k in &d.removed {
+            out.push_str(&format!("\n- {} {k}", d.table));
+        }
+        for row in &d.changed {
+            out.push_str(&format!("\n~ {} {}", d.table, row.key));
+            for c in &row.changes {
+                out.push_str(&format!("\n    {}: {} -> {}", c.column, c.old.as_deref().unwrap_or("NULL"), c.new.as_deref().unwrap_or("NULL")));
+            }
+            if !row.events.is_empty() {
+                out.push_str(&format!("\n    events: {}", row.events.join(", ")));
+            }
+        }
+    }
+    out.push('\n');
+    out
+}
+
+pub async fn restatements(ctx: &Context, from: Option<NaiveDate>, to: Option<NaiveDate>, endpoint: Option<String>) -> Result<u8, AppError> {
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            return Err(AppError::Usage(format!("--from {f} is after --to {t}")));
+        }
+    }
+    if let Some(e) = &endpoint {
+        crate::config::check_endpoint(e, "--endpoint")?;
+    }
+    let lake = super::open_lake(&ctx.settings).await?;
+    let filter = adlake_raw::store::EventFilter { from, to, source: endpoint };
+    let stored = lake.list_events(&filter).await?;
+    let mut events = Vec::with_capacity(stored.len());
+    for e in stored.into_iter().filter(|e| e.envelope.http.is_some()) {
+        let body = match e.envelope.body {
+            Some(b) => Some(std::sync::Arc::<[u8]>::from(lake.get_body(&b.sha256).await?)),
+            None => None,
+        };
+        events.push(adlake_replay::project::Event { id: e.id, envelope: e.envelope, body });
+    }
+    let found = tokio::task::spawn_blocking(move || adlake_replay::project::restatements(&events))
+        .await
+        .map_err(|e| AppError::Usage(format!("restatement task failed: {e}")))?;
+    if ctx.global.json {
+        output::print_json(&found)?;
+        return Ok(crate::EXIT_OK);
+    }
+    let mut text = format!("{} restated (endpoint, date) pairs, largest change first\n", found.len());
+    for r in &found {
+        text.push_str(&format!(
+            "\n{} {}: fetched {} then {} ({} values changed)\n",
+            r.endpoint,
+            r.date,
+            adlake_raw::envelope::millis::format(&r.before_fetched_at),
+            adlake_raw::envelope::millis::format(&r.after_fetched_at),
+            r.deltas.len()
+        ));
+        for d in r.deltas.iter().take(10) {
+            text.push_str(&format!(
+                "  {:<24} {:<11} {} -> {} ({:+})\n",
+                d.campaign,
+                d.metric,
+                d.before.as_deref().unwrap_or("NULL"),
+                d.after.as_deref().unwrap_or("NULL"),
+                d.change
+            ));
+        }
+        if r.deltas.len() > 10 {
+            text.push_str(&format!("  ... {} more\n", r.deltas.len() - 10));
+        }
+    }
+    output::print(&text)?;
+    Ok(crate::EXIT_OK)
+}
