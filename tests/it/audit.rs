@@ -1,0 +1,125 @@
+//! `adlake audit`: every number traced to stored bytes that decode to exactly that number.
+
+use std::collections::BTreeMap;
+
+use adlake::commands::audit::{audit, AuditArgs};
+use adlake_raw::{BodyHash, Lake};
+use adlake_replay::decode::SourceRow;
+use rust_decimal::Decimal;
+
+use crate::util::*;
+
+/// Key and derived columns: computed from other columns, not read from a body.
+const DERIVED: &[&str] = &["campaign_id", "date", "level", "snapshot_source", "adset_id", "adset_name", "media_source", "spend_source", "roas", "unmapped", "updated_at", "click_hour", "rpc", "owner_hourly"];
+
+fn field(row: &SourceRow, column: &str) -> Option<String> {
+    match column {
+        "revenue_usd" | "revenue" => row.revenue.map(|v| v.to_string()),
+        "sessions" => row.sessions.map(|v| v.to_string()),
+        "s1_clicks" => row.s1_clicks.map(|v| v.to_string()),
+        "spend_usd" => row.spend.map(|v| v.to_string()),
+        "clicks" => row.clicks.map(|v| v.to_string()),
+        "impressions" => row.impressions.map(|v| v.to_string()),
+        "conversions" => row.conversions.map(|v| v.to_string()),
+        "avg_rpc_3d" => row.rpc.map(|v| v.to_string()),
+        "owner" => row.buyer.clone(),
+        "lane" => row.lane.clone(),
+        "category" => row.category.clone(),
+        "campaign_name" => row.campaign_name.clone(),
+        "network_id" => row.network_id.clone(),
+        "account_id" => row.account_id.clone(),
+        "rsoc_site" => row.rsoc_site.clone(),
+        "platform_campaign_id" => row.platform_campaign_id.clone(),
+        other => panic!("no source field for column {other}"),
+    }
+}
+
+fn same(a: &str, b: &str) -> bool {
+    match (a.parse::<Decimal>(), b.parse::<Decimal>()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+#[test]
+fn every_value_of_every_row_of_a_date_decodes_from_its_named_event() {
+    let s = Scratch::new();
+    let fake = Fake::start(Fake::config(40));
+    let d = days_ago(1);
+    let range = ["--from".to_string(), days_ago(2).to_string(), "--to".into(), d.to_string()];
+    expect_code(&run(fake.ingest(&s).args(&range)), 0);
+    fake.fake.restate();
+    expect_code(&run(fake.ingest(&s).args(&range)), 0);
+
+    let conn = duckdb::Connection::open(s.db()).expect("db");
+    let keys: Vec<(String, String, String, Option<String>)> = conn
+        .prepare("SELECT campaign_id, level, snapshot_source, adset_id FROM campaign_index WHERE date = CAST(? AS DATE) ORDER BY ALL")
+        .expect("prepare")
+        .query_map([d.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert!(keys.len() > 40, "{} rows", keys.len());
+    let lake = Lake::open(s.lake().to_str().expect("utf8")).expect("lake");
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
+    let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut checked = 0;
+    for (campaign, level, snapshot, adset) in keys {
+        let args = AuditArgs { campaign: campaign.clone(), date: d, snapshot, level, adset, hour: None, field: None, raw: false };
+        let a = audit(&conn, &args).expect("audit").expect("row exists");
+        for column in &a.columns {
+            let Some(value) = &column.value else { continue };
+            if DERIVED.contains(&column.column.as_str()) {
+                continue;
+            }
+            let chosen: Vec<_> = column.sources.iter().filter(|s| s.chosen).collect();
+            assert!(!chosen.is_empty(), "{} {}: {} = {value} names no source", a.row_key, column.column, column.column);
+            let endpoint = chosen[0].endpoint.clone();
+            assert!(chosen.iter().all(|s| s.endpoint == endpoint), "one column, one source endpoint");
+            let spec = adlake_replay::endpoint(&endpoint).expect("spec");
+            let mut decoded_values = Vec::new();
+            for src in &chosen {
+                let sha = src.body_sha256.clone().expect("sha");
+                let body = bodies.entry(sha.clone()).or_insert_with(|| rt.block_on(lake.get_body(&sha.parse::<BodyHash>().expect("hash"))).expect("body"));
+                let decoded = (spec.decode)(body).expect("decodes");
+                let row = decoded.rows.iter().find(|r| r.locator == src.locator).unwrap_or_else(|| panic!("no row at {} in {sha}", src.locator));
+                decoded_values.push(field(row, &column.column).expect("the named row has the field"));
+            }
+            let expected = if decoded_values.len() == 1 {
+                decoded_values[0].clone()
+            } else {
+                // Rows of one source are summed within it.
+                decoded_values.iter().map(|v| v.parse::<Decimal>().expect("summable")).sum::<Decimal>().to_string()
+            };
+            assert!(same(value, &expected), "{} {}: table has {value}, the named bytes decode to {expected}", a.row_key, column.column);
+            checked += 1;
+        }
+    }
+    assert!(checked > 300, "only {checked} values checked");
+}
+
+#[test]
+fn audit_prints_sources_rules_losers_and_raw_fragments() {
+    let s = Scratch::new();
+    let fake = Fake::start(Fake::config(12));
+    let d = days_ago(3);
+    expect_code(&run(fake.ingest(&s).args(["--date", &d.to_string()])), 0);
+    let fb = fake.fake.universe().campaigns.iter().find(|c| c.media == "facebook" && c.s1_knows_platform_id).expect("facebook campaign").sid.clone();
+    let out = run(s.adlake().args(["audit", "--campaign", &fb, "--date", &d.to_string(), "--field", "spend_usd", "--raw"]));
+    expect_code(&out, 0);
+    let text = out.stdout_text();
+    assert!(text.contains("spend_usd = ") && text.contains("from facebook_report"), "{text}");
+    assert!(text.contains("not used: facebook_adsets had"), "{text}");
+    assert!(text.contains("| {\"account_id\""), "raw fragment: {text}");
+    let json = run(s.adlake().args(["--json", "audit", "--campaign", &fb, "--date", &d.to_string(), "--hour", "25"]));
+    expect_code(&json, 0);
+    assert_eq!(json.json()["table"], "session_hourly_metrics");
+
+    let missing = run(s.adlake().args(["audit", "--campaign", &fb, "--date", "2020-01-01"]));
+    expect_code(&missing, 1);
+    assert!(missing.stderr.contains(&format!("{fb} has rows on {d}")), "{}", missing.stderr);
+    let typo: String = fb.chars().take(9).chain("z".chars()).collect();
+    let similar = run(s.adlake().args(["audit", "--campaign", &typo, "--date", &d.to_string()]));
+    expect_code(&similar, 1);
+    assert!(similar.stderr.contains(&fb), "{}", similar.stderr);
+}

@@ -1,0 +1,11 @@
+//! The integration suite: one binary (each extra one would re-link DuckDB). Tests run the real
+//! `adlake` binary against a real fake upstream over loopback HTTP, a real lake on disk (or a
+//! real S3-compatible server) and a real DuckDB file. Modules are grouped by topic.
+
+mod audit;
+mod cli;
+mod history;
+mod ingest;
+mod lake;
+mod project;
+mod util;
