@@ -726,6 +726,7 @@ pub fn project(events: &[Event], window: Option<DateWindow>, config: &ProjectorC
             }
         }
         // Context dates are merged too (session rows look back at them) and dropped below.
+        let (rows_start, lineage_start) = (out.campaign_index.len(), out.lineage.len());
         for (key, src) in &sources {
             let unmapped = unmapped_keys.contains(key);
             if unmapped {
@@ -840,12 +841,18 @@ pub fn project(events: &[Event], window: Option<DateWindow>, config: &ProjectorC
             }
         }
         // Adset rows: campaign metadata copied from the daily campaign row.
-        let campaign_rows: BTreeMap<String, CampaignRow> = out
-            .campaign_index
+        let campaign_rows: BTreeMap<String, CampaignRow> = out.campaign_index[rows_start..]
             .iter()
-            .filter(|r| r.date == date && r.level == "campaign" && r.snapshot_source == "daily")
+            .filter(|r| r.level == "campaign" && r.snapshot_source == "daily")
             .map(|r| (r.campaign_id.clone(), r.clone()))
             .collect();
+        let mut copied_lineage: BTreeMap<String, Vec<LineageRow>> = BTreeMap::new();
+        if !adsets.is_empty() {
+            for l in out.lineage[lineage_start..].iter().filter(|l| l.chosen && ADSET_COPIED.contains(&l.column_name)) {
+                copied_lineage.entry(l.row_key.clone()).or_default().push(l.clone());
+            }
+        }
+        let mut adset_lineage = Vec::new();
         let mut per_adset: BTreeMap<(String, String), Agg> = BTreeMap::new();
         for (key, at, row) in adsets {
             let Some(adset_id) = row.adset_id.clone() else { continue };
@@ -884,15 +891,10 @@ pub fn project(events: &[Event], window: Option<DateWindow>, config: &ProjectorC
                 updated_at: newest.max(parent.and_then(|p| p.updated_at)),
             };
             let row_key = row.key();
-            if let Some(parent) = parent {
-                let parent_key = parent.key();
-                let copied: Vec<LineageRow> = out
-                    .lineage
-                    .iter()
-                    .filter(|l| l.row_key == parent_key && ADSET_COPIED.contains(&l.column_name) && l.chosen)
-                    .map(|l| LineageRow { row_key: row_key.clone(), rule: format!("copied from the campaign row; there: {}", l.rule), ..l.clone() })
-                    .collect();
-                out.lineage.extend(copied);
+            if let Some(copied) = parent.and_then(|p| copied_lineage.get(p.key().as_str())) {
+                adset_lineage.extend(
+                    copied.iter().map(|l| LineageRow { row_key: row_key.clone(), rule: format!("copied from the campaign row; there: {}", l.rule), ..l.clone() }),
+                );
             }
             for (column, present) in [("spend_usd", row.spend_usd.is_some()), ("clicks", row.clicks.is_some()), ("impressions", row.impressions.is_some())] {
                 if !present {
@@ -921,6 +923,7 @@ pub fn project(events: &[Event], window: Option<DateWindow>, config: &ProjectorC
             }
             out.campaign_index.push(row);
         }
+        out.lineage.extend(adset_lineage);
     }
 
     // Session hourly.
