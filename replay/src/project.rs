@@ -525,6 +525,40 @@ impl RowBuilder<'_> {
     }
 }
 
+/// Lineage of a value taken whole from one source (no precedence involved).
+struct SourceLineage<'a> {
+    events: &'a [Event],
+    table: &'static str,
+    date: NaiveDate,
+    row_key: &'a str,
+    endpoint: &'static str,
+    rule: &'static str,
+}
+
+impl SourceLineage<'_> {
+    fn push(&self, out: &mut Vec<LineageRow>, column: &'static str, value: Option<String>, refs: &[RowRef]) {
+        if value.is_none() {
+            return;
+        }
+        for r in refs {
+            let e = &self.events[r.event];
+            out.push(LineageRow {
+                table_name: self.table,
+                date: self.date,
+                row_key: self.row_key.to_owned(),
+                column_name: column,
+                endpoint: self.endpoint,
+                event_id: e.id.to_hex(),
+                body_sha256: e.envelope.body.map(|b| b.sha256.to_hex()),
+                locator: r.locator.clone(),
+                rule: self.rule.to_owned(),
+                chosen: true,
+                value: value.clone(),
+            });
+        }
+    }
+}
+
 fn roas(revenue: Option<Decimal>, spend: Option<Decimal>) -> Option<f64> {
     match (revenue, spend) {
         (Some(r), Some(s)) if s > Decimal::ZERO => (r / s).to_f64(),
@@ -896,30 +930,10 @@ pub fn project(events: &[Event], window: Option<DateWindow>, config: &ProjectorC
                     copied.iter().map(|l| LineageRow { row_key: row_key.clone(), rule: format!("copied from the campaign row; there: {}", l.rule), ..l.clone() }),
                 );
             }
-            for (column, present) in [("spend_usd", row.spend_usd.is_some()), ("clicks", row.clicks.is_some()), ("impressions", row.impressions.is_some())] {
-                if !present {
-                    continue;
-                }
-                for r in &agg.refs {
-                    let e = &events[r.event];
-                    out.lineage.push(LineageRow {
-                        table_name: "campaign_index",
-                        date,
-                        row_key: row_key.clone(),
-                        column_name: column,
-                        endpoint: "facebook_adsets",
-                        event_id: e.id.to_hex(),
-                        body_sha256: e.envelope.body.map(|b| b.sha256.to_hex()),
-                        locator: r.locator.clone(),
-                        rule: "adset row: that adset's own numbers".into(),
-                        chosen: true,
-                        value: match column {
-                            "spend_usd" => row.spend_usd.map(|v| v.to_string()),
-                            "clicks" => row.clicks.map(|v| v.to_string()),
-                            _ => row.impressions.map(|v| v.to_string()),
-                        },
-                    });
-                }
+            let own = [("spend_usd", row.spend_usd.map(|v| v.to_string())), ("clicks", row.clicks.map(|v| v.to_string())), ("impressions", row.impressions.map(|v| v.to_string()))];
+            let source = SourceLineage { events, table: "campaign_index", date, row_key: &row_key, endpoint: "facebook_adsets", rule: "adset row: that adset's own numbers" };
+            for (column, value) in own {
+                source.push(&mut out.lineage, column, value, &agg.refs);
             }
             out.campaign_index.push(row);
         }
@@ -957,27 +971,16 @@ pub fn project(events: &[Event], window: Option<DateWindow>, config: &ProjectorC
                 updated_at: agg.refs.iter().map(|r| events[r.event].envelope.fetched_at).max(),
             };
             let row_key = row.key();
-            for (column, present) in [("sessions", row.sessions.is_some()), ("revenue", row.revenue.is_some())] {
-                if !present {
-                    continue;
-                }
-                for r in &agg.refs {
-                    let e = &events[r.event];
-                    out.lineage.push(LineageRow {
-                        table_name: "session_hourly_metrics",
-                        date,
-                        row_key: row_key.clone(),
-                        column_name: column,
-                        endpoint: "s1_hourly_v3",
-                        event_id: e.id.to_hex(),
-                        body_sha256: e.envelope.body.map(|b| b.sha256.to_hex()),
-                        locator: r.locator.clone(),
-                        rule: "latest successful s1_hourly_v3 fetch, summed per campaign and hour".into(),
-                        chosen: true,
-                        value: if column == "sessions" { row.sessions.map(|v| v.to_string()) } else { row.revenue.map(|v| v.to_string()) },
-                    });
-                }
-            }
+            let source = SourceLineage {
+                events,
+                table: "session_hourly_metrics",
+                date,
+                row_key: &row_key,
+                endpoint: "s1_hourly_v3",
+                rule: "latest successful s1_hourly_v3 fetch, summed per campaign and hour",
+            };
+            source.push(&mut out.lineage, "sessions", row.sessions.map(|v| v.to_string()), &agg.refs);
+            source.push(&mut out.lineage, "revenue", row.revenue.map(|v| v.to_string()), &agg.refs);
             out.session_hourly.push(row);
         }
     }
