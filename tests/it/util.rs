@@ -153,6 +153,19 @@ pub fn assert_absent(haystack_name: &str, haystack: &[u8], secrets: &[&str]) {
     }
 }
 
+/// Files under `dir` ending in `.ext` (names only: polling loops call this often).
 pub fn count_files(dir: &Path, ext: &str) -> usize {
-    lake_bytes(dir).iter().filter(|(p, _)| p.extension().is_some_and(|e| e == ext)).count()
+    let mut count = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == ext) {
+                count += 1;
+            }
+        }
+    }
+    count
 }
