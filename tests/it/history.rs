@@ -43,7 +43,32 @@ fn dry_run_reports_exactly_the_rows_whose_spend_source_differs() {
     let tables = report["tables"].as_array().expect("tables");
     let ci = tables.iter().find(|t| t["table"] == "campaign_index").expect("campaign_index diff");
     let changed: BTreeSet<String> = ci["changed"].as_array().expect("changed").iter().map(|r| r["key"].as_str().unwrap_or_default().to_string()).collect();
-    assert_eq!(changed, expected, "exactly the rows whose spend source differs");
+    // The rows whose spend source really differs: build the new rules' tables elsewhere and compare.
+    let other = s.path().join("adsets-first.duckdb");
+    let built = run(s.adlake().arg("--config").arg(&config).args(["reproject", "--as-of", &Utc::now().to_rfc3339(), "--into"]).arg(&other));
+    expect_code(&built, 0);
+    let differs: BTreeSet<String> = {
+        let conn = duckdb::Connection::open_in_memory().expect("db");
+        conn.execute_batch(&format!("ATTACH '{}' AS cur (READ_ONLY); ATTACH '{}' AS new (READ_ONLY);", s.db().display(), other.display())).expect("attach");
+        let mut stmt = conn
+            .prepare(
+                "SELECT o.campaign_id || '|' || CAST(o.date AS VARCHAR) || '|' || o.level || '|' || o.snapshot_source || '|' || coalesce(o.adset_id, '')
+                 FROM cur.main.campaign_index o JOIN new.main.campaign_index n
+                   ON o.campaign_id = n.campaign_id AND o.date = n.date AND o.level = n.level AND o.snapshot_source = n.snapshot_source
+                  AND coalesce(o.adset_id, '') = coalesce(n.adset_id, '')
+                 WHERE o.spend_source IS DISTINCT FROM n.spend_source",
+            )
+            .expect("prepare");
+        stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows")
+    };
+    assert!(differs.len() > 5 && differs.is_subset(&expected), "the new precedence moves Facebook report rows to adsets: {differs:?}");
+    assert_eq!(
+        changed,
+        differs,
+        "exactly the rows whose spend source differs; reported but not differing: {:?}; differing but not reported: {:?}",
+        changed.difference(&differs).collect::<Vec<_>>(),
+        differs.difference(&changed).collect::<Vec<_>>()
+    );
     for row in ci["changed"].as_array().expect("changed") {
         let spend = row["changes"].as_array().expect("changes").iter().find(|c| c["column"] == "spend_source").expect("spend_source changed");
         assert_eq!((spend["old"].as_str(), spend["new"].as_str()), (Some("facebook_report"), Some("facebook_adsets")));
