@@ -241,7 +241,7 @@ fn no_credential_reaches_the_lake_database_or_output() {
 fn a_killed_run_is_completed_by_the_next_one() {
     let s = Scratch::new();
     let mut config = Fake::config(20);
-    config.latency = Duration::from_millis(15);
+    config.latency = Duration::from_millis(40); // slow enough to be killed mid-run
     let fake = Fake::start(config);
     let (from, to) = (days_ago(6), days_ago(1));
     let range = ["--from".to_string(), from.to_string(), "--to".into(), to.to_string()];
