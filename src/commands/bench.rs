@@ -15,7 +15,6 @@ use super::Context;
 use crate::cli::BenchCommand;
 use crate::fake::universe::mix;
 use crate::fake::{FakeConfig, FakeUpstream};
-use crate::secrets::{Credentials, Secret};
 use crate::{output, AppError};
 
 pub async fn run(ctx: &Context, cmd: BenchCommand) -> Result<u8, AppError> {
@@ -167,11 +166,7 @@ async fn bench_ingest(ctx: &Context, days: u32, campaigns: usize, latencies: Vec
         settings.lake = scratch.to_string_lossy().into_owned();
         settings.upstream.requests_per_second = 1_000_000.0;
         settings.upstream.retry_base = Duration::from_millis(10);
-        let upstream = Upstream {
-            url: fake.url(),
-            auth_url: fake.url(),
-            credentials: Credentials::Login { email: Secret::new(config.email.clone()), password: Secret::new(config.password.clone()) },
-        };
+        let upstream = Upstream::fake(&fake, &config);
         let lake = Lake::open(&settings.lake)?;
         let endpoints: Vec<_> = ENDPOINTS.iter().collect();
         let t = Instant::now();

@@ -12,7 +12,6 @@ use super::ingest::{self, DateSelection, Upstream};
 use super::{open_db, open_lake, Context};
 use crate::cli::DemoArgs;
 use crate::fake::{faults, FakeConfig, FakeUpstream};
-use crate::secrets::{Credentials, Secret};
 use crate::{output, AppError};
 
 pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8, AppError> {
@@ -33,11 +32,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8, AppError> {
     settings.upstream.retry_base = Duration::from_millis(50);
     settings.upstream.max_wait = Duration::from_millis(500);
     settings.upstream.requests_per_second = 500.0;
-    let upstream = Upstream {
-        url: fake.url(),
-        auth_url: fake.url(),
-        credentials: Credentials::Login { email: Secret::new(config.email.clone()), password: Secret::new(config.password.clone()) },
-    };
+    let upstream = Upstream::fake(&fake, &config);
     let lake = open_lake(&settings).await?;
     drop(open_db(&settings).await?);
 
