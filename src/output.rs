@@ -59,6 +59,18 @@ pub fn bar(multi: &MultiProgress, len: u64, label: &str) -> ProgressBar {
     bar
 }
 
+/// A bar counting dates; its length is set once the dates are known.
+pub fn dates_bar(enabled: bool, label: &str) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0).with_message(label.to_owned());
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} dates, {elapsed}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
 pub fn spinner(enabled: bool, message: &str) -> ProgressBar {
     let bar = if enabled { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
     bar.set_message(message.to_owned());

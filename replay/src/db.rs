@@ -17,11 +17,10 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub static MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init",
-    sql: include_str!("../../migrations/0001_init.sql"),
-}];
+pub static MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "0001_init", sql: include_str!("../../migrations/0001_init.sql") },
+    Migration { version: 2, name: "0002_lineage_entries", sql: include_str!("../../migrations/0002_lineage_entries.sql") },
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

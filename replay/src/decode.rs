@@ -6,7 +6,7 @@
 //! `Some(0)`. A value that is present but unreadable is an error for that row.
 
 use rust_decimal::Decimal;
-use serde_json::Value;
+pub use serde_json::Value;
 
 /// One row of one endpoint's body, in the projector's vocabulary. Only what the body said is
 /// filled in; merging decides what wins.

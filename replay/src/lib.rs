@@ -7,6 +7,7 @@ pub mod db;
 pub mod decode;
 pub mod endpoints;
 pub mod fragment;
+pub mod incremental;
 pub mod project;
 pub mod registry;
 pub mod write;

@@ -18,7 +18,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use crate::decode::{Decoded, SourceRow};
-use crate::registry::{probe, EndpointSpec, NextPage, Probe, ENDPOINTS};
+use crate::registry::{probe_csv, probe_value, BodyDecoder, EndpointSpec, NextPage, Probe, ENDPOINTS};
 
 /// Bumped whenever a rule changes what a projection produces.
 pub const PROJECTOR_VERSION: &str = "adlake-projector/1";
@@ -164,19 +164,22 @@ pub struct RunRow {
     pub campaign_count: Option<i64>,
 }
 
+/// One source of one row: the columns that body row supplied (chosen), or one column it had
+/// a value for but lost to a higher-precedence source (with that value).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LineageRow {
     pub table_name: &'static str,
     pub date: NaiveDate,
     pub row_key: String,
-    pub column_name: &'static str,
+    /// Which rule of [`LINEAGE_RULES`] applies: campaign, adset_own, adset_copied, session.
+    pub kind: &'static str,
+    pub columns: Vec<&'static str>,
     pub endpoint: &'static str,
-    pub event_id: String,
-    pub body_sha256: Option<String>,
+    pub event_id: EventId,
     pub locator: String,
-    pub rule: String,
     /// `false` for a source that had a value but lost to a higher-precedence one.
     pub chosen: bool,
+    /// The losing source's value; `None` for chosen sources (their value is the row's).
     pub value: Option<String>,
 }
 
@@ -228,14 +231,74 @@ pub struct Projection {
 // ---------------------------------------------------------------------------------------
 // Fetches and snapshots
 
-/// Where a row came from: index into the sorted events, and the locator inside the body.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// Where a row came from: index into the day's sorted events, and the row inside that body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct RowRef {
     event: usize,
-    locator: String,
+    row: usize,
 }
 
-struct Fetch {
+/// One event's body, parsed once: what it says about itself, and its rows when it is data.
+struct Parsed {
+    probe: Probe,
+    /// Decoded only for a 2xx data page.
+    decoded: Option<Result<Decoded, String>>,
+}
+
+/// The http events of one date, sorted, each parsed once.
+struct DayData<'e> {
+    date: NaiveDate,
+    events: Vec<&'e Event>,
+    parsed: Vec<Parsed>,
+}
+
+impl<'e> DayData<'e> {
+    fn new(date: NaiveDate, mut events: Vec<&'e Event>) -> Self {
+        events.sort_by(|a, b| (a.envelope.fetched_at, a.id).cmp(&(b.envelope.fetched_at, b.id)));
+        events.dedup_by(|a, b| a.id == b.id);
+        let parsed = events.iter().map(|e| parse_event(e)).collect();
+        DayData { date, events, parsed }
+    }
+
+    fn locator(&self, r: RowRef) -> String {
+        match &self.parsed[r.event].decoded {
+            Some(Ok(d)) => d.rows.get(r.row).map(|row| row.locator.clone()).unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+
+    fn fetched_at(&self, r: RowRef) -> DateTime<Utc> {
+        self.events[r.event].envelope.fetched_at
+    }
+}
+
+fn parse_event(e: &Event) -> Parsed {
+    let unparseable = |detail: String| Parsed { probe: Probe::Unparseable { detail }, decoded: None };
+    let (Some(h), Some(spec)) = (&e.envelope.http, crate::endpoint(&e.envelope.source)) else {
+        return unparseable("not an http event of a known endpoint".into());
+    };
+    let status = h.status.unwrap_or(0);
+    let body = e.body.as_deref().unwrap_or_default();
+    let limit = limit_of(&h.url);
+    let data_2xx = |p: &Probe| matches!(p, Probe::Data { .. }) && (200..300).contains(&status);
+    match spec.decoder {
+        BodyDecoder::Csv(decode) => {
+            let probe = probe_csv(body);
+            let decoded = data_2xx(&probe).then(|| decode(body).map_err(|e| e.0));
+            Parsed { probe, decoded }
+        }
+        BodyDecoder::Json(decode) => match serde_json::from_slice::<serde_json::Value>(body) {
+            Err(e) => unparseable(format!("not JSON: {e}")),
+            Ok(value) => {
+                let probe = probe_value(spec, status, &value, h.page, limit);
+                let decoded = data_2xx(&probe).then(|| decode(&value).map_err(|e| e.0));
+                Parsed { probe, decoded }
+            }
+        },
+    }
+}
+
+struct Fetch<'d> {
     endpoint: &'static EndpointSpec,
     run_id: String,
     events: Vec<usize>,
@@ -247,7 +310,7 @@ struct Fetch {
     success: bool,
     page_limit_hit: bool,
     bad_rows: usize,
-    rows: Vec<(RowRef, SourceRow)>,
+    rows: Vec<(RowRef, &'d SourceRow)>,
     error: Option<String>,
     http_status: Option<u16>,
 }
@@ -259,29 +322,10 @@ fn limit_of(url: &str) -> u32 {
         .unwrap_or(500)
 }
 
-struct Decoder<'a> {
-    events: &'a [Event],
-    cache: BTreeMap<(&'static str, adlake_raw::BodyHash), Arc<Result<Decoded, String>>>,
-}
-
-impl<'a> Decoder<'a> {
-    fn decode(&mut self, spec: &'static EndpointSpec, i: usize) -> Option<Arc<Result<Decoded, String>>> {
-        let e = &self.events[i];
-        let body_ref = e.envelope.body?;
-        let body = e.body.as_ref()?;
-        let key = (spec.key, body_ref.sha256);
-        if let Some(hit) = self.cache.get(&key) {
-            return Some(hit.clone());
-        }
-        let decoded = Arc::new((spec.decode)(body).map_err(|e| e.0));
-        self.cache.insert(key, decoded.clone());
-        Some(decoded)
-    }
-}
-
-fn build_fetch(spec: &'static EndpointSpec, date: NaiveDate, idx: Vec<usize>, events: &[Event], dec: &mut Decoder<'_>, quarantine: &mut BTreeSet<QuarantineRow>) -> Fetch {
+fn build_fetch<'d>(spec: &'static EndpointSpec, day: &'d DayData<'_>, idx: Vec<usize>, quarantine: &mut Vec<QuarantineRow>) -> Fetch<'d> {
+    let events = &day.events;
     let first = &events[idx[0]].envelope;
-    let last = &events[*idx.last().unwrap_or(&idx[0])];
+    let last = events[*idx.last().unwrap_or(&idx[0])];
     let mut fetch = Fetch {
         endpoint: spec,
         run_id: first.run_id.clone(),
@@ -301,33 +345,27 @@ fn build_fetch(spec: &'static EndpointSpec, date: NaiveDate, idx: Vec<usize>, ev
     // The last attempt of each page decides that page.
     let mut last_attempt: BTreeMap<u32, usize> = BTreeMap::new();
     for &i in &idx {
-        if let Some(h) = &events[i].envelope.http {
-            last_attempt.insert(h.page, i);
-            if h.status.is_none_or(|s| !(200..300).contains(&s)) || h.error.is_some() {
-                fetch.error = Some(match (&h.error, h.status) {
-                    (Some(e), _) => e.clone(),
-                    (None, Some(s)) => format!("HTTP {s}"),
-                    (None, None) => "no response".into(),
-                });
-            }
+        let e = events[i];
+        let Some(h) = &e.envelope.http else { continue };
+        last_attempt.insert(h.page, i);
+        if h.status.is_none_or(|s| !(200..300).contains(&s)) || h.error.is_some() {
+            fetch.error = Some(match (&h.error, h.status) {
+                (Some(e), _) => e.clone(),
+                (None, Some(s)) => format!("HTTP {s}"),
+                (None, None) => "no response".into(),
+            });
         }
         // Quarantine every 2xx body that does not decode.
-        let e = &events[i];
-        if let (Some(h), Some(b)) = (&e.envelope.http, e.envelope.body) {
+        if let Some(b) = e.envelope.body {
             if h.status.is_some_and(|s| (200..300).contains(&s)) {
-                let body = e.body.as_deref().unwrap_or_default();
-                let probed = probe(spec, h.status.unwrap_or(200), body, h.page, limit_of(&h.url));
-                let failure = match probed {
-                    Probe::Unparseable { detail } => Some(detail),
-                    Probe::Data { .. } => match dec.decode(spec, i).as_deref() {
-                        Some(Err(d)) => Some(d.clone()),
-                        _ => None,
-                    },
+                let failure = match (&day.parsed[i].probe, &day.parsed[i].decoded) {
+                    (Probe::Unparseable { detail }, _) => Some(detail.clone()),
+                    (Probe::Data { .. }, Some(Err(d))) => Some(d.clone()),
                     _ => None,
                 };
                 if let Some(error) = failure {
                     fetch.error = Some(format!("unparseable body: {error}"));
-                    quarantine.insert(QuarantineRow { event_id: e.id.to_hex(), endpoint: spec.key.into(), date, body_sha256: Some(b.sha256.to_hex()), error });
+                    quarantine.push(QuarantineRow { event_id: e.id.to_hex(), endpoint: spec.key.into(), date: day.date, body_sha256: Some(b.sha256.to_hex()), error });
                 }
             }
         }
@@ -337,13 +375,10 @@ fn build_fetch(spec: &'static EndpointSpec, date: NaiveDate, idx: Vec<usize>, ev
     let mut ok = contiguous && fetch.pages > 0;
     let mut rows = Vec::new();
     for (&page, &i) in &last_attempt {
-        let e = &events[i];
-        let Some(h) = &e.envelope.http else { ok = false; break };
-        let status = h.status.unwrap_or(0);
-        let body = e.body.as_deref().unwrap_or_default();
-        match probe(spec, status, body, page, limit_of(&h.url)) {
+        let status = events[i].envelope.http.as_ref().and_then(|h| h.status).unwrap_or(0);
+        match &day.parsed[i].probe {
             Probe::Data { next, .. } if (200..300).contains(&status) => {
-                if page == fetch.pages && next != NextPage::Done {
+                if page == fetch.pages && *next != NextPage::Done {
                     fetch.page_limit_hit = true;
                 }
             }
@@ -352,10 +387,10 @@ fn build_fetch(spec: &'static EndpointSpec, date: NaiveDate, idx: Vec<usize>, ev
                 break;
             }
         }
-        match dec.decode(spec, i).as_deref() {
+        match &day.parsed[i].decoded {
             Some(Ok(decoded)) => {
                 fetch.bad_rows += decoded.bad_rows.len();
-                rows.extend(decoded.rows.iter().map(|r| (RowRef { event: i, locator: r.locator.clone() }, r.clone())));
+                rows.extend(decoded.rows.iter().enumerate().map(|(row, r)| (RowRef { event: i, row }, r)));
             }
             _ => {
                 ok = false;
@@ -371,6 +406,37 @@ fn build_fetch(spec: &'static EndpointSpec, date: NaiveDate, idx: Vec<usize>, ev
         }
     }
     fetch
+}
+
+type Fetches<'d> = BTreeMap<&'static str, Vec<Fetch<'d>>>;
+
+/// The latest successful fetch of `key`: the snapshot the day's rows come from.
+fn snapshot<'f, 'd>(fetches: &'f Fetches<'d>, key: &str) -> Option<&'f Fetch<'d>> {
+    fetches.get(key)?.iter().rev().find(|f| f.success)
+}
+
+/// Every fetch of the day per endpoint, oldest first by (finished_at, newest event), and the
+/// quarantined bodies met on the way.
+fn collect_fetches<'d>(day: &'d DayData<'_>) -> (BTreeMap<&'static str, Vec<Fetch<'d>>>, Vec<QuarantineRow>) {
+    let mut by_fetch: BTreeMap<(&'static str, &str), Vec<usize>> = BTreeMap::new();
+    for (i, e) in day.events.iter().enumerate() {
+        if let (Some(h), Some(spec)) = (&e.envelope.http, crate::endpoint(&e.envelope.source)) {
+            by_fetch.entry((spec.key, h.fetch_id.as_str())).or_default().push(i);
+        }
+    }
+    let mut quarantine = Vec::new();
+    let mut fetches: BTreeMap<&'static str, Vec<Fetch<'d>>> = BTreeMap::new();
+    for ((key, _), idx) in by_fetch {
+        let Some(spec) = crate::endpoint(key) else { continue };
+        let f = build_fetch(spec, day, idx, &mut quarantine);
+        fetches.entry(key).or_default().push(f);
+    }
+    for list in fetches.values_mut() {
+        list.sort_by(|a, b| (a.finished_at, a.newest_event).cmp(&(b.finished_at, b.newest_event)));
+    }
+    quarantine.sort();
+    quarantine.dedup();
+    (fetches, quarantine)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -408,21 +474,46 @@ impl Agg {
 /// Per date: campaign key → endpoint → aggregated rows of that endpoint's snapshot.
 type DaySources = BTreeMap<String, BTreeMap<&'static str, Agg>>;
 
-struct Identity {
-    /// platform id → date first seen → strategis ids seen that date
-    pairs: BTreeMap<String, BTreeMap<NaiveDate, BTreeSet<String>>>,
+/// The campaign metadata a session row copies: owner, lane, category, media_source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CampaignMeta {
+    pub owner: Option<String>,
+    pub lane: Option<String>,
+    pub category: Option<String>,
+    pub media_source: Option<String>,
 }
 
-impl Identity {
-    fn resolve(&self, platform_id: &str, name: Option<&str>, date: NaiveDate) -> Option<(String, &'static str)> {
-        if let Some(by_date) = self.pairs.get(platform_id) {
+/// What the dates before a projection's first date contribute to it: campaign identity
+/// pairs, OK row counts (for `expected_min_rows`) and campaign metadata (for session rows).
+/// A projection that starts from an empty `Carry` and sees every earlier date builds the same
+/// one itself; an incremental projection may start from one read back from the database.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Carry {
+    /// platform campaign id → date of the `s1_daily_v3` response → Strategis ids it paired.
+    pub identity: BTreeMap<String, BTreeMap<NaiveDate, BTreeSet<String>>>,
+    /// (endpoint, date) → row count of that pair's newest fetch, when it was OK.
+    pub ok_counts: BTreeMap<(String, NaiveDate), i64>,
+    /// (date, campaign id) → metadata of that date's daily campaign row.
+    pub daily_meta: BTreeMap<(NaiveDate, String), CampaignMeta>,
+}
+
+impl Carry {
+    fn resolve(&self, platform_id: &str, name: Option<&str>, date: NaiveDate) -> Option<String> {
+        if let Some(by_date) = self.identity.get(platform_id) {
             if let Some((_, sids)) = by_date.range(..=date).next_back() {
                 if let Some(sid) = sids.iter().next() {
-                    return Some((sid.clone(), "networkCampaignId seen in s1_daily_v3"));
+                    return Some(sid.clone());
                 }
             }
         }
-        name.and_then(name_prefix).map(|p| (p, "campaign name prefix"))
+        name.and_then(name_prefix)
+    }
+
+    /// Drops what no date after `date` can look back to.
+    fn forget_before(&mut self, date: NaiveDate) {
+        let horizon = date - chrono::Days::new(CONTEXT_DAYS);
+        self.ok_counts.retain(|(_, d), _| *d >= horizon);
+        self.daily_meta = self.daily_meta.split_off(&(horizon, String::new()));
     }
 }
 
@@ -449,112 +540,116 @@ const SPEND_BY_PLATFORM: &[(&str, &[&str])] = &[
     ("smartnews", &["smartnews_report"]),
 ];
 
+/// How each kind of lineage entry's columns got their values. Written beside the lineage so
+/// that rules are stated once, not once per value.
+pub const LINEAGE_RULES: &[(&str, &str, &str)] = &[
+    ("campaign", "network_id", "s1_daily_v3 networkId as received"),
+    ("campaign", "spend_usd", "the first endpoint with a value in the media source's spend precedence, then strategis_metrics; never a sum across endpoints"),
+    ("campaign", "clicks", "ad-platform clicks from the endpoint that supplied spend_usd"),
+    ("campaign", "impressions", "strategis_metrics, then the endpoint that supplied spend_usd"),
+    ("campaign", "conversions", "facebook: facebook_pixel, then facebook_report; others: the endpoint that supplied spend_usd"),
+    ("campaign", "avg_rpc_3d", "s1_rpc_average rpc for the date"),
+    ("campaign", "owner", "first of s1_daily_v3, s1_reconciled, facebook_campaigns buyer"),
+    ("campaign", "lane", "facebook_campaigns lane (never the buyer)"),
+    ("campaign", "category", "first of s1_daily_v3, s1_reconciled, facebook_campaigns"),
+    ("campaign", "campaign_name", "first of facebook_campaigns, s1_daily_v3, the platform's reports"),
+    ("campaign", "account_id", "first of s1_daily_v3, the platform's reports"),
+    ("campaign", "rsoc_site", "s1_daily_v3 rsocSite"),
+    ("campaign", "platform_campaign_id", "first of s1_daily_v3, the platform's reports"),
+    ("campaign", "revenue_usd", "the row's snapshot: daily from s1_daily_v3, reconciled from s1_reconciled; summed within it"),
+    ("campaign", "sessions", "the row's snapshot: daily from s1_daily_v3, reconciled from s1_reconciled; summed within it"),
+    ("campaign", "s1_clicks", "the row's snapshot: daily from s1_daily_v3, reconciled from s1_reconciled; summed within it"),
+    ("adset_own", "spend_usd", "adset row: that adset's own numbers from facebook_adsets"),
+    ("adset_own", "clicks", "adset row: that adset's own numbers from facebook_adsets"),
+    ("adset_own", "impressions", "adset row: that adset's own numbers from facebook_adsets"),
+    ("adset_copied", "*", "copied from the adset's daily campaign row"),
+    ("session", "sessions", "latest successful s1_hourly_v3 fetch, searches summed per campaign and hour"),
+    ("session", "revenue", "latest successful s1_hourly_v3 fetch, estimated_revenue summed per campaign and hour"),
+];
+
 struct Pick<T> {
     value: Option<T>,
     endpoint: Option<&'static str>,
     refs: Vec<RowRef>,
-    rule: String,
     /// Sources later in the order that also had a value: (endpoint, rows, value).
     losers: Vec<(&'static str, Vec<RowRef>, String)>,
 }
 
-fn pick<T: Clone + std::fmt::Display>(sources: &BTreeMap<&'static str, Agg>, order: &[&'static str], rule: &str, get: impl Fn(&SourceRow) -> Option<T>) -> Pick<T> {
+fn pick<T: Clone + std::fmt::Display>(sources: &BTreeMap<&'static str, Agg>, order: &[&'static str], get: impl Fn(&SourceRow) -> Option<T>) -> Pick<T> {
     for (i, &endpoint) in order.iter().enumerate() {
         if let Some(agg) = sources.get(endpoint) {
             if let Some(v) = get(&agg.row) {
-                let losers: Vec<(&'static str, Vec<RowRef>, String)> = order[i + 1..]
+                let losers = order[i + 1..]
                     .iter()
                     .filter_map(|e| sources.get(e).and_then(|a| get(&a.row).map(|lv| (*e, a.refs.clone(), lv.to_string()))))
                     .collect();
-                let mut rule = format!("{rule}: first of [{}] with a value", order.join(", "));
-                if !losers.is_empty() {
-                    let named: Vec<String> = losers.iter().map(|(e, _, v)| format!("{e} had {v}")).collect();
-                    rule.push_str(&format!("; not used: {}", named.join(", ")));
-                }
-                return Pick { value: Some(v), endpoint: Some(endpoint), refs: agg.refs.clone(), rule, losers };
+                return Pick { value: Some(v), endpoint: Some(endpoint), refs: agg.refs.clone(), losers };
             }
         }
     }
-    Pick { value: None, endpoint: None, refs: Vec::new(), rule: String::new(), losers: Vec::new() }
+    Pick { value: None, endpoint: None, refs: Vec::new(), losers: Vec::new() }
 }
 
-struct RowBuilder<'a> {
-    events: &'a [Event],
-    date: NaiveDate,
-    lineage: Vec<LineageRow>,
+/// Collects a row's lineage: chosen sources grouped per (endpoint, body row), so one entry
+/// names every column that row supplied; losing sources one entry per column with their value.
+#[derive(Default, Clone)]
+struct RowBuilder {
+    chosen: BTreeMap<(&'static str, RowRef), Vec<&'static str>>,
+    lost: Vec<(&'static str, &'static str, RowRef, String)>,
     newest: Option<DateTime<Utc>>,
 }
 
-impl RowBuilder<'_> {
-    fn take<T: std::fmt::Display>(&mut self, column: &'static str, p: Pick<T>) -> Option<T> {
-        if let (Some(value), Some(endpoint)) = (&p.value, p.endpoint) {
-            let value = value.to_string();
-            let chosen = std::iter::once((endpoint, &p.refs, value, true));
-            let lost = p.losers.iter().map(|(e, refs, v)| (*e, refs, v.clone(), false));
-            for (endpoint, refs, value, chosen) in chosen.chain(lost) {
+impl RowBuilder {
+    fn take<T>(&mut self, day: &DayData<'_>, column: &'static str, p: Pick<T>) -> Option<T> {
+        if let (Some(_), Some(endpoint)) = (&p.value, p.endpoint) {
+            for r in &p.refs {
+                self.newest = self.newest.max(Some(day.fetched_at(*r)));
+                self.chosen.entry((endpoint, *r)).or_default().push(column);
+            }
+            for (loser, refs, value) in p.losers {
                 for r in refs {
-                    let e = &self.events[r.event];
-                    if chosen {
-                        self.newest = self.newest.max(Some(e.envelope.fetched_at));
-                    }
-                    self.lineage.push(LineageRow {
-                        table_name: "campaign_index",
-                        date: self.date,
-                        row_key: String::new(),
-                        column_name: column,
-                        endpoint,
-                        event_id: e.id.to_hex(),
-                        body_sha256: e.envelope.body.map(|b| b.sha256.to_hex()),
-                        locator: r.locator.clone(),
-                        rule: p.rule.clone(),
-                        chosen,
-                        value: Some(value.clone()),
-                    });
+                    self.lost.push((column, loser, r, value.clone()));
                 }
             }
         }
         p.value
     }
 
-    fn finish(&mut self, key: &str) -> Vec<LineageRow> {
-        let mut out = std::mem::take(&mut self.lineage);
-        for l in &mut out {
-            l.row_key = key.to_owned();
+    fn merge(&mut self, other: &RowBuilder) {
+        for (k, cols) in &other.chosen {
+            self.chosen.entry(*k).or_default().extend(cols.iter().copied());
         }
-        out
+        self.lost.extend(other.lost.iter().cloned());
+        self.newest = self.newest.max(other.newest);
+    }
+
+    fn finish(&self, day: &DayData<'_>, table: &'static str, kind: &'static str, row_key: &str, out: &mut Vec<LineageRow>) {
+        for ((endpoint, r), columns) in &self.chosen {
+            let mut columns = columns.clone();
+            columns.sort_unstable();
+            columns.dedup();
+            out.push(LineageRow::new(day, table, kind, row_key, columns, endpoint, *r, true, None));
+        }
+        for (column, endpoint, r, value) in &self.lost {
+            out.push(LineageRow::new(day, table, kind, row_key, vec![column], endpoint, *r, false, Some(value.clone())));
+        }
     }
 }
 
-/// Lineage of a value taken whole from one source (no precedence involved).
-struct SourceLineage<'a> {
-    events: &'a [Event],
-    table: &'static str,
-    date: NaiveDate,
-    row_key: &'a str,
-    endpoint: &'static str,
-    rule: &'static str,
-}
-
-impl SourceLineage<'_> {
-    fn push(&self, out: &mut Vec<LineageRow>, column: &'static str, value: Option<String>, refs: &[RowRef]) {
-        if value.is_none() {
-            return;
-        }
-        for r in refs {
-            let e = &self.events[r.event];
-            out.push(LineageRow {
-                table_name: self.table,
-                date: self.date,
-                row_key: self.row_key.to_owned(),
-                column_name: column,
-                endpoint: self.endpoint,
-                event_id: e.id.to_hex(),
-                body_sha256: e.envelope.body.map(|b| b.sha256.to_hex()),
-                locator: r.locator.clone(),
-                rule: self.rule.to_owned(),
-                chosen: true,
-                value: value.clone(),
-            });
+impl LineageRow {
+    #[allow(clippy::too_many_arguments)]
+    fn new(day: &DayData<'_>, table: &'static str, kind: &'static str, row_key: &str, columns: Vec<&'static str>, endpoint: &'static str, r: RowRef, chosen: bool, value: Option<String>) -> Self {
+        LineageRow {
+            table_name: table,
+            date: day.date,
+            row_key: row_key.to_owned(),
+            kind,
+            columns,
+            endpoint,
+            event_id: day.events[r.event].id,
+            locator: day.locator(r),
+            chosen,
+            value,
         }
     }
 }
@@ -567,122 +662,101 @@ fn roas(revenue: Option<Decimal>, spend: Option<Decimal>) -> Option<f64> {
 }
 
 /// Events in (fetched_at, id) order, each once: the order every projection walks.
-fn sorted_events(events: &[Event]) -> Vec<Event> {
-    let mut sorted = events.to_vec();
+fn sorted_events(events: &[Event]) -> Vec<&Event> {
+    let mut sorted: Vec<&Event> = events.iter().collect();
     sorted.sort_by(|a, b| (a.envelope.fetched_at, a.id).cmp(&(b.envelope.fetched_at, b.id)));
     sorted.dedup_by(|a, b| a.id == b.id);
     sorted
 }
 
-/// Every fetch per (endpoint, date), oldest first by (finished_at, newest event), and the
-/// quarantined bodies met on the way.
-fn collect_fetches(events: &[Event], decoder: &mut Decoder<'_>) -> (BTreeMap<(&'static str, NaiveDate), Vec<Fetch>>, BTreeSet<QuarantineRow>) {
-    let mut by_fetch: BTreeMap<(&'static str, NaiveDate, String), Vec<usize>> = BTreeMap::new();
-    for (i, e) in events.iter().enumerate() {
-        if let (Some(h), Some(spec)) = (&e.envelope.http, crate::endpoint(&e.envelope.source)) {
-            by_fetch.entry((spec.key, e.envelope.date, h.fetch_id.clone())).or_default().push(i);
-        }
-    }
-    let mut quarantine = BTreeSet::new();
-    let mut fetches: BTreeMap<(&'static str, NaiveDate), Vec<Fetch>> = BTreeMap::new();
-    for ((key, date, _), idx) in by_fetch {
-        let Some(spec) = crate::endpoint(key) else { continue };
-        let f = build_fetch(spec, date, idx, events, decoder, &mut quarantine);
-        fetches.entry((key, date)).or_default().push(f);
-    }
-    for list in fetches.values_mut() {
-        list.sort_by(|a, b| (a.finished_at, a.newest_event).cmp(&(b.finished_at, b.newest_event)));
-    }
-    (fetches, quarantine)
+/// Everything one date contributes to the tables.
+#[derive(Debug, Clone, Default)]
+pub struct DayProjection {
+    pub date: Option<NaiveDate>,
+    pub campaign_index: Vec<CampaignRow>,
+    pub session_hourly: Vec<HourRow>,
+    pub completeness: Vec<CompletenessRow>,
+    pub lineage: Vec<LineageRow>,
+    pub quarantine: Vec<QuarantineRow>,
+    pub raw_events: Vec<RawEventRow>,
+    pub unmapped_campaigns: BTreeSet<(NaiveDate, String)>,
+    pub unmapped_network_ids: BTreeSet<String>,
 }
 
-pub fn project(events: &[Event], window: Option<DateWindow>, config: &ProjectorConfig) -> Projection {
-    // Order-independence starts here: everything below walks this sorted order.
-    let sorted = sorted_events(events);
-    let events = &sorted[..];
-    let in_window = |d: NaiveDate| window.is_none_or(|w| w.contains(d));
+/// Per-run figures gathered from the session fetches as dates stream by.
+#[derive(Debug, Clone, Default)]
+struct SessionRunStats {
+    max_hour: Option<i32>,
+    sessions: i64,
+    campaigns: BTreeSet<String>,
+}
 
-    let mut out = Projection { window, ..Default::default() };
-    out.events_applied = {
-        let mut ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
-        ids.sort();
-        ids
-    };
+/// The projection as a fold over dates in ascending order: each date's events go in once, its
+/// rows come out, and only [`Carry`] (bounded: identity pairs and seven days of context) is
+/// kept between dates. Memory is one date's bodies and rows, whatever the size of the lake.
+pub struct Projector<'c> {
+    config: &'c ProjectorConfig,
+    window: Option<DateWindow>,
+    carry: Carry,
+    last_date: Option<NaiveDate>,
+    run_stats: BTreeMap<String, SessionRunStats>,
+    events_applied: Vec<EventId>,
+}
 
-    // raw_events and run markers
-    let mut runs: BTreeMap<String, (Option<usize>, Option<usize>)> = BTreeMap::new();
-    for (i, e) in events.iter().enumerate() {
-        let env = &e.envelope;
-        if in_window(env.date) || env.run.is_some() {
-            out.raw_events.push(RawEventRow {
-                event_id: e.id.to_hex(),
-                kind: if env.http.is_some() { "http" } else { "run" },
-                source: env.source.clone(),
-                date: env.date,
-                run_id: env.run_id.clone(),
-                fetched_at: env.fetched_at,
-                fetch_id: env.http.as_ref().map(|h| h.fetch_id.clone()),
-                attempt: env.http.as_ref().map(|h| h.attempt as i32),
-                page: env.http.as_ref().map(|h| h.page as i32),
-                http_status: env.http.as_ref().and_then(|h| h.status.map(i32::from)),
-                error: env.http.as_ref().and_then(|h| h.error.clone()),
-                url: env.http.as_ref().map(|h| h.url.clone()),
-                body_sha256: env.body.map(|b| b.sha256.to_hex()),
-                body_len: env.body.map(|b| b.len as i64),
-            });
-        }
-        if let Some(marker) = &env.run {
-            let slot = runs.entry(env.run_id.clone()).or_default();
-            match marker.phase {
-                RunPhase::Started => slot.0 = Some(i),
-                RunPhase::Finished => slot.1 = Some(i),
-            }
-        }
+impl<'c> Projector<'c> {
+    pub fn new(config: &'c ProjectorConfig, window: Option<DateWindow>, carry: Carry) -> Self {
+        Projector { config, window, carry, last_date: None, run_stats: BTreeMap::new(), events_applied: Vec::new() }
     }
 
-    let mut decoder = Decoder { events, cache: BTreeMap::new() };
-    let (fetches, quarantine) = collect_fetches(events, &mut decoder);
-    out.quarantine = quarantine.into_iter().filter(|q| in_window(q.date)).collect();
-    let snapshot = |key: &str, date: NaiveDate| -> Option<&Fetch> { fetches.get(&(crate::endpoint(key)?.key, date))?.iter().rev().find(|f| f.success) };
+    fn in_window(&self, d: NaiveDate) -> bool {
+        self.window.is_none_or(|w| w.contains(d))
+    }
 
-    // Identity pairs from every decodable s1_daily_v3 body, by the date of its rows.
-    let mut identity = Identity { pairs: BTreeMap::new() };
-    for ((key, date), list) in &fetches {
-        if *key != "s1_daily_v3" {
-            continue;
-        }
-        for f in list {
+    /// What the dates so far leave for the next ones.
+    pub fn carry(&self) -> &Carry {
+        &self.carry
+    }
+
+    /// Projects `date` from its http events (any order; run markers are ignored here).
+    /// Dates must come in ascending order; a date outside the window only feeds the carry.
+    pub fn day(&mut self, date: NaiveDate, events: &[Event]) -> DayProjection {
+        debug_assert!(self.last_date.is_none_or(|d| d < date), "dates must ascend");
+        self.last_date = Some(date);
+        let day = DayData::new(date, events.iter().filter(|e| e.envelope.http.is_some() && e.envelope.date == date).collect());
+        self.events_applied.extend(day.events.iter().map(|e| e.id));
+        let in_window = self.in_window(date);
+        let mut out = DayProjection { date: Some(date), ..Default::default() };
+        let (fetches, quarantine) = collect_fetches(&day);
+
+        // Identity pairs from every decodable s1_daily_v3 body of this date.
+        for f in fetches.get("s1_daily_v3").into_iter().flatten() {
             for &i in &f.events {
-                if let Some(Ok(decoded)) = decoder.decode(f.endpoint, i).as_deref() {
+                if let Some(Ok(decoded)) = &day.parsed[i].decoded {
                     for r in &decoded.rows {
                         if let (Some(pid), Some(sid)) = (&r.platform_campaign_id, &r.strategis_id) {
-                            identity.pairs.entry(pid.clone()).or_default().entry(r.date.unwrap_or(*date)).or_default().insert(sid.clone());
+                            self.carry.identity.entry(pid.clone()).or_default().entry(date).or_default().insert(sid.clone());
                         }
                     }
                 }
             }
         }
-    }
 
-    // Completeness for every (date, endpoint) seen.
-    let mut completeness_all: BTreeMap<(NaiveDate, &'static str), CompletenessRow> = BTreeMap::new();
-    for ((key, date), list) in &fetches {
-        let Some(newest) = list.last() else { continue };
-        let spec = newest.endpoint;
-        let rows = newest.rows.len() as i64;
-        let within_lag = *key == "s1_reconciled" && (newest.finished_at.date_naive() - *date).num_days() < 2;
-        let status = if !newest.success {
-            "FAILED"
-        } else if newest.page_limit_hit || newest.bad_rows > 0 || (rows == 0 && spec.critical && !within_lag) {
-            "PARTIAL"
-        } else {
-            "OK"
-        };
-        let last_success = list.iter().rev().find(|f| f.success).map(|f| f.finished_at);
-        completeness_all.insert(
-            (*date, spec.key),
-            CompletenessRow {
-                date: *date,
+        // Completeness for every endpoint fetched this date.
+        for (key, list) in &fetches {
+            let Some(newest) = list.last() else { continue };
+            let spec = newest.endpoint;
+            let rows = newest.rows.len() as i64;
+            let within_lag = *key == "s1_reconciled" && (newest.finished_at.date_naive() - date).num_days() < 2;
+            let status = if !newest.success {
+                "FAILED"
+            } else if newest.page_limit_hit || newest.bad_rows > 0 || (rows == 0 && spec.critical && !within_lag) {
+                "PARTIAL"
+            } else {
+                "OK"
+            };
+            let prior: Vec<i64> = (1..=CONTEXT_DAYS).filter_map(|n| self.carry.ok_counts.get(&(spec.key.to_owned(), date - chrono::Days::new(n))).copied()).collect();
+            let row = CompletenessRow {
+                date,
                 endpoint: spec.key,
                 platform: spec.platform,
                 critical: spec.critical,
@@ -696,36 +770,61 @@ pub fn project(events: &[Event], window: Option<DateWindow>, config: &ProjectorC
                 run_id: newest.run_id.clone(),
                 started_at: newest.started_at,
                 finished_at: newest.finished_at,
-                last_success_at: last_success,
-                expected_min_rows: None,
-            },
-        );
-    }
-    let ok_counts: BTreeMap<(&'static str, NaiveDate), i64> = completeness_all
-        .values()
-        .filter(|c| c.status == "OK")
-        .map(|c| ((c.endpoint, c.date), c.row_count.unwrap_or(0)))
-        .collect();
-    for c in completeness_all.values_mut() {
-        let prior: Vec<i64> = (1..=CONTEXT_DAYS).filter_map(|n| ok_counts.get(&(c.endpoint, c.date - chrono::Days::new(n))).copied()).collect();
-        if !prior.is_empty() {
-            c.expected_min_rows = Some(prior.iter().sum::<i64>() as f64 / prior.len() as f64);
+                last_success_at: list.iter().rev().find(|f| f.success).map(|f| f.finished_at),
+                expected_min_rows: (!prior.is_empty()).then(|| prior.iter().sum::<i64>() as f64 / prior.len() as f64),
+            };
+            if status == "OK" {
+                self.carry.ok_counts.insert((spec.key.to_owned(), date), rows);
+            }
+            if in_window {
+                out.completeness.push(row);
+            }
         }
-    }
-    out.completeness = completeness_all.into_values().filter(|c| in_window(c.date)).collect();
 
-    // Campaign rows per date.
-    let dates: BTreeSet<NaiveDate> = fetches.keys().map(|(_, d)| *d).collect();
-    let mut daily_meta: BTreeMap<(NaiveDate, String), (Option<String>, Option<String>, Option<String>, Option<String>)> = BTreeMap::new();
-    for &date in &dates {
+        self.campaign_rows(&day, &fetches, &mut out);
+
+        // Session runs: figures from every successful session fetch, per run.
+        for f in fetches.get("s1_hourly_v3").into_iter().flatten().filter(|f| f.success) {
+            let stats = self.run_stats.entry(f.run_id.clone()).or_default();
+            for (_, r) in &f.rows {
+                stats.max_hour = stats.max_hour.max(r.hour.map(i32::from));
+                stats.sessions += r.sessions.unwrap_or(0);
+                if let Some(s) = &r.strategis_id {
+                    stats.campaigns.insert(s.clone());
+                }
+            }
+        }
+
+        if in_window {
+            self.session_rows(&day, snapshot(&fetches, "s1_hourly_v3"), &mut out);
+            out.quarantine = quarantine;
+            out.raw_events = day.events.iter().map(|e| raw_event_row(e)).collect();
+        } else {
+            out.campaign_index.clear();
+            out.lineage.clear();
+            out.unmapped_campaigns.clear();
+            out.unmapped_network_ids.clear();
+        }
+        self.carry.forget_before(date);
+        out.campaign_index.sort_by_key(|r| r.key());
+        out.session_hourly.sort_by(|a, b| (&a.campaign_id, a.click_hour).cmp(&(&b.campaign_id, b.click_hour)));
+        out.lineage.sort();
+        out.lineage.dedup();
+        out.raw_events.sort_by(|a, b| (&a.source, &a.event_id).cmp(&(&b.source, &b.event_id)));
+        out
+    }
+
+    fn campaign_rows(&mut self, day: &DayData<'_>, fetches: &Fetches<'_>, out: &mut DayProjection) {
+        let date = day.date;
+        let config = self.config;
         let mut sources: DaySources = BTreeMap::new();
-        let mut adsets: Vec<(String, RowRef, SourceRow)> = Vec::new();
+        let mut adsets: Vec<(String, RowRef, &SourceRow)> = Vec::new();
         let mut unmapped_keys: BTreeSet<String> = BTreeSet::new();
         let mut seen_platform: BTreeMap<String, &'static str> = BTreeMap::new();
         // Adset rows carry no campaign name: the name-prefix rule uses their campaign's name.
         let mut names: BTreeMap<String, String> = BTreeMap::new();
         for key in ["facebook_campaigns", "facebook_report"] {
-            if let Some(f) = snapshot(key, date) {
+            if let Some(f) = snapshot(fetches, key) {
                 for (_, r) in &f.rows {
                     if let (Some(pid), Some(name)) = (&r.platform_campaign_id, &r.campaign_name) {
                         names.entry(pid.clone()).or_insert_with(|| name.clone());
@@ -734,15 +833,15 @@ pub fn project(events: &[Event], window: Option<DateWindow>, config: &ProjectorC
             }
         }
         for spec in ENDPOINTS.iter().filter(|s| !s.sessions) {
-            let Some(f) = snapshot(spec.key, date) else { continue };
-            for (at, row) in &f.rows {
+            let Some(f) = snapshot(fetches, spec.key) else { continue };
+            for &(at, row) in &f.rows {
                 if row.date.is_some_and(|d| d != date) && spec.key != "s1_rpc_average" && spec.key != "facebook_campaigns" {
                     continue;
                 }
                 let key = match (&row.strategis_id, &row.platform_campaign_id) {
                     (Some(sid), _) => sid.clone(),
-                    (None, Some(pid)) => match identity.resolve(pid, row.campaign_name.as_deref().or(names.get(pid).map(String::as_str)), date) {
-                        Some((sid, _)) => sid,
+                    (None, Some(pid)) => match self.carry.resolve(pid, row.campaign_name.as_deref().or(names.get(pid).map(String::as_str)), date) {
+                        Some(sid) => sid,
                         None => {
                             unmapped_keys.insert(pid.clone());
                             pid.clone()
@@ -754,20 +853,20 @@ pub fn project(events: &[Event], window: Option<DateWindow>, config: &ProjectorC
                     seen_platform.entry(key.clone()).or_insert(spec.platform);
                 }
                 if spec.key == "facebook_adsets" {
-                    adsets.push((key.clone(), at.clone(), row.clone()));
+                    adsets.push((key.clone(), at, row));
                 }
-                sources.entry(key).or_default().entry(spec.key).or_default().add(row, at.clone());
+                sources.entry(key).or_default().entry(spec.key).or_default().add(row, at);
             }
         }
-        // Context dates are merged too (session rows look back at them) and dropped below.
-        let (rows_start, lineage_start) = (out.campaign_index.len(), out.lineage.len());
+        // Daily campaign rows by campaign, for the adset rows below.
+        let mut parents: BTreeMap<String, (CampaignRow, RowBuilder)> = BTreeMap::new();
         for (key, src) in &sources {
             let unmapped = unmapped_keys.contains(key);
             if unmapped {
                 out.unmapped_campaigns.insert((date, key.clone()));
             }
-            let mut b = RowBuilder { events, date, lineage: Vec::new(), newest: None };
-            let network_id = b.take("network_id", pick(src, &["s1_daily_v3"], "network_id", |r| r.network_id.clone()));
+            let mut b = RowBuilder::default();
+            let network_id = b.take(day, "network_id", pick(src, &["s1_daily_v3"], |r| r.network_id.clone()));
             let media_source = match &network_id {
                 Some(id) => {
                     let m = config.network_map.get(id).cloned();
@@ -787,22 +886,22 @@ pub fn project(events: &[Event], window: Option<DateWindow>, config: &ProjectorC
                 .filter(|e| *e != "strategis_metrics")
                 .chain(["strategis_metrics"])
                 .collect();
-            let spend = pick(src, &spend_order, "spend_usd by media_source", |r| r.spend);
+            let spend = pick(src, &spend_order, |r| r.spend);
             let spend_source = spend.endpoint;
-            let spend_usd = b.take("spend_usd", spend);
+            let spend_usd = b.take(day, "spend_usd", spend);
             let same = |e: Option<&'static str>| e.map(|e| vec![e]).unwrap_or_default();
-            let clicks = b.take("clicks", pick(src, &same(spend_source), "clicks from the spend endpoint", |r| r.clicks));
-            let impressions = b.take("impressions", pick(src, &[&["strategis_metrics"][..], &same(spend_source)].concat(), "impressions", |r| r.impressions));
+            let clicks = b.take(day, "clicks", pick(src, &same(spend_source), |r| r.clicks));
+            let impressions = b.take(day, "impressions", pick(src, &[&["strategis_metrics"][..], &same(spend_source)].concat(), |r| r.impressions));
             let conversion_order: Vec<&'static str> = if media_source.as_deref() == Some("facebook") {
                 vec!["facebook_pixel", "facebook_report"]
             } else {
                 same(spend_source)
             };
-            let conversions = b.take("conversions", pick(src, &conversion_order, "conversions", |r| r.conversions));
-            let avg_rpc_3d = b.take("avg_rpc_3d", pick(src, &["s1_rpc_average"], "avg_rpc_3d", |r| r.rpc));
-            let owner = b.take("owner", pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], "owner", |r| r.buyer.clone()));
-            let lane = b.take("lane", pick(src, &["facebook_campaigns"], "lane (never the buyer)", |r| r.lane.clone()));
-            let category = b.take("category", pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], "category", |r| r.category.clone()));
+            let conversions = b.take(day, "conversions", pick(src, &conversion_order, |r| r.conversions));
+            let avg_rpc_3d = b.take(day, "avg_rpc_3d", pick(src, &["s1_rpc_average"], |r| r.rpc));
+            let owner = b.take(day, "owner", pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.buyer.clone()));
+            let lane = b.take(day, "lane", pick(src, &["facebook_campaigns"], |r| r.lane.clone()));
+            let category = b.take(day, "category", pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.category.clone()));
             // "The platform report": the spend endpoint first, then the platform's other reports.
             let platform_reports: Vec<&'static str> = same(spend_source)
                 .into_iter()
@@ -815,26 +914,27 @@ pub fn project(events: &[Event], window: Option<DateWindow>, config: &ProjectorC
                 });
             let mut name_order = vec!["facebook_campaigns", "s1_daily_v3"];
             name_order.extend(platform_reports.iter().copied().filter(|e| *e != "facebook_campaigns"));
-            let campaign_name = b.take("campaign_name", pick(src, &name_order, "campaign_name", |r| r.campaign_name.clone()));
+            let campaign_name = b.take(day, "campaign_name", pick(src, &name_order, |r| r.campaign_name.clone()));
             let mut meta_order = vec!["s1_daily_v3"];
             meta_order.extend(platform_reports.iter().copied());
-            let account_id = b.take("account_id", pick(src, &meta_order, "account_id", |r| r.account_id.clone()));
-            let rsoc_site = b.take("rsoc_site", pick(src, &["s1_daily_v3"], "rsoc_site", |r| r.rsoc_site.clone()));
-            let platform_campaign_id = b.take("platform_campaign_id", pick(src, &meta_order, "platform_campaign_id", |r| r.platform_campaign_id.clone()));
-            let shared_lineage = b.finish("");
-            let shared_newest = b.newest;
-            daily_meta.insert((date, key.clone()), (owner.clone(), lane.clone(), category.clone(), media_source.clone()));
+            let account_id = b.take(day, "account_id", pick(src, &meta_order, |r| r.account_id.clone()));
+            let rsoc_site = b.take(day, "rsoc_site", pick(src, &["s1_daily_v3"], |r| r.rsoc_site.clone()));
+            let platform_campaign_id = b.take(day, "platform_campaign_id", pick(src, &meta_order, |r| r.platform_campaign_id.clone()));
+            self.carry.daily_meta.insert(
+                (date, key.clone()),
+                CampaignMeta { owner: owner.clone(), lane: lane.clone(), category: category.clone(), media_source: media_source.clone() },
+            );
 
             for snapshot_source in ["daily", "reconciled"] {
                 let revenue_endpoint = if snapshot_source == "daily" { "s1_daily_v3" } else { "s1_reconciled" };
                 if snapshot_source == "reconciled" && !src.contains_key("s1_reconciled") {
                     continue;
                 }
-                let mut b = RowBuilder { events, date, lineage: Vec::new(), newest: shared_newest };
-                let rule = format!("{snapshot_source} snapshot: revenue from {revenue_endpoint}");
-                let revenue_usd = b.take("revenue_usd", pick(src, &[revenue_endpoint], &rule, |r| r.revenue));
-                let sessions = b.take("sessions", pick(src, &[revenue_endpoint], &rule, |r| r.sessions));
-                let s1_clicks = b.take("s1_clicks", pick(src, &[revenue_endpoint], &rule, |r| r.s1_clicks));
+                let mut rb = RowBuilder::default();
+                let revenue_usd = rb.take(day, "revenue_usd", pick(src, &[revenue_endpoint], |r| r.revenue));
+                let sessions = rb.take(day, "sessions", pick(src, &[revenue_endpoint], |r| r.sessions));
+                let s1_clicks = rb.take(day, "s1_clicks", pick(src, &[revenue_endpoint], |r| r.s1_clicks));
+                rb.merge(&b);
                 let row = CampaignRow {
                     campaign_id: key.clone(),
                     date,
@@ -862,39 +962,26 @@ pub fn project(events: &[Event], window: Option<DateWindow>, config: &ProjectorC
                     roas: roas(revenue_usd, spend_usd),
                     avg_rpc_3d,
                     unmapped,
-                    updated_at: b.newest,
+                    updated_at: rb.newest,
                 };
-                let row_key = row.key();
-                let mut lineage = b.finish(&row_key);
-                lineage.extend(shared_lineage.iter().cloned().map(|mut l| {
-                    l.row_key = row_key.clone();
-                    l
-                }));
-                out.lineage.extend(lineage);
+                rb.finish(day, "campaign_index", "campaign", &row.key(), &mut out.lineage);
+                if snapshot_source == "daily" {
+                    parents.insert(key.clone(), (row.clone(), b.clone()));
+                }
                 out.campaign_index.push(row);
             }
         }
+
         // Adset rows: campaign metadata copied from the daily campaign row.
-        let campaign_rows: BTreeMap<String, CampaignRow> = out.campaign_index[rows_start..]
-            .iter()
-            .filter(|r| r.level == "campaign" && r.snapshot_source == "daily")
-            .map(|r| (r.campaign_id.clone(), r.clone()))
-            .collect();
-        let mut copied_lineage: BTreeMap<String, Vec<LineageRow>> = BTreeMap::new();
-        if !adsets.is_empty() {
-            for l in out.lineage[lineage_start..].iter().filter(|l| l.chosen && ADSET_COPIED.contains(&l.column_name)) {
-                copied_lineage.entry(l.row_key.clone()).or_default().push(l.clone());
-            }
-        }
-        let mut adset_lineage = Vec::new();
         let mut per_adset: BTreeMap<(String, String), Agg> = BTreeMap::new();
         for (key, at, row) in adsets {
             let Some(adset_id) = row.adset_id.clone() else { continue };
-            per_adset.entry((key, adset_id)).or_default().add(&row, at);
+            per_adset.entry((key, adset_id)).or_default().add(row, at);
         }
         for ((key, adset_id), agg) in per_adset {
-            let parent = campaign_rows.get(&key);
-            let newest = agg.refs.iter().map(|r| events[r.event].envelope.fetched_at).max();
+            let parent = parents.get(&key);
+            let p = parent.map(|(row, _)| row);
+            let newest = agg.refs.iter().map(|r| day.fetched_at(*r)).max();
             let row = CampaignRow {
                 campaign_id: key.clone(),
                 date,
@@ -902,15 +989,15 @@ pub fn project(events: &[Event], window: Option<DateWindow>, config: &ProjectorC
                 snapshot_source: "daily",
                 adset_id: Some(adset_id),
                 adset_name: agg.row.adset_name.clone(),
-                campaign_name: parent.and_then(|p| p.campaign_name.clone()),
-                owner: parent.and_then(|p| p.owner.clone()),
-                lane: parent.and_then(|p| p.lane.clone()),
-                category: parent.and_then(|p| p.category.clone()),
-                media_source: parent.and_then(|p| p.media_source.clone()),
-                network_id: parent.and_then(|p| p.network_id.clone()),
-                account_id: parent.and_then(|p| p.account_id.clone()),
-                rsoc_site: parent.and_then(|p| p.rsoc_site.clone()),
-                platform_campaign_id: parent.and_then(|p| p.platform_campaign_id.clone()).or(agg.row.platform_campaign_id.clone()),
+                campaign_name: p.and_then(|p| p.campaign_name.clone()),
+                owner: p.and_then(|p| p.owner.clone()),
+                lane: p.and_then(|p| p.lane.clone()),
+                category: p.and_then(|p| p.category.clone()),
+                media_source: p.and_then(|p| p.media_source.clone()),
+                network_id: p.and_then(|p| p.network_id.clone()),
+                account_id: p.and_then(|p| p.account_id.clone()),
+                rsoc_site: p.and_then(|p| p.rsoc_site.clone()),
+                platform_campaign_id: p.and_then(|p| p.platform_campaign_id.clone()).or(agg.row.platform_campaign_id.clone()),
                 spend_usd: agg.row.spend,
                 spend_source: agg.row.spend.map(|_| "facebook_adsets".to_owned()),
                 revenue_usd: None,
@@ -921,154 +1008,248 @@ pub fn project(events: &[Event], window: Option<DateWindow>, config: &ProjectorC
                 conversions: None,
                 roas: None,
                 avg_rpc_3d: None,
-                unmapped: parent.is_none_or(|p| p.unmapped),
-                updated_at: newest.max(parent.and_then(|p| p.updated_at)),
+                unmapped: p.is_none_or(|p| p.unmapped),
+                updated_at: newest.max(p.and_then(|p| p.updated_at)),
             };
             let row_key = row.key();
-            if let Some(copied) = parent.and_then(|p| copied_lineage.get(p.key().as_str())) {
-                adset_lineage.extend(
-                    copied.iter().map(|l| LineageRow { row_key: row_key.clone(), rule: format!("copied from the campaign row; there: {}", l.rule), ..l.clone() }),
-                );
+            if let Some((_, parent_lineage)) = parent {
+                let copied = RowBuilder {
+                    chosen: parent_lineage
+                        .chosen
+                        .iter()
+                        .filter_map(|(k, cols)| {
+                            let cols: Vec<&'static str> = cols.iter().copied().filter(|c| ADSET_COPIED.contains(c)).collect();
+                            (!cols.is_empty()).then_some((*k, cols))
+                        })
+                        .collect(),
+                    ..Default::default()
+                };
+                copied.finish(day, "campaign_index", "adset_copied", &row_key, &mut out.lineage);
             }
-            let own = [("spend_usd", row.spend_usd.map(|v| v.to_string())), ("clicks", row.clicks.map(|v| v.to_string())), ("impressions", row.impressions.map(|v| v.to_string()))];
-            let source = SourceLineage { events, table: "campaign_index", date, row_key: &row_key, endpoint: "facebook_adsets", rule: "adset row: that adset's own numbers" };
-            for (column, value) in own {
-                source.push(&mut out.lineage, column, value, &agg.refs);
+            let own: Vec<&'static str> = [("spend_usd", row.spend_usd.is_some()), ("clicks", row.clicks.is_some()), ("impressions", row.impressions.is_some())]
+                .into_iter()
+                .filter_map(|(c, present)| present.then_some(c))
+                .collect();
+            if !own.is_empty() {
+                for r in &agg.refs {
+                    out.lineage.push(LineageRow::new(day, "campaign_index", "adset_own", &row_key, own.clone(), "facebook_adsets", *r, true, None));
+                }
             }
             out.campaign_index.push(row);
         }
-        out.lineage.extend(adset_lineage);
     }
 
-    // Session hourly.
-    for &date in dates.iter().filter(|d| in_window(**d)) {
-        let Some(f) = snapshot("s1_hourly_v3", date) else { continue };
-        let mut hours: BTreeMap<(String, u8), Agg> = BTreeMap::new();
-        for (at, row) in &f.rows {
+    fn session_rows(&self, day: &DayData<'_>, snapshot: Option<&Fetch<'_>>, out: &mut DayProjection) {
+        let Some(f) = snapshot else { return };
+        let date = day.date;
+        let mut hours: BTreeMap<(&str, u8), Agg> = BTreeMap::new();
+        for &(at, row) in &f.rows {
             let (Some(sid), Some(hour)) = (&row.strategis_id, row.hour) else { continue };
             if row.date.is_some_and(|d| d != date) {
                 continue;
             }
-            hours.entry((sid.clone(), hour)).or_default().add(row, at.clone());
+            hours.entry((sid.as_str(), hour)).or_default().add(row, at);
         }
+        let mut meta_key = (date, String::new());
         for ((sid, hour), agg) in hours {
-            let meta = (0..=CONTEXT_DAYS).find_map(|n| daily_meta.get(&(date - chrono::Days::new(n), sid.clone())));
+            meta_key.1.clear();
+            meta_key.1.push_str(sid);
+            let meta = (0..=CONTEXT_DAYS).find_map(|n| {
+                meta_key.0 = date - chrono::Days::new(n);
+                self.carry.daily_meta.get(&meta_key)
+            });
             let rpc = match (agg.row.revenue, agg.row.sessions) {
                 (Some(r), Some(s)) if s > 0 => Some((r / Decimal::from(s)).round_dp(6)),
                 _ => None,
             };
             let row = HourRow {
-                campaign_id: sid.clone(),
+                campaign_id: sid.to_owned(),
                 date,
                 click_hour: hour,
                 sessions: agg.row.sessions,
                 revenue: agg.row.revenue,
                 rpc,
-                owner: meta.and_then(|m| m.0.clone()),
-                lane: meta.and_then(|m| m.1.clone()),
-                category: meta.and_then(|m| m.2.clone()),
-                media_source: meta.and_then(|m| m.3.clone()),
-                updated_at: agg.refs.iter().map(|r| events[r.event].envelope.fetched_at).max(),
+                owner: meta.and_then(|m| m.owner.clone()),
+                lane: meta.and_then(|m| m.lane.clone()),
+                category: meta.and_then(|m| m.category.clone()),
+                media_source: meta.and_then(|m| m.media_source.clone()),
+                updated_at: agg.refs.iter().map(|r| day.fetched_at(*r)).max(),
             };
-            let row_key = row.key();
-            let source = SourceLineage {
-                events,
-                table: "session_hourly_metrics",
-                date,
-                row_key: &row_key,
-                endpoint: "s1_hourly_v3",
-                rule: "latest successful s1_hourly_v3 fetch, summed per campaign and hour",
-            };
-            source.push(&mut out.lineage, "sessions", row.sessions.map(|v| v.to_string()), &agg.refs);
-            source.push(&mut out.lineage, "revenue", row.revenue.map(|v| v.to_string()), &agg.refs);
+            let columns: Vec<&'static str> = [("sessions", row.sessions.is_some()), ("revenue", row.revenue.is_some())]
+                .into_iter()
+                .filter_map(|(c, present)| present.then_some(c))
+                .collect();
+            if !columns.is_empty() {
+                let row_key = row.key();
+                for r in &agg.refs {
+                    out.lineage.push(LineageRow::new(day, "session_hourly_metrics", "session", &row_key, columns.clone(), "s1_hourly_v3", *r, true, None));
+                }
+            }
             out.session_hourly.push(row);
         }
     }
 
-    // Runs.
-    for (run_id, (started, finished)) in &runs {
-        let detail = |i: &Option<usize>| i.and_then(|i| events[i].envelope.run.as_ref().map(|r| r.detail.clone()));
-        let start = detail(started).unwrap_or_default();
-        let finish = detail(finished);
-        let src = finish.as_ref().unwrap_or(&start);
-        let date_of = |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<NaiveDate>().ok());
-        let date_from = date_of(&src["date_from"]);
-        let date_to = date_of(&src["date_to"]);
-        if let Some(w) = window {
-            // Incremental projections only rewrite runs wholly inside the window.
-            if !(date_from.is_some_and(|d| w.contains(d)) && date_to.is_some_and(|d| w.contains(d))) {
-                continue;
+    /// The run tables, from every run marker, and the markers' raw_events rows. Call after the
+    /// last date: session runs count the session fetches seen on the way.
+    pub fn runs(&mut self, markers: &[Event]) -> (Vec<RunRow>, Vec<RunRow>, Vec<RawEventRow>) {
+        let markers = sorted_events(markers);
+        let mut runs: BTreeMap<&str, (Option<&Event>, Option<&Event>)> = BTreeMap::new();
+        let mut raw = Vec::new();
+        for e in markers.iter().copied() {
+            let Some(marker) = &e.envelope.run else { continue };
+            self.events_applied.push(e.id);
+            raw.push(raw_event_row(e));
+            let slot = runs.entry(e.envelope.run_id.as_str()).or_default();
+            match marker.phase {
+                RunPhase::Started => slot.0 = Some(e),
+                RunPhase::Finished => slot.1 = Some(e),
             }
         }
-        let endpoints: Vec<String> = src["endpoints"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default();
-        let fetch_rows = |session: bool| -> i64 {
-            finish
-                .as_ref()
-                .and_then(|f| f["fetches"].as_array())
-                .map(|fs| {
-                    fs.iter()
-                        .filter(|f| (f["endpoint"].as_str() == Some("s1_hourly_v3")) == session)
-                        .filter_map(|f| f["rows"].as_i64())
-                        .sum()
-                })
-                .unwrap_or(0)
-        };
-        let status = match &finish {
-            Some(f) => f["status"].as_str().unwrap_or("failed").to_owned(),
-            None => "interrupted".to_owned(),
-        };
-        let base = RunRow {
-            run_id: run_id.clone(),
-            date_from,
-            date_to,
-            endpoints: endpoints.join(","),
-            started_at: started.map(|i| events[i].envelope.fetched_at),
-            finished_at: finished.map(|i| events[i].envelope.fetched_at),
-            status,
-            row_count: fetch_rows(false),
-            events_written: finish.as_ref().and_then(|f| f["events_written"].as_i64()).unwrap_or(0),
-            bytes_new: finish.as_ref().and_then(|f| f["bytes_new"].as_i64()).unwrap_or(0),
-            message: finish.as_ref().and_then(|f| f["message"].as_str()).filter(|m| !m.is_empty()).map(str::to_owned),
-            max_click_hour: None,
-            session_count: None,
-            campaign_count: None,
-        };
-        if endpoints.iter().any(|e| e == "s1_hourly_v3") {
-            let mut session = base.clone();
-            session.row_count = fetch_rows(true);
-            let mut max_hour: Option<i32> = None;
-            let mut sessions = 0i64;
-            let mut campaigns = BTreeSet::new();
-            for ((key, _), list) in &fetches {
-                if *key != "s1_hourly_v3" {
+        let (mut campaign_runs, mut session_runs) = (Vec::new(), Vec::new());
+        for (run_id, (started, finished)) in runs {
+            let detail = |e: Option<&Event>| e.and_then(|e| e.envelope.run.as_ref().map(|r| r.detail.clone()));
+            let start = detail(started).unwrap_or_default();
+            let finish = detail(finished);
+            let src = finish.as_ref().unwrap_or(&start);
+            let date_of = |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<NaiveDate>().ok());
+            let date_from = date_of(&src["date_from"]);
+            let date_to = date_of(&src["date_to"]);
+            if let Some(w) = self.window {
+                // Incremental projections only rewrite runs wholly inside the window.
+                if !(date_from.is_some_and(|d| w.contains(d)) && date_to.is_some_and(|d| w.contains(d))) {
                     continue;
                 }
-                for f in list.iter().filter(|f| &f.run_id == run_id && f.success) {
-                    for (_, r) in &f.rows {
-                        max_hour = max_hour.max(r.hour.map(i32::from));
-                        sessions += r.sessions.unwrap_or(0);
-                        if let Some(s) = &r.strategis_id {
-                            campaigns.insert(s.clone());
-                        }
-                    }
-                }
             }
-            session.max_click_hour = max_hour;
-            session.session_count = Some(sessions);
-            session.campaign_count = Some(campaigns.len() as i64);
-            out.session_runs.push(session);
+            let endpoints: Vec<String> = src["endpoints"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+            let fetch_rows = |session: bool| -> i64 {
+                finish
+                    .as_ref()
+                    .and_then(|f| f["fetches"].as_array())
+                    .map(|fs| fs.iter().filter(|f| (f["endpoint"].as_str() == Some("s1_hourly_v3")) == session).filter_map(|f| f["rows"].as_i64()).sum())
+                    .unwrap_or(0)
+            };
+            let status = match &finish {
+                Some(f) => f["status"].as_str().unwrap_or("failed").to_owned(),
+                None => "interrupted".to_owned(),
+            };
+            let base = RunRow {
+                run_id: run_id.to_owned(),
+                date_from,
+                date_to,
+                endpoints: endpoints.join(","),
+                started_at: started.map(|e| e.envelope.fetched_at),
+                finished_at: finished.map(|e| e.envelope.fetched_at),
+                status,
+                row_count: fetch_rows(false),
+                events_written: finish.as_ref().and_then(|f| f["events_written"].as_i64()).unwrap_or(0),
+                bytes_new: finish.as_ref().and_then(|f| f["bytes_new"].as_i64()).unwrap_or(0),
+                message: finish.as_ref().and_then(|f| f["message"].as_str()).filter(|m| !m.is_empty()).map(str::to_owned),
+                max_click_hour: None,
+                session_count: None,
+                campaign_count: None,
+            };
+            if endpoints.iter().any(|e| e == "s1_hourly_v3") {
+                let stats = self.run_stats.get(run_id).cloned().unwrap_or_default();
+                let mut session = base.clone();
+                session.row_count = fetch_rows(true);
+                session.max_click_hour = stats.max_hour;
+                session.session_count = Some(stats.sessions);
+                session.campaign_count = Some(stats.campaigns.len() as i64);
+                session_runs.push(session);
+            }
+            campaign_runs.push(base);
         }
-        out.campaign_runs.push(base);
+        (campaign_runs, session_runs, raw)
     }
 
-    out.campaign_index.retain(|r| in_window(r.date));
-    out.lineage.retain(|l| in_window(l.date));
-    out.unmapped_campaigns.retain(|(d, _)| in_window(*d));
-    out.campaign_index.sort_by_key(|r| r.key());
-    out.session_hourly.sort_by(|a, b| (&a.campaign_id, a.date, a.click_hour).cmp(&(&b.campaign_id, b.date, b.click_hour)));
-    out.lineage.sort();
-    out.lineage.dedup();
-    out.raw_events.sort_by(|a, b| (a.date, &a.source, &a.event_id).cmp(&(b.date, &b.source, &b.event_id)));
+    /// Every event id read so far, sorted.
+    pub fn events_applied(&self) -> Vec<EventId> {
+        let mut ids = self.events_applied.clone();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}
+
+fn raw_event_row(e: &Event) -> RawEventRow {
+    let env = &e.envelope;
+    RawEventRow {
+        event_id: e.id.to_hex(),
+        kind: if env.http.is_some() { "http" } else { "run" },
+        source: env.source.clone(),
+        date: env.date,
+        run_id: env.run_id.clone(),
+        fetched_at: env.fetched_at,
+        fetch_id: env.http.as_ref().map(|h| h.fetch_id.clone()),
+        attempt: env.http.as_ref().map(|h| h.attempt as i32),
+        page: env.http.as_ref().map(|h| h.page as i32),
+        http_status: env.http.as_ref().and_then(|h| h.status.map(i32::from)),
+        error: env.http.as_ref().and_then(|h| h.error.clone()),
+        url: env.http.as_ref().map(|h| h.url.clone()),
+        body_sha256: env.body.map(|b| b.sha256.to_hex()),
+        body_len: env.body.map(|b| b.len as i64),
+    }
+}
+
+impl Projection {
+    /// Adds one date's rows.
+    pub fn absorb(&mut self, day: DayProjection) {
+        self.campaign_index.extend(day.campaign_index);
+        self.session_hourly.extend(day.session_hourly);
+        self.completeness.extend(day.completeness);
+        self.lineage.extend(day.lineage);
+        self.quarantine.extend(day.quarantine);
+        self.raw_events.extend(day.raw_events);
+        self.unmapped_campaigns.extend(day.unmapped_campaigns);
+        self.unmapped_network_ids.extend(day.unmapped_network_ids);
+    }
+
+    /// Every table in its key order.
+    fn sort(&mut self) {
+        self.campaign_index.sort_by_key(|r| r.key());
+        self.session_hourly.sort_by(|a, b| (&a.campaign_id, a.date, a.click_hour).cmp(&(&b.campaign_id, b.date, b.click_hour)));
+        self.completeness.sort_by(|a, b| (a.date, a.endpoint).cmp(&(b.date, b.endpoint)));
+        self.lineage.sort();
+        self.lineage.dedup();
+        self.quarantine.sort();
+        self.raw_events.sort_by(|a, b| (a.date, &a.source, &a.event_id).cmp(&(b.date, &b.source, &b.event_id)));
+    }
+}
+
+/// Splits events into run markers and http events by date, ascending.
+pub fn by_date(events: &[Event]) -> (Vec<Event>, BTreeMap<NaiveDate, Vec<Event>>) {
+    let mut markers = Vec::new();
+    let mut dates: BTreeMap<NaiveDate, Vec<Event>> = BTreeMap::new();
+    for e in events {
+        if e.envelope.run.is_some() {
+            markers.push(e.clone());
+        } else if e.envelope.http.is_some() {
+            dates.entry(e.envelope.date).or_default().push(e.clone());
+        }
+    }
+    (markers, dates)
+}
+
+/// The whole projection in memory: every date of `events` through one [`Projector`].
+pub fn project(events: &[Event], window: Option<DateWindow>, config: &ProjectorConfig) -> Projection {
+    project_from(events, window, config, Carry::default())
+}
+
+/// [`project`], starting from what earlier dates left (see [`Carry`]).
+pub fn project_from(events: &[Event], window: Option<DateWindow>, config: &ProjectorConfig, carry: Carry) -> Projection {
+    let (markers, dates) = by_date(events);
+    let mut projector = Projector::new(config, window, carry);
+    let mut out = Projection { window, ..Default::default() };
+    for (date, day_events) in &dates {
+        let day = projector.day(*date, day_events);
+        out.absorb(day);
+    }
+    let (campaign_runs, session_runs, raw) = projector.runs(&markers);
+    out.campaign_runs = campaign_runs;
+    out.session_runs = session_runs;
+    out.raw_events.extend(raw);
+    out.events_applied = projector.events_applied();
+    out.sort();
     out
 }
 
@@ -1104,12 +1285,31 @@ impl Restatement {
 /// Restatements in `events`: consecutive successful fetches of the same (endpoint, date)
 /// whose decoded numbers differ. Identical re-fetches are not restatements. Largest first.
 pub fn restatements(events: &[Event]) -> Vec<Restatement> {
-    let sorted = sorted_events(events);
-    let events = &sorted[..];
-    let mut decoder = Decoder { events, cache: BTreeMap::new() };
-    let (mut fetches, _) = collect_fetches(events, &mut decoder);
-    for list in fetches.values_mut() {
-        list.retain(|f| f.success);
+    let (_, dates) = by_date(events);
+    let mut out = Vec::new();
+    for (date, day_events) in &dates {
+        let day = DayData::new(*date, day_events.iter().collect());
+        let (mut fetches, _) = collect_fetches(&day);
+        for list in fetches.values_mut() {
+            list.retain(|f| f.success);
+        }
+        for list in fetches.values() {
+            for pair in list.windows(2) {
+                if let Some(r) = restatement(&day, &pair[0], &pair[1]) {
+                    out.push(r);
+                }
+            }
+        }
+    }
+    out.sort_by(|p, q| q.largest_change().cmp(&p.largest_change()).then_with(|| (p.date, p.endpoint, p.after_fetched_at).cmp(&(q.date, q.endpoint, q.after_fetched_at))));
+    out
+}
+
+/// What changed from fetch `a` to fetch `b` of the same (endpoint, date), if anything.
+fn restatement(day: &DayData<'_>, a: &Fetch<'_>, b: &Fetch<'_>) -> Option<Restatement> {
+    let hashes = |f: &Fetch| -> Vec<Option<adlake_raw::BodyHash>> { f.events.iter().map(|&i| day.events[i].envelope.body.map(|b| b.sha256)).collect() };
+    if hashes(a) == hashes(b) {
+        return None;
     }
     let totals = |f: &Fetch| -> BTreeMap<(String, &'static str), Decimal> {
         let mut t = BTreeMap::new();
@@ -1137,46 +1337,34 @@ pub fn restatements(events: &[Event]) -> Vec<Restatement> {
         }
         t
     };
-    let mut out = Vec::new();
-    for ((_, date), list) in fetches {
-        for pair in list.windows(2) {
-            let (a, b) = (&pair[0], &pair[1]);
-            let hashes = |f: &Fetch| -> Vec<Option<adlake_raw::BodyHash>> { f.events.iter().map(|&i| events[i].envelope.body.map(|b| b.sha256)).collect() };
-            if hashes(a) == hashes(b) {
-                continue;
-            }
-            let (ta, tb) = (totals(a), totals(b));
-            let keys: BTreeSet<&(String, &'static str)> = ta.keys().chain(tb.keys()).collect();
-            let mut deltas: Vec<Delta> = keys
-                .into_iter()
-                .filter_map(|k| {
-                    let (x, y) = (ta.get(k), tb.get(k));
-                    (x != y).then(|| Delta {
-                        campaign: k.0.clone(),
-                        metric: k.1,
-                        before: x.map(|v| v.to_string()),
-                        after: y.map(|v| v.to_string()),
-                        change: y.copied().unwrap_or_default() - x.copied().unwrap_or_default(),
-                    })
-                })
-                .collect();
-            if deltas.is_empty() {
-                continue;
-            }
-            deltas.sort_by(|p, q| q.change.abs().cmp(&p.change.abs()).then_with(|| (&p.campaign, p.metric).cmp(&(&q.campaign, q.metric))));
-            out.push(Restatement {
-                endpoint: a.endpoint.key,
-                date,
-                before_fetched_at: a.finished_at,
-                after_fetched_at: b.finished_at,
-                before_events: a.events.iter().map(|&i| events[i].id.to_hex()).collect(),
-                after_events: b.events.iter().map(|&i| events[i].id.to_hex()).collect(),
-                deltas,
-            });
-        }
+    let (ta, tb) = (totals(a), totals(b));
+    let keys: BTreeSet<&(String, &'static str)> = ta.keys().chain(tb.keys()).collect();
+    let mut deltas: Vec<Delta> = keys
+        .into_iter()
+        .filter_map(|k| {
+            let (x, y) = (ta.get(k), tb.get(k));
+            (x != y).then(|| Delta {
+                campaign: k.0.clone(),
+                metric: k.1,
+                before: x.map(|v| v.to_string()),
+                after: y.map(|v| v.to_string()),
+                change: y.copied().unwrap_or_default() - x.copied().unwrap_or_default(),
+            })
+        })
+        .collect();
+    if deltas.is_empty() {
+        return None;
     }
-    out.sort_by(|p, q| q.largest_change().cmp(&p.largest_change()).then_with(|| (p.date, p.endpoint, p.after_fetched_at).cmp(&(q.date, q.endpoint, q.after_fetched_at))));
-    out
+    deltas.sort_by(|p, q| q.change.abs().cmp(&p.change.abs()).then_with(|| (&p.campaign, p.metric).cmp(&(&q.campaign, q.metric))));
+    Some(Restatement {
+        endpoint: a.endpoint.key,
+        date: day.date,
+        before_fetched_at: a.finished_at,
+        after_fetched_at: b.finished_at,
+        before_events: a.events.iter().map(|&i| day.events[i].id.to_hex()).collect(),
+        after_events: b.events.iter().map(|&i| day.events[i].id.to_hex()).collect(),
+        deltas,
+    })
 }
 
 #[cfg(test)]

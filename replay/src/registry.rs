@@ -49,7 +49,25 @@ pub struct EndpointSpec {
     /// Feeds `session_hourly_metrics` rather than `campaign_index`.
     pub sessions: bool,
     /// The body decoder, in `endpoints/<key>.rs`.
-    pub decode: fn(&[u8]) -> Result<Decoded, DecodeError>,
+    pub decoder: BodyDecoder,
+}
+
+/// An endpoint's decoder: JSON decoders take the parsed document, so that a body is parsed
+/// once for both [`probe_value`] and decoding.
+#[derive(Debug, Clone, Copy)]
+pub enum BodyDecoder {
+    Json(fn(&Value) -> Result<Decoded, DecodeError>),
+    Csv(fn(&[u8]) -> Result<Decoded, DecodeError>),
+}
+
+impl EndpointSpec {
+    /// Decodes one body of this endpoint.
+    pub fn decode(&self, body: &[u8]) -> Result<Decoded, DecodeError> {
+        match self.decoder {
+            BodyDecoder::Json(decode) => decode(&crate::decode::parse_json(body)?),
+            BodyDecoder::Csv(decode) => decode(body),
+        }
+    }
 }
 
 const ORG: (&str, &str) = ("organization", "Interlincx");
@@ -60,7 +78,7 @@ const CH: (&str, &str) = ("dbSource", "ch");
 macro_rules! spec {
     ($key:ident, $platform:literal, $path:literal, [$($p:expr),*], $dates:ident, $pag:ident, $fmt:ident, $critical:literal, $sessions:literal) => {
         EndpointSpec {
-            key: stringify!($key), decode: crate::endpoints::$key::decode, platform: $platform, path: $path, params: &[ORG, RSOC, $($p),*],
+            key: stringify!($key), decoder: BodyDecoder::$fmt(crate::endpoints::$key::decode), platform: $platform, path: $path, params: &[ORG, RSOC, $($p),*],
             dates: DateParams::$dates, pagination: Pagination::$pag, format: BodyFormat::$fmt,
             critical: $critical, sessions: $sessions,
         }
@@ -121,10 +139,14 @@ pub fn probe(spec: &EndpointSpec, status: u16, body: &[u8], page: u32, limit: u3
     if spec.format == BodyFormat::Csv {
         return probe_csv(body);
     }
-    let value: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) => return Probe::Unparseable { detail: format!("not JSON: {e}") },
-    };
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value) => probe_value(spec, status, &value, page, limit),
+        Err(e) => Probe::Unparseable { detail: format!("not JSON: {e}") },
+    }
+}
+
+/// [`probe`] of a JSON body already parsed.
+pub fn probe_value(spec: &EndpointSpec, status: u16, value: &Value, page: u32, limit: u32) -> Probe {
     if let Some(err) = value.get("error").filter(|e| e.is_object()) {
         let code = err.get("code").and_then(Value::as_i64).unwrap_or_default();
         let message = err.get("message").and_then(Value::as_str).unwrap_or_default();
@@ -143,7 +165,7 @@ pub fn probe(spec: &EndpointSpec, status: u16, body: &[u8], page: u32, limit: u3
             return Probe::Rejected { detail: format!("code {code}: {msg}") };
         }
     }
-    let Some(rows) = row_array(spec, &value) else {
+    let Some(rows) = row_array(spec, value) else {
         return Probe::Unparseable { detail: format!("no row array where {} puts it", spec.key) };
     };
     let n = rows.len();
@@ -183,7 +205,7 @@ pub fn row_array<'a>(spec: &EndpointSpec, value: &'a Value) -> Option<&'a Vec<Va
     candidates.iter().find_map(|p| value.pointer(p).and_then(Value::as_array))
 }
 
-fn probe_csv(body: &[u8]) -> Probe {
+pub fn probe_csv(body: &[u8]) -> Probe {
     let Ok(text) = std::str::from_utf8(body) else {
         return Probe::Unparseable { detail: "CSV is not UTF-8".into() };
     };

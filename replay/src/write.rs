@@ -1,15 +1,29 @@
-//! The DuckDB writer: replaces a projection's dates (or everything) in one transaction, through
-//! the Appender, then records `projection_meta`. A reader, or a crash, sees the old rows or
-//! the new rows, never a mix. One thread owns the connection.
+//! The DuckDB writer: replaces a projection's dates (or everything) in one transaction, then
+//! records `projection_meta`. A reader, or a crash, sees the old rows or the new rows, never a
+//! mix. One thread owns the connection.
+//!
+//! Rows go in as Arrow record batches, one per (table, date), through the Appender: DuckDB
+//! copies whole columns instead of binding one value at a time. Each batch is hashed as it is
+//! written; those per-date fingerprints (`projection_fingerprints`) are what the table
+//! fingerprints in `projection_meta` combine, so an incremental projection re-hashes only the
+//! dates it rewrote.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use duckdb::types::{TimeUnit, Value};
-use duckdb::{appender_params_from_iter, params, Connection};
+use duckdb::arrow::array::{
+    Array, ArrayData, ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use duckdb::arrow::datatypes::{Field, Schema};
+use duckdb::arrow::record_batch::RecordBatch;
+use duckdb::{params, Connection, Transaction};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use crate::db::DbError;
-use crate::project::{Projection, RunRow, PROJECTOR_VERSION};
+use crate::project::{CampaignRow, Carry, CompletenessRow, DayProjection, HourRow, LineageRow, Projection, QuarantineRow, RawEventRow, RunRow, LINEAGE_RULES, PROJECTOR_VERSION};
 
 /// Tables rebuilt by a projection, in the order they are written.
 pub const TABLES: &[&str] = &[
@@ -19,253 +33,475 @@ pub const TABLES: &[&str] = &[
     "campaign_index_runs",
     "session_ingest_runs",
     "raw_events",
-    "lineage",
+    "lineage_entries",
     "quarantine",
 ];
 
-fn text(v: &Option<String>) -> Value {
-    v.as_ref().map_or(Value::Null, |s| Value::Text(s.clone()))
+/// Tables fingerprinted per date as they are written.
+const DATED: &[&str] = &["campaign_index", "session_hourly_metrics", "endpoint_completeness", "lineage_entries", "quarantine"];
+
+/// Tables small enough to fingerprint in SQL after writing.
+const UNDATED: &[&str] = &["campaign_index_runs", "session_ingest_runs"];
+
+fn days_since_epoch(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32
 }
 
-fn date(d: NaiveDate) -> Value {
-    Value::Date32((d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32)
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
 }
 
-fn opt_date(d: Option<NaiveDate>) -> Value {
-    d.map_or(Value::Null, date)
-}
-
-fn ts(t: Option<DateTime<Utc>>) -> Value {
-    t.map_or(Value::Null, |t| Value::Timestamp(TimeUnit::Microsecond, t.timestamp_micros()))
-}
-
-fn big(v: Option<i64>) -> Value {
-    v.map_or(Value::Null, Value::BigInt)
-}
-
-/// DECIMAL(18, 6): rounded half-even at 6 places (money is exact well below that).
-fn money(v: Option<Decimal>) -> Result<Value, DbError> {
-    let Some(d) = v else { return Ok(Value::Null) };
+/// DECIMAL(18, 6) as its scaled integer: rounded half-even at 6 places (money is exact well
+/// below that).
+fn money(v: Option<Decimal>) -> Result<Option<i128>, DbError> {
+    let Some(d) = v else { return Ok(None) };
     let d = d.round_dp(6);
     let scaled = d.mantissa() * 10i128.pow(6 - d.scale().min(6));
-    duckdb::types::Decimal::new(18, 6, scaled)
-        .map(Value::Decimal)
-        .map_err(|e| DbError::Value(format!("decimal {d} does not fit DECIMAL(18,6): {e}")))
+    if scaled.abs() >= 10i128.pow(18) {
+        return Err(DbError::Value(format!("decimal {d} does not fit DECIMAL(18,6)")));
+    }
+    Ok(Some(scaled))
 }
 
-fn bool_opt(v: Option<bool>) -> Value {
-    v.map_or(Value::Null, Value::Boolean)
+/// Column builders for one batch, named as the table's columns in order.
+struct Batch {
+    fields: Vec<Field>,
+    columns: Vec<ArrayRef>,
 }
 
-/// Writes `p`: its window's dates are replaced (or every table, for a full projection).
-pub fn write(conn: &mut Connection, p: &Projection) -> Result<(), DbError> {
-    let tx = conn.transaction().map_err(DbError::query("begin projection"))?;
-    match p.window {
-        None => {
-            for t in TABLES {
-                tx.execute_batch(&format!("DELETE FROM {t}")).map_err(DbError::query(format!("clear {t}")))?;
+impl Batch {
+    fn new() -> Self {
+        Batch { fields: Vec::new(), columns: Vec::new() }
+    }
+
+    fn push(mut self, name: &str, array: ArrayRef) -> Self {
+        self.fields.push(Field::new(name, array.data_type().clone(), true));
+        self.columns.push(array);
+        self
+    }
+
+    fn text<'a, T: 'a>(self, name: &str, rows: &[&'a T], f: impl Fn(&'a T) -> Option<&'a str>) -> Self {
+        let mut b = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
+        for r in rows {
+            b.append_option(f(r));
+        }
+        self.push(name, Arc::new(b.finish()))
+    }
+
+    fn date<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<NaiveDate>) -> Self {
+        let mut b = Date32Builder::with_capacity(rows.len());
+        for r in rows {
+            b.append_option(f(r).map(days_since_epoch));
+        }
+        self.push(name, Arc::new(b.finish()))
+    }
+
+    fn ts<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<DateTime<Utc>>) -> Self {
+        let mut b = TimestampMicrosecondBuilder::with_capacity(rows.len());
+        for r in rows {
+            b.append_option(f(r).map(micros));
+        }
+        self.push(name, Arc::new(b.finish()))
+    }
+
+    fn big<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<i64>) -> Self {
+        let mut b = Int64Builder::with_capacity(rows.len());
+        for r in rows {
+            b.append_option(f(r));
+        }
+        self.push(name, Arc::new(b.finish()))
+    }
+
+    fn int<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<i32>) -> Self {
+        let mut b = Int32Builder::with_capacity(rows.len());
+        for r in rows {
+            b.append_option(f(r));
+        }
+        self.push(name, Arc::new(b.finish()))
+    }
+
+    fn double<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<f64>) -> Self {
+        let mut b = Float64Builder::with_capacity(rows.len());
+        for r in rows {
+            b.append_option(f(r));
+        }
+        self.push(name, Arc::new(b.finish()))
+    }
+
+    fn boolean<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<bool>) -> Self {
+        let mut b = BooleanBuilder::with_capacity(rows.len());
+        for r in rows {
+            b.append_option(f(r));
+        }
+        self.push(name, Arc::new(b.finish()))
+    }
+
+    fn money<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<Decimal>) -> Result<Self, DbError> {
+        let mut b = Decimal128Builder::with_capacity(rows.len());
+        for r in rows {
+            b.append_option(money(f(r))?);
+        }
+        let array = b.finish().with_precision_and_scale(18, 6).map_err(|e| DbError::Value(format!("{name}: {e}")))?;
+        Ok(self.push(name, Arc::new(array)))
+    }
+
+    fn list<'a, T: 'a>(self, name: &str, rows: &[&'a T], f: impl Fn(&'a T) -> &'a [&'static str]) -> Self {
+        let mut b = ListBuilder::new(StringBuilder::new());
+        for r in rows {
+            for v in f(r) {
+                b.values().append_value(v);
+            }
+            b.append(true);
+        }
+        self.push(name, Arc::new(b.finish()))
+    }
+
+    fn finish(self) -> Result<RecordBatch, DbError> {
+        RecordBatch::try_new(Arc::new(Schema::new(self.fields)), self.columns).map_err(|e| DbError::Value(format!("record batch: {e}")))
+    }
+}
+
+fn hash_array_data(h: &mut Sha256, data: &ArrayData) {
+    h.update((data.len() as u64).to_le_bytes());
+    h.update((data.offset() as u64).to_le_bytes());
+    if let Some(nulls) = data.nulls() {
+        for i in 0..data.len() {
+            h.update([u8::from(nulls.is_null(i))]);
+        }
+    }
+    for buffer in data.buffers() {
+        h.update((buffer.len() as u64).to_le_bytes());
+        h.update(buffer.as_slice());
+    }
+    for child in data.child_data() {
+        hash_array_data(h, child);
+    }
+}
+
+/// sha256 over every column of `batch`: equal for equal rows in equal order.
+fn batch_fingerprint(batch: &RecordBatch) -> String {
+    let mut h = Sha256::new();
+    for column in batch.columns() {
+        hash_array_data(&mut h, &column.to_data());
+    }
+    hex::encode(h.finalize())
+}
+
+fn campaign_batch(rows: &[&CampaignRow]) -> Result<RecordBatch, DbError> {
+    Batch::new()
+        .text("campaign_id", rows, |r| Some(&r.campaign_id))
+        .date("date", rows, |r| Some(r.date))
+        .text("level", rows, |r| Some(r.level))
+        .text("snapshot_source", rows, |r| Some(r.snapshot_source))
+        .text("adset_id", rows, |r| r.adset_id.as_deref())
+        .text("adset_name", rows, |r| r.adset_name.as_deref())
+        .text("campaign_name", rows, |r| r.campaign_name.as_deref())
+        .text("owner", rows, |r| r.owner.as_deref())
+        .text("lane", rows, |r| r.lane.as_deref())
+        .text("category", rows, |r| r.category.as_deref())
+        .text("media_source", rows, |r| r.media_source.as_deref())
+        .text("network_id", rows, |r| r.network_id.as_deref())
+        .text("account_id", rows, |r| r.account_id.as_deref())
+        .text("rsoc_site", rows, |r| r.rsoc_site.as_deref())
+        .text("platform_campaign_id", rows, |r| r.platform_campaign_id.as_deref())
+        .money("spend_usd", rows, |r| r.spend_usd)?
+        .text("spend_source", rows, |r| r.spend_source.as_deref())
+        .money("revenue_usd", rows, |r| r.revenue_usd)?
+        .big("sessions", rows, |r| r.sessions)
+        .big("s1_clicks", rows, |r| r.s1_clicks)
+        .big("clicks", rows, |r| r.clicks)
+        .big("impressions", rows, |r| r.impressions)
+        .big("conversions", rows, |r| r.conversions)
+        .double("roas", rows, |r| r.roas)
+        .money("avg_rpc_3d", rows, |r| r.avg_rpc_3d)?
+        .boolean("unmapped", rows, |r| Some(r.unmapped))
+        .ts("updated_at", rows, |r| r.updated_at)
+        .finish()
+}
+
+fn session_batch(rows: &[&HourRow]) -> Result<RecordBatch, DbError> {
+    Batch::new()
+        .text("campaign_id", rows, |r| Some(&r.campaign_id))
+        .date("date", rows, |r| Some(r.date))
+        .int("click_hour", rows, |r| Some(i32::from(r.click_hour)))
+        .big("sessions", rows, |r| r.sessions)
+        .money("revenue", rows, |r| r.revenue)?
+        .money("rpc", rows, |r| r.rpc)?
+        .text("owner", rows, |r| r.owner.as_deref())
+        .text("lane", rows, |r| r.lane.as_deref())
+        .text("category", rows, |r| r.category.as_deref())
+        .text("media_source", rows, |r| r.media_source.as_deref())
+        .ts("updated_at", rows, |r| r.updated_at)
+        .finish()
+}
+
+fn completeness_batch(rows: &[&CompletenessRow]) -> Result<RecordBatch, DbError> {
+    Batch::new()
+        .date("date", rows, |r| Some(r.date))
+        .text("endpoint", rows, |r| Some(r.endpoint))
+        .text("platform", rows, |r| Some(r.platform))
+        .boolean("critical", rows, |r| Some(r.critical))
+        .text("status", rows, |r| Some(r.status))
+        .big("row_count", rows, |r| r.row_count)
+        .boolean("has_revenue", rows, |r| r.has_revenue)
+        .boolean("has_spend", rows, |r| r.has_spend)
+        .text("error_message", rows, |r| r.error_message.as_deref())
+        .int("retry_count", rows, |r| Some(r.retry_count))
+        .int("http_status", rows, |r| r.http_status)
+        .text("run_id", rows, |r| Some(&r.run_id))
+        .ts("started_at", rows, |r| Some(r.started_at))
+        .ts("finished_at", rows, |r| Some(r.finished_at))
+        .ts("last_success_at", rows, |r| r.last_success_at)
+        .double("expected_min_rows", rows, |r| r.expected_min_rows)
+        .finish()
+}
+
+fn lineage_batch(rows: &[&LineageRow]) -> Result<RecordBatch, DbError> {
+    let event_ids: Vec<String> = rows.iter().map(|r| r.event_id.to_hex()).collect();
+    let mut ids = StringBuilder::with_capacity(rows.len(), rows.len() * 64);
+    for id in &event_ids {
+        ids.append_value(id);
+    }
+    Batch::new()
+        .text("table_name", rows, |r| Some(r.table_name))
+        .date("date", rows, |r| Some(r.date))
+        .text("row_key", rows, |r| Some(&r.row_key))
+        .text("kind", rows, |r| Some(r.kind))
+        .list("columns", rows, |r| &r.columns)
+        .text("endpoint", rows, |r| Some(r.endpoint))
+        .push("event_id", Arc::new(ids.finish()))
+        .text("locator", rows, |r| Some(&r.locator))
+        .boolean("chosen", rows, |r| Some(r.chosen))
+        .text("value", rows, |r| r.value.as_deref())
+        .finish()
+}
+
+fn quarantine_batch(rows: &[&QuarantineRow]) -> Result<RecordBatch, DbError> {
+    Batch::new()
+        .text("event_id", rows, |r| Some(&r.event_id))
+        .text("endpoint", rows, |r| Some(&r.endpoint))
+        .date("date", rows, |r| Some(r.date))
+        .text("body_sha256", rows, |r| r.body_sha256.as_deref())
+        .text("error", rows, |r| Some(&r.error))
+        .finish()
+}
+
+fn raw_events_batch(rows: &[&RawEventRow]) -> Result<RecordBatch, DbError> {
+    Batch::new()
+        .text("event_id", rows, |r| Some(&r.event_id))
+        .text("kind", rows, |r| Some(r.kind))
+        .text("source", rows, |r| Some(&r.source))
+        .date("date", rows, |r| Some(r.date))
+        .text("run_id", rows, |r| Some(&r.run_id))
+        .ts("fetched_at", rows, |r| Some(r.fetched_at))
+        .text("fetch_id", rows, |r| r.fetch_id.as_deref())
+        .int("attempt", rows, |r| r.attempt)
+        .int("page", rows, |r| r.page)
+        .int("http_status", rows, |r| r.http_status)
+        .text("error", rows, |r| r.error.as_deref())
+        .text("url", rows, |r| r.url.as_deref())
+        .text("body_sha256", rows, |r| r.body_sha256.as_deref())
+        .big("body_len", rows, |r| r.body_len)
+        .finish()
+}
+
+fn runs_batch(rows: &[&RunRow], session: bool) -> Result<RecordBatch, DbError> {
+    let b = Batch::new()
+        .text("run_id", rows, |r| Some(&r.run_id))
+        .date("date_from", rows, |r| r.date_from)
+        .date("date_to", rows, |r| r.date_to)
+        .text("endpoints", rows, |r| Some(&r.endpoints))
+        .ts("started_at", rows, |r| r.started_at)
+        .ts("finished_at", rows, |r| r.finished_at)
+        .text("status", rows, |r| Some(&r.status))
+        .big("row_count", rows, |r| Some(r.row_count))
+        .big("events_written", rows, |r| Some(r.events_written))
+        .big("bytes_new", rows, |r| Some(r.bytes_new))
+        .text("message", rows, |r| r.message.as_deref());
+    if session {
+        b.int("max_click_hour", rows, |r| r.max_click_hour)
+            .big("session_count", rows, |r| r.session_count)
+            .big("campaign_count", rows, |r| r.campaign_count)
+            .finish()
+    } else {
+        b.finish()
+    }
+}
+
+/// A projection being written: begun (the window's rows deleted), fed date by date, finished
+/// (runs, bookkeeping, commit). Dropped without `finish`, it rolls back.
+pub struct Writer<'c> {
+    tx: Transaction<'c>,
+    window: Option<crate::project::DateWindow>,
+    fingerprints: Vec<(&'static str, NaiveDate, usize, String)>,
+}
+
+impl<'c> Writer<'c> {
+    pub fn begin(conn: &'c mut Connection, window: Option<crate::project::DateWindow>) -> Result<Self, DbError> {
+        let tx = conn.transaction().map_err(DbError::query("begin projection"))?;
+        match window {
+            None => {
+                for t in TABLES.iter().chain(&["projection_fingerprints", "campaign_identity", "projected_dates"]) {
+                    tx.execute_batch(&format!("DELETE FROM {t}")).map_err(DbError::query(format!("clear {t}")))?;
+                }
+            }
+            Some(w) => {
+                let (from, to) = (w.from.to_string(), w.to.to_string());
+                for t in DATED.iter().chain(&["projection_fingerprints", "campaign_identity", "projected_dates"]) {
+                    tx.execute(&format!("DELETE FROM {t} WHERE date BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)"), params![from, to])
+                        .map_err(DbError::query(format!("replace {t}")))?;
+                }
+                tx.execute("DELETE FROM raw_events WHERE kind = 'run' OR date BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)", params![from, to])
+                    .map_err(DbError::query("replace raw_events"))?;
             }
         }
-        Some(w) => {
-            let (from, to) = (date(w.from), date(w.to));
-            for t in ["campaign_index", "session_hourly_metrics", "endpoint_completeness", "lineage", "quarantine"] {
-                tx.execute(&format!("DELETE FROM {t} WHERE date BETWEEN ? AND ?"), params![from, to])
-                    .map_err(DbError::query(format!("replace {t}")))?;
-            }
-            tx.execute("DELETE FROM raw_events WHERE kind = 'run' OR date BETWEEN ? AND ?", params![from, to])
-                .map_err(DbError::query("replace raw_events"))?;
-            for run in p.campaign_runs.iter().chain(&p.session_runs) {
-                for t in ["campaign_index_runs", "session_ingest_runs"] {
-                    tx.execute(&format!("DELETE FROM {t} WHERE run_id = ?"), params![run.run_id]).map_err(DbError::query(format!("replace {t}")))?;
+        Ok(Writer { tx, window, fingerprints: Vec::new() })
+    }
+
+    fn append(&self, table: &str, batch: RecordBatch) -> Result<(), DbError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let mut a = self.tx.appender(table).map_err(DbError::query(format!("appender {table}")))?;
+        a.append_record_batch(batch).map_err(DbError::query(format!("append {table}")))?;
+        a.flush().map_err(DbError::query(format!("flush {table}")))
+    }
+
+    /// Appends `batch` as `table`'s rows of `date`, and remembers its fingerprint.
+    fn append_dated(&mut self, table: &'static str, date: NaiveDate, batch: RecordBatch) -> Result<(), DbError> {
+        if batch.num_rows() > 0 {
+            self.fingerprints.push((table, date, batch.num_rows(), batch_fingerprint(&batch)));
+        }
+        self.append(table, batch)
+    }
+
+    /// Writes one date's rows (all of them of that date).
+    pub fn day(&mut self, d: &DayProjection) -> Result<(), DbError> {
+        let Some(date) = d.date else { return Ok(()) };
+        self.append_dated("campaign_index", date, campaign_batch(&d.campaign_index.iter().collect::<Vec<_>>())?)?;
+        self.append_dated("session_hourly_metrics", date, session_batch(&d.session_hourly.iter().collect::<Vec<_>>())?)?;
+        self.append_dated("endpoint_completeness", date, completeness_batch(&d.completeness.iter().collect::<Vec<_>>())?)?;
+        self.append_dated("lineage_entries", date, lineage_batch(&d.lineage.iter().collect::<Vec<_>>())?)?;
+        self.append_dated("quarantine", date, quarantine_batch(&d.quarantine.iter().collect::<Vec<_>>())?)?;
+        self.append("raw_events", raw_events_batch(&d.raw_events.iter().collect::<Vec<_>>())?)
+    }
+
+    /// Records what the window's dates leave for later projections: identity pairs first seen
+    /// on them, and each date's chain fingerprint of events.
+    pub fn carry(&self, carry: &Carry, chains: &BTreeMap<NaiveDate, String>) -> Result<(), DbError> {
+        let in_window = |d: NaiveDate| self.window.is_none_or(|w| w.contains(d));
+        let mut a = self.tx.appender("campaign_identity").map_err(DbError::query("appender campaign_identity"))?;
+        for (pid, by_date) in &carry.identity {
+            for (date, sids) in by_date.iter().filter(|(d, _)| in_window(**d)) {
+                for sid in sids {
+                    a.append_row(params![pid, date.to_string(), sid]).map_err(DbError::query("append campaign_identity"))?;
                 }
             }
         }
+        a.flush().map_err(DbError::query("flush campaign_identity"))?;
+        drop(a);
+        let mut a = self.tx.appender("projected_dates").map_err(DbError::query("appender projected_dates"))?;
+        for (date, chain) in chains.iter().filter(|(d, _)| in_window(**d)) {
+            a.append_row(params![date.to_string(), chain]).map_err(DbError::query("append projected_dates"))?;
+        }
+        a.flush().map_err(DbError::query("flush projected_dates"))
     }
-    {
-        let mut a = tx.appender("campaign_index").map_err(DbError::query("appender campaign_index"))?;
-        for r in &p.campaign_index {
-            let row = vec![
-                Value::Text(r.campaign_id.clone()),
-                date(r.date),
-                Value::Text(r.level.into()),
-                Value::Text(r.snapshot_source.into()),
-                text(&r.adset_id),
-                text(&r.adset_name),
-                text(&r.campaign_name),
-                text(&r.owner),
-                text(&r.lane),
-                text(&r.category),
-                text(&r.media_source),
-                text(&r.network_id),
-                text(&r.account_id),
-                text(&r.rsoc_site),
-                text(&r.platform_campaign_id),
-                money(r.spend_usd)?,
-                text(&r.spend_source),
-                money(r.revenue_usd)?,
-                big(r.sessions),
-                big(r.s1_clicks),
-                big(r.clicks),
-                big(r.impressions),
-                big(r.conversions),
-                r.roas.map_or(Value::Null, Value::Double),
-                money(r.avg_rpc_3d)?,
-                Value::Boolean(r.unmapped),
-                ts(r.updated_at),
-            ];
-            a.append_row(appender_params_from_iter(row)).map_err(DbError::query("append campaign_index"))?;
-        }
-        a.flush().map_err(DbError::query("flush campaign_index"))?;
 
-        let mut a = tx.appender("session_hourly_metrics").map_err(DbError::query("appender session_hourly_metrics"))?;
-        for r in &p.session_hourly {
-            let row = vec![
-                Value::Text(r.campaign_id.clone()),
-                date(r.date),
-                Value::Int(i32::from(r.click_hour)),
-                big(r.sessions),
-                money(r.revenue)?,
-                money(r.rpc)?,
-                text(&r.owner),
-                text(&r.lane),
-                text(&r.category),
-                text(&r.media_source),
-                ts(r.updated_at),
-            ];
-            a.append_row(appender_params_from_iter(row)).map_err(DbError::query("append session_hourly_metrics"))?;
+    /// Writes the runs and the run markers' raw_events rows, the bookkeeping, and commits.
+    pub fn finish(self, campaign_runs: &[RunRow], session_runs: &[RunRow], marker_rows: &[RawEventRow], events_applied: &[adlake_raw::EventId]) -> Result<(), DbError> {
+        let tx = &self.tx;
+        for run in campaign_runs.iter().chain(session_runs) {
+            for t in ["campaign_index_runs", "session_ingest_runs"] {
+                tx.execute(&format!("DELETE FROM {t} WHERE run_id = ?"), params![run.run_id]).map_err(DbError::query(format!("replace {t}")))?;
+            }
         }
-        a.flush().map_err(DbError::query("flush session_hourly_metrics"))?;
+        self.append("campaign_index_runs", runs_batch(&campaign_runs.iter().collect::<Vec<_>>(), false)?)?;
+        self.append("session_ingest_runs", runs_batch(&session_runs.iter().collect::<Vec<_>>(), true)?)?;
+        self.append("raw_events", raw_events_batch(&marker_rows.iter().collect::<Vec<_>>())?)?;
 
-        let mut a = tx.appender("endpoint_completeness").map_err(DbError::query("appender endpoint_completeness"))?;
-        for r in &p.completeness {
-            let row = vec![
-                date(r.date),
-                Value::Text(r.endpoint.into()),
-                Value::Text(r.platform.into()),
-                Value::Boolean(r.critical),
-                Value::Text(r.status.into()),
-                big(r.row_count),
-                bool_opt(r.has_revenue),
-                bool_opt(r.has_spend),
-                text(&r.error_message),
-                Value::Int(r.retry_count),
-                r.http_status.map_or(Value::Null, Value::Int),
-                Value::Text(r.run_id.clone()),
-                ts(Some(r.started_at)),
-                ts(Some(r.finished_at)),
-                ts(r.last_success_at),
-                r.expected_min_rows.map_or(Value::Null, Value::Double),
-            ];
-            a.append_row(appender_params_from_iter(row)).map_err(DbError::query("append endpoint_completeness"))?;
+        tx.execute_batch("DELETE FROM lineage_rules").map_err(DbError::query("clear lineage_rules"))?;
+        let mut a = tx.appender("lineage_rules").map_err(DbError::query("appender lineage_rules"))?;
+        for (kind, column, rule) in LINEAGE_RULES {
+            a.append_row(params![kind, column, rule]).map_err(DbError::query("append lineage_rules"))?;
         }
-        a.flush().map_err(DbError::query("flush endpoint_completeness"))?;
+        a.flush().map_err(DbError::query("flush lineage_rules"))?;
+        drop(a);
 
-        append_runs(&tx, "campaign_index_runs", &p.campaign_runs, false)?;
-        append_runs(&tx, "session_ingest_runs", &p.session_runs, true)?;
-
-        let mut a = tx.appender("raw_events").map_err(DbError::query("appender raw_events"))?;
-        for r in &p.raw_events {
-            let row = vec![
-                Value::Text(r.event_id.clone()),
-                Value::Text(r.kind.into()),
-                Value::Text(r.source.clone()),
-                date(r.date),
-                Value::Text(r.run_id.clone()),
-                ts(Some(r.fetched_at)),
-                text(&r.fetch_id),
-                r.attempt.map_or(Value::Null, Value::Int),
-                r.page.map_or(Value::Null, Value::Int),
-                r.http_status.map_or(Value::Null, Value::Int),
-                text(&r.error),
-                text(&r.url),
-                text(&r.body_sha256),
-                big(r.body_len),
-            ];
-            a.append_row(appender_params_from_iter(row)).map_err(DbError::query("append raw_events"))?;
+        let mut a = tx.appender("projection_fingerprints").map_err(DbError::query("appender projection_fingerprints"))?;
+        for (table, date, rows, fingerprint) in &self.fingerprints {
+            a.append_row(params![table, date.to_string(), *rows as i64, fingerprint]).map_err(DbError::query("append projection_fingerprints"))?;
         }
-        a.flush().map_err(DbError::query("flush raw_events"))?;
+        a.flush().map_err(DbError::query("flush projection_fingerprints"))?;
+        drop(a);
 
-        let mut a = tx.appender("lineage").map_err(DbError::query("appender lineage"))?;
-        for r in &p.lineage {
-            let row = vec![
-                Value::Text(r.table_name.into()),
-                date(r.date),
-                Value::Text(r.row_key.clone()),
-                Value::Text(r.column_name.into()),
-                Value::Text(r.endpoint.into()),
-                Value::Text(r.event_id.clone()),
-                text(&r.body_sha256),
-                Value::Text(r.locator.clone()),
-                Value::Text(r.rule.clone()),
-                Value::Boolean(r.chosen),
-                text(&r.value),
-            ];
-            a.append_row(appender_params_from_iter(row)).map_err(DbError::query("append lineage"))?;
+        let events_fingerprint = {
+            let mut h = Sha256::new();
+            for id in events_applied {
+                h.update(id.as_bytes());
+            }
+            hex::encode(h.finalize())
+        };
+        let mut meta: Vec<(String, String)> = vec![
+            ("projector_version".into(), PROJECTOR_VERSION.into()),
+            ("last_projection".into(), match self.window {
+                None => "full".into(),
+                Some(w) => format!("{}..{}", w.from, w.to),
+            }),
+            ("last_events_fingerprint".into(), events_fingerprint),
+            ("last_events_count".into(), events_applied.len().to_string()),
+        ];
+        for t in DATED {
+            let sql = "SELECT coalesce(sha256(string_agg(CAST(date AS VARCHAR) || ' ' || row_count || ' ' || fingerprint, chr(10) ORDER BY date)), '') FROM projection_fingerprints WHERE table_name = ?";
+            let fp: String = tx.query_row(sql, params![t], |r| r.get(0)).map_err(DbError::query(format!("fingerprint {t}")))?;
+            meta.push((format!("fingerprint.{t}"), fp));
         }
-        a.flush().map_err(DbError::query("flush lineage"))?;
-
-        let mut a = tx.appender("quarantine").map_err(DbError::query("appender quarantine"))?;
-        for r in &p.quarantine {
-            let row = vec![Value::Text(r.event_id.clone()), Value::Text(r.endpoint.clone()), date(r.date), text(&r.body_sha256), Value::Text(r.error.clone())];
-            a.append_row(appender_params_from_iter(row)).map_err(DbError::query("append quarantine"))?;
+        for t in UNDATED {
+            meta.push((format!("fingerprint.{t}"), table_fingerprint(tx, t)?));
         }
-        a.flush().map_err(DbError::query("flush quarantine"))?;
+        tx.execute_batch("DELETE FROM projection_meta").map_err(DbError::query("clear projection_meta"))?;
+        for (k, v) in meta {
+            tx.execute("INSERT INTO projection_meta VALUES (?, ?)", params![k, v]).map_err(DbError::query("write projection_meta"))?;
+        }
+        self.tx.commit().map_err(DbError::query("commit projection"))
     }
-    let events_fingerprint = {
-        let mut h = Sha256::new();
-        for id in &p.events_applied {
-            h.update(id.as_bytes());
-        }
-        hex::encode(h.finalize())
-    };
-    let mut meta: Vec<(String, String)> = vec![
-        ("projector_version".into(), PROJECTOR_VERSION.into()),
-        ("last_projection".into(), match p.window {
-            None => "full".into(),
-            Some(w) => format!("{}..{}", w.from, w.to),
-        }),
-        ("last_events_fingerprint".into(), events_fingerprint),
-        ("last_events_count".into(), p.events_applied.len().to_string()),
-    ];
-    for t in TABLES.iter().filter(|t| **t != "raw_events" && **t != "lineage") {
-        meta.push((format!("fingerprint.{t}"), table_fingerprint(&tx, t)?));
-    }
-    tx.execute_batch("DELETE FROM projection_meta").map_err(DbError::query("clear projection_meta"))?;
-    for (k, v) in meta {
-        tx.execute("INSERT INTO projection_meta VALUES (?, ?)", params![k, v]).map_err(DbError::query("write projection_meta"))?;
-    }
-    tx.commit().map_err(DbError::query("commit projection"))?;
-    Ok(())
 }
 
-fn append_runs(tx: &Connection, table: &str, runs: &[RunRow], session: bool) -> Result<(), DbError> {
-    let mut a = tx.appender(table).map_err(DbError::query(format!("appender {table}")))?;
-    for r in runs {
-        let mut row = vec![
-            Value::Text(r.run_id.clone()),
-            opt_date(r.date_from),
-            opt_date(r.date_to),
-            Value::Text(r.endpoints.clone()),
-            ts(r.started_at),
-            ts(r.finished_at),
-            Value::Text(r.status.clone()),
-            Value::BigInt(r.row_count),
-            Value::BigInt(r.events_written),
-            Value::BigInt(r.bytes_new),
-            text(&r.message),
-        ];
-        if session {
-            row.push(r.max_click_hour.map_or(Value::Null, Value::Int));
-            row.push(big(r.session_count));
-            row.push(big(r.campaign_count));
-        }
-        a.append_row(appender_params_from_iter(row)).map_err(DbError::query(format!("append {table}")))?;
+/// Splits rows by date, keeping their order.
+fn by_date<T>(rows: &[T], date: impl Fn(&T) -> NaiveDate) -> BTreeMap<NaiveDate, Vec<&T>> {
+    let mut out: BTreeMap<NaiveDate, Vec<&T>> = BTreeMap::new();
+    for r in rows {
+        out.entry(date(r)).or_default().push(r);
     }
-    a.flush().map_err(DbError::query(format!("flush {table}")))
+    out
+}
+
+/// Writes a whole in-memory projection: its window's dates are replaced (or every table, for
+/// a full projection). The same rows and fingerprints as writing it date by date.
+pub fn write(conn: &mut Connection, p: &Projection) -> Result<(), DbError> {
+    let mut w = Writer::begin(conn, p.window)?;
+    for (date, rows) in by_date(&p.campaign_index, |r| r.date) {
+        w.append_dated("campaign_index", date, campaign_batch(&rows)?)?;
+    }
+    for (date, rows) in by_date(&p.session_hourly, |r| r.date) {
+        w.append_dated("session_hourly_metrics", date, session_batch(&rows)?)?;
+    }
+    for (date, rows) in by_date(&p.completeness, |r| r.date) {
+        w.append_dated("endpoint_completeness", date, completeness_batch(&rows)?)?;
+    }
+    for (date, rows) in by_date(&p.lineage, |r| r.date) {
+        w.append_dated("lineage_entries", date, lineage_batch(&rows)?)?;
+    }
+    for (date, rows) in by_date(&p.quarantine, |r| r.date) {
+        w.append_dated("quarantine", date, quarantine_batch(&rows)?)?;
+    }
+    let (markers, http): (Vec<&RawEventRow>, Vec<&RawEventRow>) = p.raw_events.iter().partition(|r| r.kind == "run");
+    w.append("raw_events", raw_events_batch(&http)?)?;
+    let markers: Vec<RawEventRow> = markers.into_iter().cloned().collect();
+    w.finish(&p.campaign_runs, &p.session_runs, &markers, &p.events_applied)
 }
 
 /// sha256 over the table's rows as text, in a total order: equal fingerprints mean equal
-/// contents, whatever order rows were written in.
+/// contents, whatever order rows were written in. Reads every row: for tests and audits.
 pub fn table_fingerprint(conn: &Connection, table: &str) -> Result<String, DbError> {
     let sql = format!("SELECT coalesce(sha256(string_agg(CAST(t AS VARCHAR), chr(10) ORDER BY CAST(t AS VARCHAR))), '') FROM {table} AS t");
     conn.query_row(&sql, [], |r| r.get::<_, String>(0)).map_err(DbError::query(format!("fingerprint {table}")))

@@ -91,9 +91,9 @@ async fn reproject(ctx: &Context, args: crate::cli::ReprojectArgs) -> Result<u8,
         settings.db = into.clone();
         settings.as_of = Some(as_of);
     }
-    let spinner = crate::output::spinner(crate::output::progress_enabled(ctx.global.json, ctx.global.quiet), "reprojecting from the lake");
-    let summary = project::project_into(&settings, &lake, window).await?;
-    spinner.finish_and_clear();
+    let bar = crate::output::dates_bar(crate::output::progress_enabled(ctx.global.json, ctx.global.quiet), "reprojecting");
+    let summary = project::project_into_with_progress(&settings, &lake, window, Some(bar.clone())).await?;
+    bar.finish_and_clear();
     print_projection(&summary, ctx.global.json)?;
     Ok(crate::EXIT_OK)
 }

@@ -1,21 +1,29 @@
-//! The projection engine: reads events (and their bodies) from the lake, runs the pure
-//! projector on a blocking thread, and writes the result with the database open only for
-//! that write. `reproject` and the end of `ingest` both come through here.
+//! The projection engine: reads events (and their bodies) from the lake date by date, runs the
+//! pure projector and the writer on a blocking thread as the dates arrive, and commits once.
+//! `reproject` and the end of `ingest` both come through here.
+//!
+//! Memory is bounded by a few dates of bodies and rows, not by the lake: the loader reads
+//! ahead at most [`READ_AHEAD_DATES`] dates, and each date's rows are written and dropped
+//! before the next. A window projection takes what earlier dates contribute from the
+//! database when it is current (see `adlake_replay::incremental`), else widens the window.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use adlake_raw::store::EventFilter;
 use adlake_raw::{BodyHash, Lake};
-use adlake_replay::project::{self, DateWindow, Event, Projection, CONTEXT_DAYS};
+use adlake_replay::project::{self, Carry, DateWindow, Event, Projection, CONTEXT_DAYS};
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
+use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::config::Settings;
 use crate::AppError;
 
 const PARALLEL_READS: usize = 32;
+/// Dates loaded ahead of the projector: enough to overlap reading with projecting.
+const READ_AHEAD_DATES: usize = 2;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ProjectionSummary {
@@ -53,6 +61,140 @@ pub async fn load_events(lake: &Lake, window: Option<DateWindow>) -> Result<Vec<
     };
     stored.sort_by_key(|e| e.id);
     stored.dedup_by_key(|e| e.id);
+    with_bodies(lake, stored).await
+}
+
+/// Projects `window` (or everything) from `lake` into the database at `settings.db`.
+pub async fn project_into(settings: &Settings, lake: &Lake, window: Option<DateWindow>) -> Result<ProjectionSummary, AppError> {
+    project_into_with_progress(settings, lake, window, None).await
+}
+
+/// [`project_into`], advancing `progress` by one per date projected.
+pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window: Option<DateWindow>, progress: Option<ProgressBar>) -> Result<ProjectionSummary, AppError> {
+    if settings.as_of.is_some() {
+        // A view of the past is small and rare: the whole projection in memory.
+        let (projection, body_bytes) = compute(settings, lake, window).await?;
+        let summary = summarize(&projection, body_bytes);
+        write_projection(settings, projection).await?;
+        return Ok(summary);
+    }
+    let started = std::time::Instant::now();
+    let keys = lake.event_keys(&EventFilter { from: None, to: window.map(|w| w.to), source: None }).await?;
+    let mut keys_by_date: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
+    for key in &keys {
+        if let Some(date) = key.parts().nth(1).and_then(|p| p.as_ref().parse::<NaiveDate>().ok()) {
+            keys_by_date.entry(date).or_default().push(key.to_string());
+        }
+    }
+    let chains = adlake_replay::incremental::chains(&keys_by_date, &settings.projector);
+
+    // Open the database, and decide where the projection starts and what it carries in.
+    let (path, wait) = (settings.db.clone(), settings.lock_wait);
+    let lake_chains = chains.clone();
+    let (conn, window, carry) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+        let mut conn = adlake_replay::db::open(&path, adlake_replay::db::Access::ReadWrite, wait)?;
+        adlake_replay::db::migrate(&mut conn, &path)?;
+        let Some(w) = window else { return Ok((conn, None, Carry::default())) };
+        let recorded = adlake_replay::incremental::recorded_chains(&conn)?;
+        let from = adlake_replay::incremental::start_date(w.from, &lake_chains, &recorded);
+        if from < w.from {
+            tracing::info!(requested = %w.from, from = %from, "earlier dates changed since they were projected: projecting from {from}");
+        }
+        let carry = adlake_replay::incremental::read_carry(&conn, from)?;
+        Ok((conn, Some(DateWindow { from, to: w.to }), carry))
+    })
+    .await
+    .map_err(|e| AppError::Usage(format!("database task failed: {e}")))??;
+
+    let dates: Vec<NaiveDate> = keys_by_date.keys().copied().filter(|d| window.is_none_or(|w| w.contains(*d))).collect();
+    let markers = lake.list_events(&EventFilter { from: None, to: None, source: Some(crate::commands::ingest::JOB.into()) }).await?;
+    let markers: Vec<Event> = markers.into_iter().map(|e| Event { id: e.id, envelope: e.envelope, body: None }).collect();
+    if let Some(bar) = &progress {
+        bar.set_length(dates.len() as u64);
+    }
+
+    // The projector and writer, fed one date at a time.
+    // `None` says every date was sent: without it the worker rolls back.
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Option<(NaiveDate, Vec<Event>)>>(READ_AHEAD_DATES);
+    let projector_config = settings.projector.clone();
+    let worker = tokio::task::spawn_blocking(move || -> Result<ProjectionSummary, AppError> {
+        let mut conn = conn;
+        let mut projector = project::Projector::new(&projector_config, window, carry);
+        let mut writer = adlake_replay::write::Writer::begin(&mut conn, window)?;
+        let mut summary = ProjectionSummary::empty(window);
+        let mut bodies_seen = std::collections::BTreeSet::new();
+        let mut complete = false;
+        for message in receiver {
+            let Some((date, events)) = message else {
+                complete = true;
+                break;
+            };
+            summary.body_bytes += events.iter().filter_map(|e| e.envelope.body).filter(|b| bodies_seen.insert(b.sha256)).map(|b| b.len).sum::<u64>();
+            let day = projector.day(date, &events);
+            drop(events);
+            summary.add_day(&day);
+            writer.day(&day)?;
+            if let Some(bar) = &progress {
+                bar.inc(1);
+            }
+        }
+        if !complete {
+            return Err(AppError::Usage("projection stopped before its last date; nothing was written".into()));
+        }
+        let (campaign_runs, session_runs, marker_rows) = projector.runs(&markers);
+        summary.runs = campaign_runs.len();
+        let applied = projector.events_applied();
+        summary.events = applied.len();
+        writer.carry(projector.carry(), &chains)?;
+        writer.finish(&campaign_runs, &session_runs, &marker_rows, &applied)?;
+        Ok(summary)
+    });
+
+    // The loader: dates in order, each date's bodies read in parallel.
+    let loaded = futures::stream::iter(dates)
+        .map(|date| async move {
+            let stored = lake.list_events(&EventFilter { from: Some(date), to: Some(date), source: None }).await?;
+            let stored: Vec<_> = stored.into_iter().filter(|e| e.envelope.http.is_some()).collect();
+            let events = with_bodies(lake, stored).await?;
+            Ok::<_, AppError>((date, events))
+        })
+        .buffered(READ_AHEAD_DATES);
+    futures::pin_mut!(loaded);
+    let mut load_error = None;
+    let mut last = Some(None);
+    while let Some(next) = loaded.next().await {
+        match next {
+            Ok(day) => {
+                let sender = sender.clone();
+                if !tokio::task::spawn_blocking(move || sender.send(Some(day)).is_ok()).await.unwrap_or(false) {
+                    // The worker stopped early: its error is the one to report.
+                    last = None;
+                    break;
+                }
+            }
+            Err(e) => {
+                load_error = Some(e);
+                last = None;
+                break;
+            }
+        }
+    }
+    if let Some(done) = last {
+        let sender = sender.clone();
+        let _ = tokio::task::spawn_blocking(move || sender.send(done)).await;
+    }
+    drop(sender);
+    let outcome = worker.await.map_err(|e| AppError::Usage(format!("projection task failed: {e}")))?;
+    if let Some(e) = load_error {
+        return Err(e);
+    }
+    let summary = outcome?;
+    tracing::debug!(elapsed_s = started.elapsed().as_secs_f64(), "projection written");
+    Ok(summary)
+}
+
+/// Reads the bodies of `stored` (in parallel), decompressed and verified.
+async fn with_bodies(lake: &Lake, stored: Vec<adlake_raw::store::StoredEvent>) -> Result<Vec<Event>, AppError> {
     let hashes: Vec<BodyHash> = {
         let mut h: Vec<BodyHash> = stored.iter().filter_map(|e| e.envelope.body.map(|b| b.sha256)).collect();
         h.sort();
@@ -79,17 +221,11 @@ pub async fn load_events(lake: &Lake, window: Option<DateWindow>) -> Result<Vec<
         .collect())
 }
 
-/// Projects `window` (or everything) from `lake` into the database at `settings.db`.
-pub async fn project_into(settings: &Settings, lake: &Lake, window: Option<DateWindow>) -> Result<ProjectionSummary, AppError> {
-    let (projection, body_bytes) = compute(settings, lake, window).await?;
-    let summary = summarize(&projection, body_bytes);
-    write_projection(settings, projection).await?;
-    Ok(summary)
-}
-
 /// Loads and projects, without writing. Honours `settings.as_of` and `settings.projector`.
 pub async fn compute(settings: &Settings, lake: &Lake, window: Option<DateWindow>) -> Result<(Projection, u64), AppError> {
+    let started = std::time::Instant::now();
     let mut events = load_events(lake, window).await?;
+    tracing::debug!(load_s = started.elapsed().as_secs_f64(), events = events.len(), "events loaded");
     if let Some(as_of) = settings.as_of {
         events.retain(|e| e.envelope.fetched_at < as_of);
     }
@@ -102,6 +238,36 @@ pub async fn compute(settings: &Settings, lake: &Lake, window: Option<DateWindow
         .await
         .map_err(|e| AppError::Usage(format!("projection task failed: {e}")))?;
     Ok((projection, body_bytes))
+}
+
+impl ProjectionSummary {
+    fn empty(window: Option<DateWindow>) -> Self {
+        ProjectionSummary {
+            window: window.map(|w| (w.from, w.to)),
+            events: 0,
+            body_bytes: 0,
+            campaign_rows: 0,
+            session_rows: 0,
+            completeness_rows: 0,
+            runs: 0,
+            quarantined: 0,
+            unmapped_campaigns: 0,
+            unmapped_network_ids: Vec::new(),
+        }
+    }
+
+    fn add_day(&mut self, day: &project::DayProjection) {
+        self.campaign_rows += day.campaign_index.len();
+        self.session_rows += day.session_hourly.len();
+        self.completeness_rows += day.completeness.len();
+        self.quarantined += day.quarantine.len();
+        self.unmapped_campaigns += day.unmapped_campaigns.len();
+        for id in &day.unmapped_network_ids {
+            if let Err(at) = self.unmapped_network_ids.binary_search(id) {
+                self.unmapped_network_ids.insert(at, id.clone());
+            }
+        }
+    }
 }
 
 pub fn summarize(p: &Projection, body_bytes: u64) -> ProjectionSummary {

@@ -81,7 +81,7 @@ fn every_value_of_every_row_of_a_date_decodes_from_its_named_event() {
             for src in &chosen {
                 let sha = src.body_sha256.clone().expect("sha");
                 let body = bodies.entry(sha.clone()).or_insert_with(|| rt.block_on(lake.get_body(&sha.parse::<BodyHash>().expect("hash"))).expect("body"));
-                let decoded = (spec.decode)(body).expect("decodes");
+                let decoded = spec.decode(body).expect("decodes");
                 let row = decoded.rows.iter().find(|r| r.locator == src.locator).unwrap_or_else(|| panic!("no row at {} in {sha}", src.locator));
                 decoded_values.push(field(row, &column.column).expect("the named row has the field"));
             }

@@ -2,9 +2,8 @@
 
 use crate::decode::*;
 
-pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
-    let v = parse_json(body)?;
-    let rows = rows_at(&v, &["/data"])?;
+pub fn decode(v: &Value) -> Result<Decoded, DecodeError> {
+    let rows = rows_at(v, &["/data"])?;
     Ok(each_row(rows, "/data", |r, locator| {
         Ok(SourceRow {
             locator,

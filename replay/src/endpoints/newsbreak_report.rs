@@ -5,12 +5,11 @@ use rust_decimal::Decimal;
 
 use crate::decode::*;
 
-pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
-    let v = parse_json(body)?;
+pub fn decode(v: &Value) -> Result<Decoded, DecodeError> {
     if let Some(code) = v.get("code").and_then(|c| c.as_i64()).filter(|c| *c != 0) {
         return Err(DecodeError(format!("in-body error code {code}")));
     }
-    let rows = rows_at(&v, &["/data/rows"])?;
+    let rows = rows_at(v, &["/data/rows"])?;
     Ok(each_row(rows, "/data/rows", |r, locator| {
         let cents = match decimal(r, "costDecimal")? {
             Some(c) => Some(c),

@@ -5,9 +5,8 @@ use serde_json::Value;
 
 use crate::decode::*;
 
-pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
-    let v = parse_json(body)?;
-    let campaigns = rows_at(&v, &["/campaignResults"])?;
+pub fn decode(v: &Value) -> Result<Decoded, DecodeError> {
+    let campaigns = rows_at(v, &["/campaignResults"])?;
     let mut out = Decoded::default();
     for (ci, c) in campaigns.iter().enumerate() {
         let locator = format!("/campaignResults/{ci}");

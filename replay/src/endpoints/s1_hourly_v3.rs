@@ -3,11 +3,10 @@
 
 use crate::decode::*;
 
-pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
-    let v = parse_json(body)?;
+pub fn decode(v: &Value) -> Result<Decoded, DecodeError> {
     let (rows, prefix) = match v.pointer("/data/data").and_then(|d| d.as_array()) {
         Some(r) => (r, "/data/data"),
-        None => (rows_at(&v, &["/data", ""])?, if v.is_array() { "" } else { "/data" }),
+        None => (rows_at(v, &["/data", ""])?, if v.is_array() { "" } else { "/data" }),
     };
     Ok(each_row(rows, prefix, |r, locator| {
         let hour = count(r, "hour")?.ok_or("hour: missing")?;

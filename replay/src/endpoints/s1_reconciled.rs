@@ -3,10 +3,9 @@
 
 use crate::decode::*;
 
-pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
-    let v = parse_json(body)?;
+pub fn decode(v: &Value) -> Result<Decoded, DecodeError> {
     let prefix = if v.is_array() { "" } else { "/data" };
-    let rows = rows_at(&v, &["", "/data"])?;
+    let rows = rows_at(v, &["", "/data"])?;
     Ok(each_row(rows, prefix, |r, locator| {
         Ok(SourceRow {
             locator,

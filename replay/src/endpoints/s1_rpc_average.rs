@@ -2,12 +2,11 @@
 
 use crate::decode::*;
 
-pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
-    let v = parse_json(body)?;
+pub fn decode(v: &Value) -> Result<Decoded, DecodeError> {
     let (rows, prefix) = if let Some(r) = v.get("rows").and_then(|r| r.as_array()) {
         (r, "/rows")
     } else {
-        (rows_at(&v, &["/data", ""])?, if v.is_array() { "" } else { "/data" })
+        (rows_at(v, &["/data", ""])?, if v.is_array() { "" } else { "/data" })
     };
     Ok(each_row(rows, prefix, |r, locator| {
         Ok(SourceRow { locator, strategis_id: text(r, "strategisCampaignId"), rpc: decimal(r, "rpc")?, ..Default::default() })

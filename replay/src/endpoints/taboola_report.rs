@@ -2,9 +2,8 @@
 
 use crate::decode::*;
 
-pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
-    let v = parse_json(body)?;
-    let rows = rows_at(&v, &["/results"])?;
+pub fn decode(v: &Value) -> Result<Decoded, DecodeError> {
+    let rows = rows_at(v, &["/results"])?;
     Ok(each_row(rows, "/results", |r, locator| {
         Ok(SourceRow {
             locator,

@@ -1,0 +1,55 @@
+-- Lineage per source row rather than per value: one entry names every column a body row
+-- supplied to a projected row (a losing source gets one entry per column, with its value).
+-- The rules are stated once, in lineage_rules, which the projector rewrites on every run.
+-- `lineage` stays queryable with one row per (row, column, source) as a view.
+DROP TABLE lineage;
+
+CREATE TABLE lineage_entries (
+    table_name  VARCHAR NOT NULL,
+    date        DATE NOT NULL,
+    row_key     VARCHAR NOT NULL,
+    kind        VARCHAR NOT NULL,           -- campaign | adset_own | adset_copied | session
+    columns     VARCHAR[] NOT NULL,
+    endpoint    VARCHAR NOT NULL,
+    event_id    VARCHAR NOT NULL,
+    locator     VARCHAR,
+    chosen      BOOLEAN NOT NULL,           -- false: a source that had a value and lost
+    value       VARCHAR                     -- the losing source's value; chosen values are the row's
+);
+
+CREATE TABLE lineage_rules (
+    kind        VARCHAR NOT NULL,
+    column_name VARCHAR NOT NULL,           -- '*': every column of that kind
+    rule        VARCHAR NOT NULL
+);
+
+CREATE VIEW lineage AS
+SELECT e.table_name, e.date, e.row_key, e.column_name, e.endpoint, e.event_id, r.body_sha256, e.locator,
+       coalesce(exact.rule, every.rule) AS rule, e.chosen, e.value
+FROM (SELECT * EXCLUDE (columns), unnest(columns) AS column_name FROM lineage_entries) AS e
+LEFT JOIN lineage_rules AS exact ON exact.kind = e.kind AND exact.column_name = e.column_name
+LEFT JOIN lineage_rules AS every ON every.kind = e.kind AND every.column_name = '*'
+LEFT JOIN (SELECT event_id, any_value(body_sha256) AS body_sha256 FROM raw_events GROUP BY event_id) AS r ON r.event_id = e.event_id;
+
+-- Per (table, date): row count and a fingerprint of the rows as written. projection_meta's
+-- table fingerprints combine these, so an incremental projection re-hashes only its dates.
+CREATE TABLE projection_fingerprints (
+    table_name  VARCHAR NOT NULL,
+    date        DATE NOT NULL,
+    row_count   BIGINT NOT NULL,
+    fingerprint VARCHAR NOT NULL
+);
+
+-- What each projected date leaves for later ones (see the projector's Carry), and the chain
+-- fingerprint of the events of every date up to it, so an incremental projection can tell
+-- whether the dates before its window are still what the lake says.
+CREATE TABLE campaign_identity (
+    platform_campaign_id  VARCHAR NOT NULL,
+    date                  DATE NOT NULL,       -- date of the s1_daily_v3 response
+    strategis_campaign_id VARCHAR NOT NULL
+);
+
+CREATE TABLE projected_dates (
+    date         DATE NOT NULL,
+    events_chain VARCHAR NOT NULL
+);
