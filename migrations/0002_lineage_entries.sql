@@ -9,7 +9,7 @@ CREATE TABLE lineage_entries (
     date        DATE NOT NULL,
     row_key     VARCHAR NOT NULL,
     kind        VARCHAR NOT NULL,           -- campaign | adset_own | adset_copied | session
-    columns     VARCHAR[] NOT NULL,
+    columns     VARCHAR NOT NULL,           -- comma-separated column names
     endpoint    VARCHAR NOT NULL,
     event_id    VARCHAR NOT NULL,
     locator     VARCHAR,
@@ -26,7 +26,7 @@ CREATE TABLE lineage_rules (
 CREATE VIEW lineage AS
 SELECT e.table_name, e.date, e.row_key, e.column_name, e.endpoint, e.event_id, r.body_sha256, e.locator,
        coalesce(exact.rule, every.rule) AS rule, e.chosen, e.value
-FROM (SELECT * EXCLUDE (columns), unnest(columns) AS column_name FROM lineage_entries) AS e
+FROM (SELECT * EXCLUDE (columns), unnest(string_split(columns, ',')) AS column_name FROM lineage_entries) AS e
 LEFT JOIN lineage_rules AS exact ON exact.kind = e.kind AND exact.column_name = e.column_name
 LEFT JOIN lineage_rules AS every ON every.kind = e.kind AND every.column_name = '*'
 LEFT JOIN (SELECT event_id, any_value(body_sha256) AS body_sha256 FROM raw_events GROUP BY event_id) AS r ON r.event_id = e.event_id;

@@ -93,9 +93,13 @@ pub fn text(row: &Value, field: &str) -> Option<String> {
 pub fn decimal(row: &Value, field: &str) -> FieldResult<Decimal> {
     let Some(v) = present(row, field) else { return Ok(None) };
     let raw = match v {
-        Value::Number(n) => n.to_string(),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => return Ok(Some(Decimal::from(i))),
+            None => std::borrow::Cow::Owned(n.to_string()),
+        },
         Value::String(s) if s.trim().is_empty() => return Ok(None),
-        Value::String(s) => s.trim().replace(',', ""),
+        Value::String(s) if s.contains(',') => std::borrow::Cow::Owned(s.trim().replace(',', "")),
+        Value::String(s) => std::borrow::Cow::Borrowed(s.trim()),
         other => return Err(format!("{field}: {other} is not a number")),
     };
     parse_decimal(&raw).map(Some).ok_or_else(|| format!("{field}: `{raw}` is not a number"))
@@ -108,6 +112,9 @@ pub fn parse_decimal(raw: &str) -> Option<Decimal> {
 
 /// A count: an integer, or an integral float (`23.0`), from a number or a string.
 pub fn count(row: &Value, field: &str) -> FieldResult<i64> {
+    if let Some(i) = present(row, field).and_then(Value::as_i64) {
+        return Ok(Some(i));
+    }
     let Some(d) = decimal(row, field)? else { return Ok(None) };
     if d.fract().is_zero() {
         use rust_decimal::prelude::ToPrimitive;

@@ -3,6 +3,7 @@
 //! DuckDB. It never touches the network or reads a clock; everything time-like it outputs
 //! comes from event envelopes.
 
+pub mod baseline;
 pub mod db;
 pub mod decode;
 pub mod endpoints;

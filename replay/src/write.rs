@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use duckdb::arrow::array::{
-    Array, ArrayData, ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
+    Array, ArrayData, ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
     TimestampMicrosecondBuilder,
 };
 use duckdb::arrow::datatypes::{Field, Schema};
@@ -145,17 +145,6 @@ impl Batch {
         Ok(self.push(name, Arc::new(array)))
     }
 
-    fn list<'a, T: 'a>(self, name: &str, rows: &[&'a T], f: impl Fn(&'a T) -> &'a [&'static str]) -> Self {
-        let mut b = ListBuilder::new(StringBuilder::new());
-        for r in rows {
-            for v in f(r) {
-                b.values().append_value(v);
-            }
-            b.append(true);
-        }
-        self.push(name, Arc::new(b.finish()))
-    }
-
     fn finish(self) -> Result<RecordBatch, DbError> {
         RecordBatch::try_new(Arc::new(Schema::new(self.fields)), self.columns).map_err(|e| DbError::Value(format!("record batch: {e}")))
     }
@@ -257,17 +246,21 @@ fn completeness_batch(rows: &[&CompletenessRow]) -> Result<RecordBatch, DbError>
 }
 
 fn lineage_batch(rows: &[&LineageRow]) -> Result<RecordBatch, DbError> {
-    let event_ids: Vec<String> = rows.iter().map(|r| r.event_id.to_hex()).collect();
+    // A date's entries name few distinct events and column sets: render each once.
+    let mut hex: BTreeMap<adlake_raw::EventId, String> = BTreeMap::new();
     let mut ids = StringBuilder::with_capacity(rows.len(), rows.len() * 64);
-    for id in &event_ids {
-        ids.append_value(id);
+    let mut joined: BTreeMap<&[&str], String> = BTreeMap::new();
+    let mut columns = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
+    for r in rows {
+        ids.append_value(hex.entry(r.event_id).or_insert_with(|| r.event_id.to_hex()));
+        columns.append_value(joined.entry(&r.columns).or_insert_with(|| r.columns.join(",")));
     }
     Batch::new()
         .text("table_name", rows, |r| Some(r.table_name))
         .date("date", rows, |r| Some(r.date))
         .text("row_key", rows, |r| Some(&r.row_key))
         .text("kind", rows, |r| Some(r.kind))
-        .list("columns", rows, |r| &r.columns)
+        .push("columns", Arc::new(columns.finish()))
         .text("endpoint", rows, |r| Some(r.endpoint))
         .push("event_id", Arc::new(ids.finish()))
         .text("locator", rows, |r| Some(&r.locator))

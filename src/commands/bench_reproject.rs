@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use adlake_raw::{Envelope, HttpExchange, Lake};
 use adlake_replay::project::DateWindow;
+use adlake_replay::baseline::ParseDepth;
+use adlake_replay::registry::BodyFormat;
 use adlake_replay::ENDPOINTS;
 use chrono::{NaiveDate, Utc};
 use futures::StreamExt;
@@ -127,17 +129,19 @@ pub async fn run(ctx: &Context, days: u32, campaigns: usize, dir: Option<PathBuf
     }
     let events = lake.list_events(&Default::default()).await?;
     let mut compressed = Vec::new();
+    let formats: BTreeMap<adlake_raw::BodyHash, BodyFormat> =
+        events.iter().filter_map(|e| Some((e.envelope.body?.sha256, adlake_replay::endpoint(&e.envelope.source)?.format))).collect();
     for h in &hashes {
-        compressed.push((*h, lake.get_body_compressed(h).await?));
+        compressed.push((*h, formats.get(h).copied().unwrap_or(BodyFormat::Json), lake.get_body_compressed(h).await?));
     }
-    let (cpu0, t0) = (cpu_seconds(), Instant::now());
-    let mut parsed_bytes = 0u64;
-    for (h, c) in &compressed {
-        let plain = adlake_raw::store::decode_body(h, c)?;
-        parsed_bytes += plain.len() as u64;
-        let _ = serde_json::from_slice::<serde::de::IgnoredAny>(&plain);
-    }
-    let floor = Measured { wall: t0.elapsed(), cpu: cpu_seconds() - cpu0 };
+    let compressed: Vec<(adlake_raw::BodyHash, BodyFormat, &[u8])> = compressed.iter().map(|(h, f, c)| (*h, *f, c.as_ref())).collect();
+    let floor_run = |depth: ParseDepth| -> Result<(Measured, u64), AppError> {
+        let (cpu0, t0) = (cpu_seconds(), Instant::now());
+        let bytes = adlake_replay::baseline::decompress_and_parse(&compressed, depth).map_err(AppError::Usage)?;
+        Ok((Measured { wall: t0.elapsed(), cpu: cpu_seconds() - cpu0 }, bytes))
+    };
+    let (floor, parsed_bytes) = floor_run(ParseDepth::Value)?;
+    let (syntax_floor, _) = floor_run(ParseDepth::Syntax)?;
 
     // Baseline (b): DuckDB alone over the decompressed JSON of the revenue and spend endpoints.
     if write_files {
@@ -165,7 +169,9 @@ pub async fn run(ctx: &Context, days: u32, campaigns: usize, dir: Option<PathBuf
         "full": {"wall_s": full.wall.as_secs_f64(), "cpu_s": full.cpu, "mb_s": ratio(mb, full.wall.as_secs_f64()), "mb_per_cpu_s": full_mb_cpu,
                  "rows_s": ratio((summary.campaign_rows + summary.session_rows) as f64, full.wall.as_secs_f64())},
         "one_day": {"wall_s": one_day.wall.as_secs_f64(), "cpu_s": one_day.cpu, "fraction_of_full": ratio(one_day.wall.as_secs_f64(), full.wall.as_secs_f64())},
-        "baseline_a_decompress_parse": {"wall_s": floor.wall.as_secs_f64(), "cpu_s": floor.cpu, "mb_per_cpu_s": floor_mb_cpu},
+        "baseline_a_decompress_parse": {"wall_s": floor.wall.as_secs_f64(), "cpu_s": floor.cpu, "mb_per_cpu_s": floor_mb_cpu, "parse": "serde_json::Value, as the projector"},
+        "baseline_a0_decompress_validate_only": {"wall_s": syntax_floor.wall.as_secs_f64(), "cpu_s": syntax_floor.cpu,
+                 "mb_per_cpu_s": ratio(parsed_bytes as f64 / 1_048_576.0, syntax_floor.cpu)},
         "baseline_b_duckdb_read_json": duckdb_alone.clone(),
         "full_vs_a_per_cpu_s": ratio(full_mb_cpu, floor_mb_cpu),
         "full_vs_b_per_cpu_s": duckdb_alone.get("mb_per_cpu_s").and_then(|v| v.as_f64()).map(|b| ratio(full_mb_cpu, b)),

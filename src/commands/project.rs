@@ -124,16 +124,25 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
         let mut summary = ProjectionSummary::empty(window);
         let mut bodies_seen = std::collections::BTreeSet::new();
         let mut complete = false;
+        let (mut waiting, mut projecting, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO, std::time::Duration::ZERO);
+        let mut clock = std::time::Instant::now();
         for message in receiver {
+            waiting += clock.elapsed();
             let Some((date, events)) = message else {
                 complete = true;
                 break;
             };
             summary.body_bytes += events.iter().filter_map(|e| e.envelope.body).filter(|b| bodies_seen.insert(b.sha256)).map(|b| b.len).sum::<u64>();
+            clock = std::time::Instant::now();
             let day = projector.day(date, &events);
             drop(events);
+            projecting += clock.elapsed();
+            clock = std::time::Instant::now();
             summary.add_day(&day);
             writer.day(&day)?;
+            drop(day);
+            writing += clock.elapsed();
+            clock = std::time::Instant::now();
             if let Some(bar) = &progress {
                 bar.inc(1);
             }
@@ -146,7 +155,15 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
         let applied = projector.events_applied();
         summary.events = applied.len();
         writer.carry(projector.carry(), &chains)?;
+        clock = std::time::Instant::now();
         writer.finish(&campaign_runs, &session_runs, &marker_rows, &applied)?;
+        tracing::debug!(
+            waiting_for_lake_s = waiting.as_secs_f64(),
+            projecting_s = projecting.as_secs_f64(),
+            writing_s = writing.as_secs_f64(),
+            committing_s = clock.elapsed().as_secs_f64(),
+            "projection worker"
+        );
         Ok(summary)
     });
 
