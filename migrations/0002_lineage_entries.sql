@@ -4,16 +4,24 @@
 -- `lineage` stays queryable with one row per (row, column, source) as a view.
 DROP TABLE lineage;
 
-CREATE TABLE lineage_entries (
+-- What a kind of entry says: which table, which columns, from which endpoint, chosen or not.
+-- Few distinct rows; entries point at one by source_id (derived from its content, so it is
+-- the same in every projection).
+CREATE TABLE lineage_sources (
+    source_id   BIGINT NOT NULL,
     table_name  VARCHAR NOT NULL,
-    date        DATE NOT NULL,
-    row_key     VARCHAR NOT NULL,
     kind        VARCHAR NOT NULL,           -- campaign | adset_own | adset_copied | session
     columns     VARCHAR NOT NULL,           -- comma-separated column names
     endpoint    VARCHAR NOT NULL,
+    chosen      BOOLEAN NOT NULL            -- false: a source that had a value and lost
+);
+
+CREATE TABLE lineage_entries (
+    date        DATE NOT NULL,
+    source_id   BIGINT NOT NULL,
+    row_key     VARCHAR NOT NULL,
     event_id    VARCHAR NOT NULL,
     locator     VARCHAR,
-    chosen      BOOLEAN NOT NULL,           -- false: a source that had a value and lost
     value       VARCHAR                     -- the losing source's value; chosen values are the row's
 );
 
@@ -24,11 +32,12 @@ CREATE TABLE lineage_rules (
 );
 
 CREATE VIEW lineage AS
-SELECT e.table_name, e.date, e.row_key, e.column_name, e.endpoint, e.event_id, r.body_sha256, e.locator,
-       coalesce(exact.rule, every.rule) AS rule, e.chosen, e.value
-FROM (SELECT * EXCLUDE (columns), unnest(string_split(columns, ',')) AS column_name FROM lineage_entries) AS e
-LEFT JOIN lineage_rules AS exact ON exact.kind = e.kind AND exact.column_name = e.column_name
-LEFT JOIN lineage_rules AS every ON every.kind = e.kind AND every.column_name = '*'
+SELECT s.table_name, e.date, e.row_key, s.column_name, s.endpoint, e.event_id, r.body_sha256, e.locator,
+       coalesce(exact.rule, every.rule) AS rule, s.chosen, e.value
+FROM lineage_entries AS e
+JOIN (SELECT * EXCLUDE (columns), unnest(string_split(columns, ',')) AS column_name FROM lineage_sources) AS s ON s.source_id = e.source_id
+LEFT JOIN lineage_rules AS exact ON exact.kind = s.kind AND exact.column_name = s.column_name
+LEFT JOIN lineage_rules AS every ON every.kind = s.kind AND every.column_name = '*'
 LEFT JOIN (SELECT event_id, any_value(body_sha256) AS body_sha256 FROM raw_events GROUP BY event_id) AS r ON r.event_id = e.event_id;
 
 -- Per (table, date): row count and a fingerprint of the rows as written. projection_meta's

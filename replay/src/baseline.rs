@@ -12,8 +12,8 @@ use crate::registry::BodyFormat;
 pub enum ParseDepth {
     /// Validate the JSON syntax only (`IgnoredAny`): no values are built.
     Syntax,
-    /// Build a `serde_json::Value`: the representation the projector decodes from.
-    Value,
+    /// Build the borrowed document ([`crate::json::Json`]) the projector decodes from.
+    Document,
 }
 
 /// Decompresses (and verifies) every body, then parses it to `depth`. CSV bodies are only
@@ -28,7 +28,7 @@ pub fn decompress_and_parse(bodies: &[(BodyHash, BodyFormat, &[u8])], depth: Par
         }
         let parsed = match depth {
             ParseDepth::Syntax => serde_json::from_slice::<serde::de::IgnoredAny>(&plain).map(|_| ()),
-            ParseDepth::Value => serde_json::from_slice::<serde_json::Value>(&plain).map(drop),
+            ParseDepth::Document => crate::json::Json::parse(&plain).map(drop),
         };
         parsed.map_err(|e| format!("body {hash}: {e}"))?;
     }
@@ -46,7 +46,7 @@ mod tests {
         let z = |b: &[u8]| zstd::encode_all(b, 3).unwrap();
         let (zg, zb) = (z(good), z(bad));
         let ok = [(BodyHash::of(good), BodyFormat::Json, zg.as_slice())];
-        assert_eq!(decompress_and_parse(&ok, ParseDepth::Value).unwrap(), good.len() as u64);
+        assert_eq!(decompress_and_parse(&ok, ParseDepth::Document).unwrap(), good.len() as u64);
         let broken = [(BodyHash::of(bad), BodyFormat::Json, zb.as_slice())];
         assert!(decompress_and_parse(&broken, ParseDepth::Syntax).is_err());
     }

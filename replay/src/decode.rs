@@ -6,7 +6,7 @@
 //! `Some(0)`. A value that is present but unreadable is an error for that row.
 
 use rust_decimal::Decimal;
-pub use serde_json::Value;
+pub use crate::json::Json;
 
 /// One row of one endpoint's body, in the projector's vocabulary. Only what the body said is
 /// filled in; merging decides what wins.
@@ -50,20 +50,20 @@ pub struct DecodeError(pub String);
 
 pub type FieldResult<T> = Result<Option<T>, String>;
 
-pub fn parse_json(body: &[u8]) -> Result<Value, DecodeError> {
-    serde_json::from_slice(body).map_err(|e| DecodeError(format!("not JSON: {e}")))
+pub fn parse_json(body: &[u8]) -> Result<Json<'_>, DecodeError> {
+    Json::parse(body).map_err(|e| DecodeError(format!("not JSON: {e}")))
 }
 
 /// The first array found at one of `pointers`.
-pub fn rows_at<'a>(value: &'a Value, pointers: &[&str]) -> Result<&'a Vec<Value>, DecodeError> {
+pub fn rows_at<'a, 'b>(value: &'a Json<'b>, pointers: &[&str]) -> Result<&'a Vec<Json<'b>>, DecodeError> {
     pointers
         .iter()
-        .find_map(|p| value.pointer(p).and_then(Value::as_array))
+        .find_map(|p| value.pointer(p).and_then(Json::as_array))
         .ok_or_else(|| DecodeError(format!("no row array at {}", pointers.join(" or "))))
 }
 
 /// Decodes each row with `f`, collecting per-row failures instead of failing the body.
-pub fn each_row(rows: &[Value], prefix: &str, f: impl Fn(&Value, String) -> Result<SourceRow, String>) -> Decoded {
+pub fn each_row(rows: &[Json<'_>], prefix: &str, f: impl Fn(&Json<'_>, String) -> Result<SourceRow, String>) -> Decoded {
     let mut out = Decoded::default();
     for (i, row) in rows.iter().enumerate() {
         let locator = format!("{prefix}/{i}");
@@ -75,31 +75,31 @@ pub fn each_row(rows: &[Value], prefix: &str, f: impl Fn(&Value, String) -> Resu
     out
 }
 
-fn present<'a>(row: &'a Value, field: &str) -> Option<&'a Value> {
+fn present<'a, 'b>(row: &'a Json<'b>, field: &str) -> Option<&'a Json<'b>> {
     row.get(field).filter(|v| !v.is_null())
 }
 
-pub fn text(row: &Value, field: &str) -> Option<String> {
+pub fn text(row: &Json<'_>, field: &str) -> Option<String> {
     match present(row, field)? {
-        Value::String(s) if s.trim().is_empty() => None,
-        Value::String(s) => Some(s.trim().to_owned()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        Json::String(s) if s.trim().is_empty() => None,
+        Json::String(s) => Some(s.trim().to_owned()),
+        Json::Number(n) => Some(n.to_string()),
+        Json::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
 
 /// Exact decimal from a JSON number or a string, with `,` thousands separators allowed.
-pub fn decimal(row: &Value, field: &str) -> FieldResult<Decimal> {
+pub fn decimal(row: &Json<'_>, field: &str) -> FieldResult<Decimal> {
     let Some(v) = present(row, field) else { return Ok(None) };
     let raw = match v {
-        Value::Number(n) => match n.as_i64() {
+        Json::Number(n) => match n.as_i64() {
             Some(i) => return Ok(Some(Decimal::from(i))),
             None => std::borrow::Cow::Owned(n.to_string()),
         },
-        Value::String(s) if s.trim().is_empty() => return Ok(None),
-        Value::String(s) if s.contains(',') => std::borrow::Cow::Owned(s.trim().replace(',', "")),
-        Value::String(s) => std::borrow::Cow::Borrowed(s.trim()),
+        Json::String(s) if s.trim().is_empty() => return Ok(None),
+        Json::String(s) if s.contains(',') => std::borrow::Cow::Owned(s.trim().replace(',', "")),
+        Json::String(s) => std::borrow::Cow::Borrowed(s.trim()),
         other => return Err(format!("{field}: {other} is not a number")),
     };
     parse_decimal(&raw).map(Some).ok_or_else(|| format!("{field}: `{raw}` is not a number"))
@@ -111,8 +111,8 @@ pub fn parse_decimal(raw: &str) -> Option<Decimal> {
 }
 
 /// A count: an integer, or an integral float (`23.0`), from a number or a string.
-pub fn count(row: &Value, field: &str) -> FieldResult<i64> {
-    if let Some(i) = present(row, field).and_then(Value::as_i64) {
+pub fn count(row: &Json<'_>, field: &str) -> FieldResult<i64> {
+    if let Some(i) = present(row, field).and_then(Json::as_i64) {
         return Ok(Some(i));
     }
     let Some(d) = decimal(row, field)? else { return Ok(None) };
@@ -125,10 +125,23 @@ pub fn count(row: &Value, field: &str) -> FieldResult<i64> {
 }
 
 /// `YYYY-MM-DD`, optionally followed by a time (`2025-11-23 00:00:00.0`).
-pub fn date(row: &Value, field: &str) -> FieldResult<chrono::NaiveDate> {
+pub fn date(row: &Json<'_>, field: &str) -> FieldResult<chrono::NaiveDate> {
+    if let Some(day) = present(row, field).and_then(Json::as_str).and_then(iso_day) {
+        return Ok(Some(day));
+    }
     let Some(s) = text(row, field) else { return Ok(None) };
     let day = s.get(..10).unwrap_or(&s);
     chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map(Some).map_err(|_| format!("{field}: `{s}` is not a date"))
+}
+
+/// The common case of [`date`] without a format parser: `YYYY-MM-DD`, then anything.
+fn iso_day(s: &str) -> Option<chrono::NaiveDate> {
+    let b = s.trim().as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> { b[r].iter().try_fold(0u32, |n, c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))) };
+    chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }
 
 pub fn sum_opt<T: std::ops::Add<Output = T>>(a: Option<T>, b: Option<T>) -> Option<T> {
@@ -146,7 +159,8 @@ mod tests {
 
     #[test]
     fn reads_numbers_the_way_upstreams_send_them() {
-        let row = json!({"a": "1,082.41", "b": 171.2, "c": "23.0", "d": 0, "e": null, "f": "", "g": "x", "h": 23.5});
+        let text = json!({"a": "1,082.41", "b": 171.2, "c": "23.0", "d": 0, "e": null, "f": "", "g": "x", "h": 23.5}).to_string();
+        let row = Json::parse(text.as_bytes()).unwrap();
         assert_eq!(decimal(&row, "a").unwrap().map(|d| d.to_string()), Some("1082.41".into()));
         assert_eq!(decimal(&row, "b").unwrap().map(|d| d.to_string()), Some("171.2".into()));
         assert_eq!(count(&row, "c").unwrap(), Some(23));
@@ -160,7 +174,8 @@ mod tests {
 
     #[test]
     fn dates_may_carry_a_time() {
-        let row = json!({"d": "2025-11-23 00:00:00.0", "bad": "23/11/2025"});
+        let text = json!({"d": "2025-11-23 00:00:00.0", "bad": "23/11/2025"}).to_string();
+        let row = Json::parse(text.as_bytes()).unwrap();
         assert_eq!(date(&row, "d").unwrap(), Some(chrono::NaiveDate::from_ymd_opt(2025, 11, 23).unwrap()));
         assert!(date(&row, "bad").is_err());
     }

@@ -9,6 +9,7 @@ pub mod decode;
 pub mod endpoints;
 pub mod fragment;
 pub mod incremental;
+pub mod json;
 pub mod project;
 pub mod registry;
 pub mod write;

@@ -287,7 +287,7 @@ fn parse_event(e: &Event) -> Parsed {
             let decoded = data_2xx(&probe).then(|| decode(body).map_err(|e| e.0));
             Parsed { probe, decoded }
         }
-        BodyDecoder::Json(decode) => match serde_json::from_slice::<serde_json::Value>(body) {
+        BodyDecoder::Json(decode) => match crate::json::Json::parse(body) {
             Err(e) => unparseable(format!("not JSON: {e}")),
             Ok(value) => {
                 let probe = probe_value(spec, status, &value, h.page, limit);

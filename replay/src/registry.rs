@@ -6,9 +6,8 @@
 //! structural look at a body that says whether it is data, an in-body throttle, or unparseable,
 //! and where the next page is. It reads no values.
 
-use serde_json::Value;
-
 use crate::decode::{DecodeError, Decoded};
+use crate::json::Json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pagination {
@@ -56,7 +55,7 @@ pub struct EndpointSpec {
 /// once for both [`probe_value`] and decoding.
 #[derive(Debug, Clone, Copy)]
 pub enum BodyDecoder {
-    Json(fn(&Value) -> Result<Decoded, DecodeError>),
+    Json(fn(&Json<'_>) -> Result<Decoded, DecodeError>),
     Csv(fn(&[u8]) -> Result<Decoded, DecodeError>),
 }
 
@@ -139,29 +138,29 @@ pub fn probe(spec: &EndpointSpec, status: u16, body: &[u8], page: u32, limit: u3
     if spec.format == BodyFormat::Csv {
         return probe_csv(body);
     }
-    match serde_json::from_slice::<Value>(body) {
+    match Json::parse(body) {
         Ok(value) => probe_value(spec, status, &value, page, limit),
         Err(e) => Probe::Unparseable { detail: format!("not JSON: {e}") },
     }
 }
 
 /// [`probe`] of a JSON body already parsed.
-pub fn probe_value(spec: &EndpointSpec, status: u16, value: &Value, page: u32, limit: u32) -> Probe {
+pub fn probe_value(spec: &EndpointSpec, status: u16, value: &Json<'_>, page: u32, limit: u32) -> Probe {
     if let Some(err) = value.get("error").filter(|e| e.is_object()) {
-        let code = err.get("code").and_then(Value::as_i64).unwrap_or_default();
-        let message = err.get("message").and_then(Value::as_str).unwrap_or_default();
+        let code = err.get("code").and_then(Json::as_i64).unwrap_or_default();
+        let message = err.get("message").and_then(Json::as_str).unwrap_or_default();
         let detail = format!("error code {code}: {message}");
         return if FACEBOOK_THROTTLE_CODES.contains(&code) { Probe::Throttled { detail } } else { Probe::Rejected { detail } };
     }
     if !(200..300).contains(&status) {
         return Probe::Rejected { detail: format!("HTTP {status}") };
     }
-    if let Some(code) = value.get("code").and_then(Value::as_i64) {
+    if let Some(code) = value.get("code").and_then(Json::as_i64) {
         if code == 4034 {
             return Probe::Throttled { detail: "code 4034 rate limit".into() };
         }
         if code != 0 {
-            let msg = value.get("errMsg").and_then(Value::as_str).unwrap_or_default();
+            let msg = value.get("errMsg").and_then(Json::as_str).unwrap_or_default();
             return Probe::Rejected { detail: format!("code {code}: {msg}") };
         }
     }
@@ -177,7 +176,7 @@ pub fn probe_value(spec: &EndpointSpec, status: u16, value: &Value, page: u32, l
         Pagination::Cursor => {
             let paging = value.get("paging");
             let has_next = paging.and_then(|p| p.get("next")).is_some_and(|n| !n.is_null());
-            let after = paging.and_then(|p| p.pointer("/cursors/after")).and_then(Value::as_str);
+            let after = paging.and_then(|p| p.pointer("/cursors/after")).and_then(Json::as_str);
             match (has_next, after) {
                 (true, Some(after)) => NextPage::Cursor(after.to_owned()),
                 (true, None) => return Probe::Unparseable { detail: "paging.next without paging.cursors.after".into() },
@@ -185,7 +184,7 @@ pub fn probe_value(spec: &EndpointSpec, status: u16, value: &Value, page: u32, l
             }
         }
         Pagination::TotalPages => {
-            let total = value.pointer("/pagination/total_pages").and_then(Value::as_u64).unwrap_or(1);
+            let total = value.pointer("/pagination/total_pages").and_then(Json::as_u64).unwrap_or(1);
             if u64::from(page) < total { NextPage::Page(page + 1) } else { NextPage::Done }
         }
     };
@@ -193,7 +192,7 @@ pub fn probe_value(spec: &EndpointSpec, status: u16, value: &Value, page: u32, l
 }
 
 /// The array of rows of an endpoint's body, whichever envelope variant it came in.
-pub fn row_array<'a>(spec: &EndpointSpec, value: &'a Value) -> Option<&'a Vec<Value>> {
+pub fn row_array<'a, 'b>(spec: &EndpointSpec, value: &'a Json<'b>) -> Option<&'a Vec<Json<'b>>> {
     let candidates: &[&str] = match spec.key {
         "s1_hourly_v3" => &["/data/data", "/data"],
         "s1_rpc_average" => &["/rows", "/data", ""],
@@ -202,7 +201,7 @@ pub fn row_array<'a>(spec: &EndpointSpec, value: &'a Value) -> Option<&'a Vec<Va
         "newsbreak_report" => &["/data/rows", "/rows"],
         _ => &["/data", "/rows", "/data/data", ""],
     };
-    candidates.iter().find_map(|p| value.pointer(p).and_then(Value::as_array))
+    candidates.iter().find_map(|p| value.pointer(p).and_then(Json::as_array))
 }
 
 pub fn probe_csv(body: &[u8]) -> Probe {

@@ -245,26 +245,40 @@ fn completeness_batch(rows: &[&CompletenessRow]) -> Result<RecordBatch, DbError>
         .finish()
 }
 
-fn lineage_batch(rows: &[&LineageRow]) -> Result<RecordBatch, DbError> {
-    // A date's entries name few distinct events and column sets: render each once.
+/// What an entry's `source_id` stands for: (table, kind, columns, endpoint, chosen).
+type LineageSource = (&'static str, &'static str, String, &'static str, bool);
+
+/// A stable id for a lineage source: the first 8 bytes of sha256 of its fields.
+fn source_id(source: &LineageSource) -> i64 {
+    let (table, kind, columns, endpoint, chosen) = source;
+    let digest = Sha256::digest(format!("{table}|{kind}|{columns}|{endpoint}|{chosen}").as_bytes());
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&digest[..8]);
+    i64::from_le_bytes(head)
+}
+
+fn lineage_batch(rows: &[&LineageRow], sources: &mut BTreeMap<i64, LineageSource>) -> Result<RecordBatch, DbError> {
+    // A date's entries name few distinct events and sources: render each once.
     let mut hex: BTreeMap<adlake_raw::EventId, String> = BTreeMap::new();
     let mut ids = StringBuilder::with_capacity(rows.len(), rows.len() * 64);
-    let mut joined: BTreeMap<&[&str], String> = BTreeMap::new();
-    let mut columns = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
+    let mut source_ids: BTreeMap<(&str, &str, &[&str], &str, bool), i64> = BTreeMap::new();
+    let mut source_column = Int64Builder::with_capacity(rows.len());
     for r in rows {
         ids.append_value(hex.entry(r.event_id).or_insert_with(|| r.event_id.to_hex()));
-        columns.append_value(joined.entry(&r.columns).or_insert_with(|| r.columns.join(",")));
+        let id = *source_ids.entry((r.table_name, r.kind, &r.columns, r.endpoint, r.chosen)).or_insert_with(|| {
+            let source = (r.table_name, r.kind, r.columns.join(","), r.endpoint, r.chosen);
+            let id = source_id(&source);
+            sources.insert(id, source);
+            id
+        });
+        source_column.append_value(id);
     }
     Batch::new()
-        .text("table_name", rows, |r| Some(r.table_name))
         .date("date", rows, |r| Some(r.date))
+        .push("source_id", Arc::new(source_column.finish()))
         .text("row_key", rows, |r| Some(&r.row_key))
-        .text("kind", rows, |r| Some(r.kind))
-        .push("columns", Arc::new(columns.finish()))
-        .text("endpoint", rows, |r| Some(r.endpoint))
         .push("event_id", Arc::new(ids.finish()))
         .text("locator", rows, |r| Some(&r.locator))
-        .boolean("chosen", rows, |r| Some(r.chosen))
         .text("value", rows, |r| r.value.as_deref())
         .finish()
 }
@@ -327,6 +341,7 @@ pub struct Writer<'c> {
     tx: Transaction<'c>,
     window: Option<crate::project::DateWindow>,
     fingerprints: Vec<(&'static str, NaiveDate, usize, String)>,
+    lineage_sources: BTreeMap<i64, LineageSource>,
 }
 
 impl<'c> Writer<'c> {
@@ -334,7 +349,7 @@ impl<'c> Writer<'c> {
         let tx = conn.transaction().map_err(DbError::query("begin projection"))?;
         match window {
             None => {
-                for t in TABLES.iter().chain(&["projection_fingerprints", "campaign_identity", "projected_dates"]) {
+                for t in TABLES.iter().chain(&["projection_fingerprints", "campaign_identity", "projected_dates", "lineage_sources"]) {
                     tx.execute_batch(&format!("DELETE FROM {t}")).map_err(DbError::query(format!("clear {t}")))?;
                 }
             }
@@ -348,7 +363,7 @@ impl<'c> Writer<'c> {
                     .map_err(DbError::query("replace raw_events"))?;
             }
         }
-        Ok(Writer { tx, window, fingerprints: Vec::new() })
+        Ok(Writer { tx, window, fingerprints: Vec::new(), lineage_sources: BTreeMap::new() })
     }
 
     fn append(&self, table: &str, batch: RecordBatch) -> Result<(), DbError> {
@@ -374,7 +389,8 @@ impl<'c> Writer<'c> {
         self.append_dated("campaign_index", date, campaign_batch(&d.campaign_index.iter().collect::<Vec<_>>())?)?;
         self.append_dated("session_hourly_metrics", date, session_batch(&d.session_hourly.iter().collect::<Vec<_>>())?)?;
         self.append_dated("endpoint_completeness", date, completeness_batch(&d.completeness.iter().collect::<Vec<_>>())?)?;
-        self.append_dated("lineage_entries", date, lineage_batch(&d.lineage.iter().collect::<Vec<_>>())?)?;
+        let lineage = lineage_batch(&d.lineage.iter().collect::<Vec<_>>(), &mut self.lineage_sources)?;
+        self.append_dated("lineage_entries", date, lineage)?;
         self.append_dated("quarantine", date, quarantine_batch(&d.quarantine.iter().collect::<Vec<_>>())?)?;
         self.append("raw_events", raw_events_batch(&d.raw_events.iter().collect::<Vec<_>>())?)
     }
@@ -412,6 +428,13 @@ impl<'c> Writer<'c> {
         self.append("session_ingest_runs", runs_batch(&session_runs.iter().collect::<Vec<_>>(), true)?)?;
         self.append("raw_events", raw_events_batch(&marker_rows.iter().collect::<Vec<_>>())?)?;
 
+        for (id, (table, kind, columns, endpoint, chosen)) in &self.lineage_sources {
+            tx.execute(
+                "INSERT INTO lineage_sources SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM lineage_sources WHERE source_id = ?)",
+                params![id, table, kind, columns, endpoint, chosen, id],
+            )
+            .map_err(DbError::query("write lineage_sources"))?;
+        }
         tx.execute_batch("DELETE FROM lineage_rules").map_err(DbError::query("clear lineage_rules"))?;
         let mut a = tx.appender("lineage_rules").map_err(DbError::query("appender lineage_rules"))?;
         for (kind, column, rule) in LINEAGE_RULES {
@@ -482,7 +505,8 @@ pub fn write(conn: &mut Connection, p: &Projection) -> Result<(), DbError> {
         w.append_dated("endpoint_completeness", date, completeness_batch(&rows)?)?;
     }
     for (date, rows) in by_date(&p.lineage, |r| r.date) {
-        w.append_dated("lineage_entries", date, lineage_batch(&rows)?)?;
+        let lineage = lineage_batch(&rows, &mut w.lineage_sources)?;
+        w.append_dated("lineage_entries", date, lineage)?;
     }
     for (date, rows) in by_date(&p.quarantine, |r| r.date) {
         w.append_dated("quarantine", date, quarantine_batch(&rows)?)?;

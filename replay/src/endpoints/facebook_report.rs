@@ -1,17 +1,15 @@
 //! Facebook insights at campaign level: keyed by the Facebook campaign id, all metrics strings;
 //! pixel purchases are in `actions`.
 
-use serde_json::Value;
-
 use crate::decode::*;
 
-pub fn decode(v: &Value) -> Result<Decoded, DecodeError> {
+pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
     let rows = rows_at(v, &["/data"])?;
     Ok(each_row(rows, "/data", |r, locator| {
-        let purchases = match r.get("actions").and_then(Value::as_array) {
+        let purchases = match r.get("actions").and_then(Json::as_array) {
             Some(actions) => actions
                 .iter()
-                .find(|a| a.get("action_type").and_then(Value::as_str) == Some("offsite_conversion.fb_pixel_purchase"))
+                .find(|a| a.get("action_type").and_then(Json::as_str) == Some("offsite_conversion.fb_pixel_purchase"))
                 .map(|a| count(a, "value"))
                 .transpose()?
                 .flatten(),

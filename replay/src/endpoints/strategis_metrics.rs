@@ -3,7 +3,7 @@
 
 use crate::decode::*;
 
-pub fn decode(v: &Value) -> Result<Decoded, DecodeError> {
+pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
     let rows = rows_at(v, &["/data"])?;
     Ok(each_row(rows, "/data", |r, locator| {
         Ok(SourceRow {

@@ -1,6 +1,6 @@
 //! Zemanta reconciled report: CSV with a header line; columns found by name.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 use crate::decode::*;
 
@@ -20,8 +20,7 @@ pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
                 continue;
             }
         };
-        let obj: Map<String, Value> = headers.iter().zip(record.iter()).map(|(h, v)| (h.to_owned(), Value::String(v.to_owned()))).collect();
-        let r = Value::Object(obj);
+        let r = Json::Object(headers.iter().zip(record.iter()).map(|(h, v)| (Cow::Borrowed(h), Json::String(Cow::Borrowed(v)))).collect());
         let row = (|| -> Result<SourceRow, String> {
             Ok(SourceRow {
                 locator: locator.clone(),
