@@ -408,3 +408,29 @@ fn date_partitioned_increments_equal_one_full_rebuild() {
     assert_eq!(comp, full.completeness);
     assert_eq!(lineage, full.lineage);
 }
+
+#[test]
+fn a_carry_from_earlier_dates_replaces_reading_them() {
+    let f = corpus();
+    let full = f.project();
+    let config = ProjectorConfig::default();
+    let split = d("2025-11-21");
+    let (markers, dates) = by_date(&f.events);
+    let mut earlier = Projector::new(&config, None, Carry::default());
+    for (date, events) in dates.range(..split) {
+        earlier.day(*date, events);
+    }
+    let carry = earlier.carry().clone();
+    assert!(!carry.identity.is_empty() && !carry.ok_counts.is_empty() && !carry.daily_meta.is_empty(), "the corpus exercises every part of the carry");
+    let later: Vec<Event> = dates.range(split..).flat_map(|(_, events)| events.iter().cloned()).chain(markers).collect();
+    let window = DateWindow { from: split, to: d("2025-11-23") };
+    let part = project_from(&later, Some(window), &config, carry);
+    let in_window = |date: NaiveDate| window.contains(date);
+    assert_eq!(part.campaign_index, full.campaign_index.iter().filter(|r| in_window(r.date)).cloned().collect::<Vec<_>>());
+    assert_eq!(part.session_hourly, full.session_hourly.iter().filter(|r| in_window(r.date)).cloned().collect::<Vec<_>>());
+    assert_eq!(part.completeness, full.completeness.iter().filter(|r| in_window(r.date)).cloned().collect::<Vec<_>>());
+    assert_eq!(part.lineage, full.lineage.iter().filter(|r| in_window(r.date)).cloned().collect::<Vec<_>>());
+    // Without the carry the same events project differently: the carry is not decoration.
+    let cold = project_from(&later, Some(window), &config, Carry::default());
+    assert_ne!(normalized(&cold), normalized(&part));
+}

@@ -169,3 +169,30 @@ fn a_killed_reproject_leaves_the_previous_tables_intact() {
         assert_eq!(export(&s), before, "tables changed after a reproject killed at {delay_ms} ms");
     }
 }
+
+#[test]
+fn a_window_projection_reads_earlier_dates_from_the_database_only_while_they_are_current() {
+    let s = Scratch::new();
+    let (old, first, last) = (days_ago(5), days_ago(3), days_ago(1));
+    let fake = Fake::start(Fake::config(20));
+    expect_code(&run(fake.ingest(&s).args(["--from", &first.to_string(), "--to", &last.to_string()])), 0);
+
+    // Current database: a one-day projection keeps to its day and changes nothing.
+    let before = export(&s);
+    let out = run(s.adlake().args(["--json", "reproject", "--from", &last.to_string(), "--to", &last.to_string()]));
+    expect_code(&out, 0);
+    assert_eq!(out.json()["window"], serde_json::json!([last, last]), "a current database is not re-read");
+    assert_eq!(export(&s), before);
+
+    // An older date arrives late (and that ingest projects it). The dates after it look back at
+    // its row counts (expected_min_rows), so they are stale until reprojected.
+    expect_code(&run(fake.ingest(&s).args(["--date", &old.to_string()])), 0);
+    let out = run(s.adlake().args(["--json", "reproject", "--from", &last.to_string(), "--to", &last.to_string()]));
+    expect_code(&out, 0);
+    assert_eq!(out.json()["window"], serde_json::json!([first, last]), "widened back to the first stale date");
+    let widened = export(&s);
+    expect_code(&run(s.adlake().args(["reproject"])), 0);
+    assert_eq!(widened, export(&s), "the widened window equals a full rebuild");
+    let looked_back = scalar(&s, &format!("SELECT count(*) FROM endpoint_completeness WHERE date = DATE '{first}' AND expected_min_rows IS NOT NULL"));
+    assert!(looked_back > 0, "the first date now looks back at the late one");
+}
