@@ -1,13 +1,18 @@
-//! The projection: `tables = project(events, config)`, a pure function.
+//! The projection: `tables = project(events, config)`, a pure function, computed as a fold
+//! over dates in ascending order ([`Projector`]): each date's events in, that date's rows out,
+//! and between dates only a bounded [`Carry`] of what later dates look back at.
 //!
 //! Invariants (see `projection-rules.md`):
-//! - Output depends only on the set of events, never on their order: events are sorted by
-//!   (fetched_at, id) first, every map is a `BTreeMap`, every output is sorted by its key.
+//! - Output depends only on the set of events, never on their order: each date's events are
+//!   sorted by (fetched_at, id) first, every map is a `BTreeMap`, each date's rows are sorted
+//!   by their key.
+//! - A projection that starts from a carry equals one that read the earlier dates itself.
 //! - Per (endpoint, date) the latest *successful* fetch is the snapshot; a later failure
 //!   never erases it. A body that cannot be decoded is quarantined, never fatal.
 //! - Values are taken from the first source in precedence order that has them, never summed
 //!   across sources; rows of one source for one key are summed within that source.
-//! - Every projected value has lineage: event id, body sha256, row locator, and the rule.
+//! - Every projected value has lineage: the event and row locator of each source that
+//!   supplied it (and of each that had a value but lost), under a rule of [`LINEAGE_RULES`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
