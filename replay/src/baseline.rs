@@ -27,8 +27,8 @@ pub fn decompress_and_parse(bodies: &[(BodyHash, BodyFormat, &[u8])], depth: Par
             continue;
         }
         let parsed = match depth {
-            ParseDepth::Syntax => serde_json::from_slice::<serde::de::IgnoredAny>(&plain).map(|_| ()),
-            ParseDepth::Document => crate::json::Json::parse(&plain).map(drop),
+            ParseDepth::Syntax => serde_json::from_slice::<serde::de::IgnoredAny>(&plain).map(|_| ()).map_err(|e| e.to_string()),
+            ParseDepth::Document => crate::json::Json::parse(&plain).map(drop).map_err(|e| e.to_string()),
         };
         parsed.map_err(|e| format!("body {hash}: {e}"))?;
     }

@@ -1,16 +1,24 @@
-//! A JSON document that borrows from the body it was parsed from: the projector's parse
-//! target. `serde_json::Value` allocates a `String` for every key and string and a `BTreeMap`
-//! for every object; report bodies are mostly short objects of short strings, so borrowing
-//! them and keeping objects as small vectors roughly halves the cost of parsing a body.
+//! A JSON document that borrows from the body it was parsed from, and its parser: the
+//! projector's parse target. `serde_json::Value` allocates a `String` for every key and string
+//! and a `BTreeMap` for every object; report bodies are mostly short objects of short strings,
+//! so borrowing them and keeping objects as small vectors costs a fraction of that.
+//!
+//! The parser is a strict RFC 8259 recursive descent of its own: serde_json's scanner is not
+//! generic, so it is compiled at the dev profile's -O0 (it cannot be optimised on its own
+//! without rebuilding DuckDB, whose build script shares it), while this one is compiled with
+//! the projector. It accepts exactly what serde_json accepts (tested against it, including
+//! every truncation of valid documents), nests at most 128 deep like serde_json, and never
+//! panics on input.
 //!
 //! Semantics follow `serde_json::Value` where the decoders rely on them: a repeated key keeps
 //! its last value, numbers are `serde_json::Number` (so they print the same), and JSON
-//! pointers use RFC 6901 (`~1` for `/`, `~0` for `~`).
+//! pointers use RFC 6901 (`~1` for `/`, `~0` for `~`). Floats are correctly rounded (Rust's
+//! `f64` parser); serde_json without its `float_roundtrip` feature can be one unit in the last
+//! place off for long mantissas or large exponents, never for the short decimals of money.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -26,8 +34,15 @@ pub enum Json<'a> {
 
 impl<'a> Json<'a> {
     /// Parses `bytes`, borrowing every string that needs no unescaping.
-    pub fn parse(bytes: &'a [u8]) -> Result<Json<'a>, serde_json::Error> {
-        serde_json::from_slice(bytes)
+    pub fn parse(bytes: &'a [u8]) -> Result<Json<'a>, ParseError> {
+        let mut p = Parser { bytes, at: 0, depth: 0 };
+        p.skip_whitespace();
+        let value = p.value()?;
+        p.skip_whitespace();
+        if p.at < bytes.len() {
+            return Err(p.error("trailing characters after the document"));
+        }
+        Ok(value)
     }
 
     /// The value of `key` in an object (the last one, if the key repeats).
@@ -127,92 +142,315 @@ impl fmt::Display for Json<'_> {
     }
 }
 
-/// A string that borrows from the input when it can (no escapes in it).
-struct BorrowedStr<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for BorrowedStr<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct StrVisitor;
-        impl<'de> Visitor<'de> for StrVisitor {
-            type Value = BorrowedStr<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(BorrowedStr(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(BorrowedStr(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(BorrowedStr(Cow::Owned(v)))
-            }
-        }
-        deserializer.deserialize_str(StrVisitor)
-    }
+/// Why a body is not JSON, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason} at byte {offset}")]
+pub struct ParseError {
+    pub reason: &'static str,
+    pub offset: usize,
 }
 
-impl<'de> Deserialize<'de> for Json<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct JsonVisitor;
-        impl<'de> Visitor<'de> for JsonVisitor {
-            type Value = Json<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
+/// serde_json's limit: deeper documents are refused rather than risking the stack.
+const MAX_DEPTH: usize = 128;
+
+struct Parser<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    depth: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn error(&self, reason: &'static str) -> ParseError {
+        ParseError { reason, offset: self.at }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.at += 1;
+        }
+    }
+
+    fn value(&mut self) -> Result<Json<'a>, ParseError> {
+        match self.peek() {
+            None => Err(self.error("EOF while parsing a value")),
+            Some(b'{') => self.nested(Self::object),
+            Some(b'[') => self.nested(Self::array),
+            Some(b'"') => self.string().map(Json::String),
+            Some(b't') => self.literal(b"true", Json::Bool(true)),
+            Some(b'f') => self.literal(b"false", Json::Bool(false)),
+            Some(b'n') => self.literal(b"null", Json::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.error("expected a value")),
+        }
+    }
+
+    fn nested(&mut self, parse: fn(&mut Self) -> Result<Json<'a>, ParseError>) -> Result<Json<'a>, ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error("nested too deeply"));
+        }
+        let value = parse(self);
+        self.depth -= 1;
+        value
+    }
+
+    fn literal(&mut self, word: &'static [u8], value: Json<'a>) -> Result<Json<'a>, ParseError> {
+        if self.bytes[self.at..].starts_with(word) {
+            self.at += word.len();
+            Ok(value)
+        } else {
+            Err(self.error("expected a value"))
+        }
+    }
+
+    fn object(&mut self) -> Result<Json<'a>, ParseError> {
+        self.at += 1;
+        let mut entries = Vec::new();
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Ok(Json::Object(entries));
+        }
+        loop {
+            if self.peek() != Some(b'"') {
+                return Err(self.error("expected a key string"));
             }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Json::Null)
+            let key = self.string()?;
+            self.skip_whitespace();
+            if self.peek() != Some(b':') {
+                return Err(self.error("expected `:`"));
             }
-            fn visit_none<E>(self) -> Result<Self::Value, E> {
-                Ok(Json::Null)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                Json::deserialize(d)
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(Json::Bool(v))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(Json::Number(v.into()))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(Json::Number(v.into()))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(Number::from_f64(v).map_or(Json::Null, Json::Number))
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Json::String(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Json::String(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Json::String(Cow::Owned(v)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(item) = seq.next_element::<Json<'de>>()? {
-                    items.push(item);
+            self.at += 1;
+            self.skip_whitespace();
+            let value = self.value()?;
+            entries.push((key, value));
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => {
+                    self.at += 1;
+                    self.skip_whitespace();
                 }
-                Ok(Json::Array(items))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some(BorrowedStr(key)) = map.next_key::<BorrowedStr<'de>>()? {
-                    let value = map.next_value::<Json<'de>>()?;
-                    entries.push((key, value));
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(Json::Object(entries));
                 }
-                Ok(Json::Object(entries))
+                None => return Err(self.error("EOF while parsing an object")),
+                Some(_) => return Err(self.error("expected `,` or `}`")),
             }
         }
-        deserializer.deserialize_any(JsonVisitor)
+    }
+
+    fn array(&mut self) -> Result<Json<'a>, ParseError> {
+        self.at += 1;
+        let mut items = Vec::new();
+        self.skip_whitespace();
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            return Ok(Json::Array(items));
+        }
+        loop {
+            items.push(self.value()?);
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => {
+                    self.at += 1;
+                    self.skip_whitespace();
+                }
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(Json::Array(items));
+                }
+                None => return Err(self.error("EOF while parsing a list")),
+                Some(_) => return Err(self.error("expected `,` or `]`")),
+            }
+        }
+    }
+
+    /// A string at `"`: borrowed when it has no escapes, else unescaped into an owned one.
+    fn string(&mut self) -> Result<Cow<'a, str>, ParseError> {
+        self.at += 1;
+        let start = self.at;
+        loop {
+            match self.peek() {
+                None => return Err(self.error("EOF while parsing a string")),
+                Some(b'"') => {
+                    let text = std::str::from_utf8(&self.bytes[start..self.at]).map_err(|_| self.error("invalid UTF-8 in a string"))?;
+                    self.at += 1;
+                    return Ok(Cow::Borrowed(text));
+                }
+                Some(b'\\') => break,
+                Some(0..=0x1f) => return Err(self.error("control character in a string")),
+                Some(_) => self.at += 1,
+            }
+        }
+        let mut owned = std::str::from_utf8(&self.bytes[start..self.at]).map_err(|_| self.error("invalid UTF-8 in a string"))?.to_owned();
+        loop {
+            let run = self.at;
+            while let Some(c) = self.peek() {
+                if c == b'"' || c == b'\\' || c < 0x20 {
+                    break;
+                }
+                self.at += 1;
+            }
+            owned.push_str(std::str::from_utf8(&self.bytes[run..self.at]).map_err(|_| self.error("invalid UTF-8 in a string"))?);
+            match self.peek() {
+                None => return Err(self.error("EOF while parsing a string")),
+                Some(b'"') => {
+                    self.at += 1;
+                    return Ok(Cow::Owned(owned));
+                }
+                Some(b'\\') => {
+                    self.at += 1;
+                    let escaped = self.peek().ok_or_else(|| self.error("EOF while parsing a string"))?;
+                    self.at += 1;
+                    match escaped {
+                        b'"' => owned.push('"'),
+                        b'\\' => owned.push('\\'),
+                        b'/' => owned.push('/'),
+                        b'b' => owned.push('\u{8}'),
+                        b'f' => owned.push('\u{c}'),
+                        b'n' => owned.push('\n'),
+                        b'r' => owned.push('\r'),
+                        b't' => owned.push('\t'),
+                        b'u' => owned.push(self.unicode_escape()?),
+                        _ => return Err(self.error("invalid escape")),
+                    }
+                }
+                Some(_) => return Err(self.error("control character in a string")),
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, ParseError> {
+        let digits = self.bytes.get(self.at..self.at + 4).ok_or_else(|| self.error("EOF while parsing a string"))?;
+        let mut n = 0u32;
+        for d in digits {
+            let v = (*d as char).to_digit(16).ok_or_else(|| self.error("invalid \\u escape"))?;
+            n = n * 16 + v;
+        }
+        self.at += 4;
+        Ok(n)
+    }
+
+    /// After `\u`: one code point, from a surrogate pair when it takes two escapes.
+    fn unicode_escape(&mut self) -> Result<char, ParseError> {
+        let first = self.hex4()?;
+        let code = match first {
+            0xD800..=0xDBFF => {
+                if !self.bytes[self.at..].starts_with(b"\\u") {
+                    return Err(self.error("lone leading surrogate in a \\u escape"));
+                }
+                self.at += 2;
+                let second = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&second) {
+                    return Err(self.error("lone leading surrogate in a \\u escape"));
+                }
+                0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+            }
+            0xDC00..=0xDFFF => return Err(self.error("lone trailing surrogate in a \\u escape")),
+            n => n,
+        };
+        char::from_u32(code).ok_or_else(|| self.error("invalid \\u escape"))
+    }
+
+    fn number(&mut self) -> Result<Json<'a>, ParseError> {
+        let start = self.at;
+        let digits = |p: &mut Self| -> usize {
+            let from = p.at;
+            while let Some(b'0'..=b'9') = p.peek() {
+                p.at += 1;
+            }
+            p.at - from
+        };
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => {
+                digits(self);
+            }
+            _ => return Err(self.error("invalid number")),
+        }
+        let mut integer = true;
+        if self.peek() == Some(b'.') {
+            integer = false;
+            self.at += 1;
+            if digits(self) == 0 {
+                return Err(self.error("invalid number"));
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            integer = false;
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.at += 1;
+            }
+            if digits(self) == 0 {
+                return Err(self.error("invalid number"));
+            }
+        }
+        // Only ASCII digits, signs, `.` and exponents were consumed.
+        let text = std::str::from_utf8(&self.bytes[start..self.at]).map_err(|_| self.error("invalid number"))?;
+        if integer {
+            if let Ok(n) = text.parse::<u64>() {
+                return Ok(Json::Number(n.into()));
+            }
+            // `-0` stays a float, as serde_json keeps it: the sign is data.
+            if let Ok(n) = text.parse::<i64>().map_err(drop).and_then(|n| if n == 0 { Err(()) } else { Ok(n) }) {
+                return Ok(Json::Number(n.into()));
+            }
+        }
+        let f: f64 = text.parse().map_err(|_| self.error("invalid number"))?;
+        Number::from_f64(f).map(Json::Number).ok_or_else(|| ParseError { reason: "number out of range", offset: start })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn to_value(j: &Json<'_>) -> serde_json::Value {
+        match j {
+            Json::Null => serde_json::Value::Null,
+            Json::Bool(b) => serde_json::Value::Bool(*b),
+            Json::Number(n) => serde_json::Value::Number(n.clone()),
+            Json::String(s) => serde_json::Value::String(s.to_string()),
+            Json::Array(items) => serde_json::Value::Array(items.iter().map(to_value).collect()),
+            Json::Object(entries) => serde_json::Value::Object(entries.iter().map(|(k, v)| (k.to_string(), to_value(v))).collect()),
+        }
+    }
+
+    /// Equal documents, floats within an ulp or so (see the module comment).
+    fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+        use serde_json::Value as V;
+        match (a, b) {
+            (V::Number(x), V::Number(y)) if x.is_f64() || y.is_f64() => match (x.as_f64(), y.as_f64()) {
+                (Some(x), Some(y)) if x == 0.0 || y == 0.0 => x == y && x.is_sign_negative() == y.is_sign_negative(),
+                (Some(x), Some(y)) => (x - y).abs() <= 4.0 * f64::EPSILON * x.abs().max(y.abs()),
+                _ => false,
+            },
+            (V::Array(x), V::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y)),
+            (V::Object(x), V::Object(y)) => x.len() == y.len() && x.iter().zip(y).all(|((kx, vx), (ky, vy))| kx == ky && same(vx, vy)),
+            _ => a == b,
+        }
+    }
+
+    /// Same verdict as serde_json, and the same document when both accept.
+    fn agrees(text: &[u8]) {
+        let theirs = serde_json::from_slice::<serde_json::Value>(text);
+        let ours = Json::parse(text);
+        match (&ours, &theirs) {
+            (Ok(o), Ok(t)) => assert!(same(&to_value(o), t), "{:?}: ours {o:?}, serde_json {t:?}", String::from_utf8_lossy(text)),
+            (Err(_), Err(_)) => {}
+            _ => panic!("serde_json {:?} but ours {:?} for {:?}", theirs.as_ref().map(|_| ()), ours.as_ref().map(|_| ()), String::from_utf8_lossy(text)),
+        }
+    }
 
     #[test]
     fn reads_like_serde_json_value() {
@@ -222,6 +460,7 @@ mod tests {
         let row = ours.pointer("/data/data/0").unwrap();
         assert_eq!(row.get("a").and_then(Json::as_str), theirs.pointer("/data/data/0/a").and_then(|v| v.as_str()));
         assert!(matches!(row.get("a"), Some(Json::String(Cow::Owned(_)))), "escaped strings are unescaped into owned text");
+        assert!(matches!(row.get("b"), Some(Json::Number(_))));
         assert_eq!(row.get("b").map(|v| v.to_string()), Some(theirs["data"]["data"][0]["b"].to_string()));
         assert_eq!(row.get("c").and_then(Json::as_i64), Some(-3));
         assert_eq!(row.pointer("/a~1b"), Some(&Json::Bool(true)));
@@ -229,6 +468,7 @@ mod tests {
         assert_eq!(ours.get("k").and_then(Json::as_i64), theirs["k"].as_i64(), "a repeated key keeps its last value");
         assert_eq!(ours.pointer(""), Some(&ours));
         assert_eq!(ours.pointer("/data/data/1"), None);
+        assert!(matches!(Json::parse(br#"{"plain":"text"}"#).unwrap().get("plain"), Some(Json::String(Cow::Borrowed("text")))), "plain strings borrow");
     }
 
     #[test]
@@ -238,8 +478,71 @@ mod tests {
     }
 
     #[test]
-    fn rejects_what_serde_json_rejects() {
-        assert!(Json::parse(br#"{"data":["#).is_err());
-        assert!(Json::parse(b"").is_err());
+    fn accepts_and_rejects_exactly_what_serde_json_does() {
+        let cases: &[&[u8]] = &[
+            b"", b" ", b"null", b"nul", b"tru", b"true ", b"[1,]", b"[,1]", b"{\"a\":1,}", b"{\"a\" 1}", b"{1:2}", b"01", b"-01", b"1.", b".5", b"-",
+            b"1e", b"1e+", b"1E+2", b"-0", b"-0.0", b"0e0", b"1e400", b"-1e400", b"1e-400", b"18446744073709551615", b"18446744073709551616",
+            b"-9223372036854775808", b"-9223372036854775809", b"123456789012345678901234567890", b"3.141592653589793238462643383279",
+            b"\"\\x\"", b"\"a\x01b\"", b"\"tab\there\"", b"[1] x", b"[1] ", b"\"\\ud800\"", b"\"\\ud800\\u0041\"", b"\"\\udc00\"",
+            b"\"\\ud83d\\ude00\"", b"\"\\u00e9\\/\\b\\f\\n\\r\\t\"", b"\"\\u00G0\"", b"\"\\u12\"", b"\"\xff\"", b"\"\xc3\xa9\"", b"[\"\xed\xa0\x80\"]",
+            b"{\"a\":{\"b\":[true,false,null,{}]}}", b"[[[[[]]]]]", b"\x0c1", b"\xef\xbb\xbf1", b"{\"a\":1}{}", b"[1 2]", b"{\"a\":1 \"b\":2}", b"\"unterminated",
+        ];
+        for case in cases {
+            agrees(case);
+        }
+        let deep_ok = format!("{}{}", "[".repeat(127), "]".repeat(127));
+        let too_deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
+        agrees(deep_ok.as_bytes());
+        agrees(too_deep.as_bytes());
+        assert!(Json::parse("[".repeat(100_000).as_bytes()).is_err(), "deep nesting is an error, not a stack overflow");
+    }
+
+    #[test]
+    fn every_truncation_and_byte_flip_of_real_bodies_gets_serde_jsons_verdict() {
+        let bodies: &[&[u8]] = &[
+            br#"{"data":{"data":[{"date":"2025-11-23","hour":"3","strategisCampaignId":"sire1f06al","searches":"2","estimated_revenue":"1.5"}]}}"#,
+            br#"{"results":[{"date":"2025-11-23 00:00:00.0","spent":1082.41,"clicks":23.0,"campaign_name":"caf\u00e9 \"x\""}],"recordCount":1}"#,
+            br#"{"code":0,"data":{"rows":[{"costDecimal":12345,"cost":-1.5e2}]},"paging":{"cursors":{"after":"MjQZD"},"next":null}}"#,
+        ];
+        for body in bodies {
+            for end in 0..=body.len() {
+                agrees(&body[..end]);
+            }
+            for at in 0..body.len() {
+                for replacement in [b'"', b'\\', b',', b'}', b' ', b'0', b'e', 0x01, 0xff] {
+                    let mut flipped = body.to_vec();
+                    flipped[at] = replacement;
+                    agrees(&flipped);
+                }
+            }
+        }
+    }
+
+    fn any_json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(|n| serde_json::json!(n)),
+            any::<u64>().prop_map(|n| serde_json::json!(n)),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| serde_json::json!(f)),
+            "\\PC*".prop_map(serde_json::Value::String),
+            any::<String>().prop_map(serde_json::Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(serde_json::Value::Array),
+                prop::collection::vec(("\\PC{0,8}", inner), 0..8).prop_map(|kv| serde_json::Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn parses_whatever_serde_json_writes(value in any_json(), pretty in any::<bool>()) {
+            let text = if pretty { serde_json::to_string_pretty(&value) } else { serde_json::to_string(&value) }.unwrap();
+            let ours = Json::parse(text.as_bytes()).map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
+            prop_assert_eq!(to_value(&ours), value);
+        }
     }
 }
