@@ -1054,25 +1054,46 @@ impl<'c> Projector<'c> {
     }
 
     fn session_rows(&self, day: &DayData<'_>, snapshot: Option<&Fetch<'_>>, out: &mut DayProjection) {
+        /// One (campaign, hour): only what a session row sums, no copies of the source rows.
+        #[derive(Default)]
+        struct HourAgg {
+            sessions: Option<i64>,
+            revenue: Option<Decimal>,
+            refs: Vec<RowRef>,
+        }
         let Some(f) = snapshot else { return };
         let date = day.date;
-        let mut hours: BTreeMap<(&str, u8), Agg> = BTreeMap::new();
+        let mut hours: BTreeMap<(&str, u8), HourAgg> = BTreeMap::new();
         for &(at, row) in &f.rows {
             let (Some(sid), Some(hour)) = (&row.strategis_id, row.hour) else { continue };
             if row.date.is_some_and(|d| d != date) {
                 continue;
             }
-            hours.entry((sid.as_str(), hour)).or_default().add(row, at);
+            let agg = hours.entry((sid.as_str(), hour)).or_default();
+            agg.sessions = crate::decode::sum_opt(agg.sessions, row.sessions);
+            agg.revenue = crate::decode::sum_opt(agg.revenue, row.revenue);
+            agg.refs.push(at);
         }
+        // Hours come grouped by campaign: look its metadata up once per campaign.
+        let mut meta_of: Option<(&str, Option<&CampaignMeta>)> = None;
         let mut meta_key = (date, String::new());
+        out.session_hourly.reserve(hours.len());
+        out.lineage.reserve(hours.len());
         for ((sid, hour), agg) in hours {
-            meta_key.1.clear();
-            meta_key.1.push_str(sid);
-            let meta = (0..=CONTEXT_DAYS).find_map(|n| {
-                meta_key.0 = date - chrono::Days::new(n);
-                self.carry.daily_meta.get(&meta_key)
-            });
-            let rpc = match (agg.row.revenue, agg.row.sessions) {
+            let meta = match meta_of {
+                Some((cached, meta)) if cached == sid => meta,
+                _ => {
+                    meta_key.1.clear();
+                    meta_key.1.push_str(sid);
+                    let meta = (0..=CONTEXT_DAYS).find_map(|n| {
+                        meta_key.0 = date - chrono::Days::new(n);
+                        self.carry.daily_meta.get(&meta_key)
+                    });
+                    meta_of = Some((sid, meta));
+                    meta
+                }
+            };
+            let rpc = match (agg.revenue, agg.sessions) {
                 (Some(r), Some(s)) if s > 0 => Some((r / Decimal::from(s)).round_dp(6)),
                 _ => None,
             };
@@ -1080,8 +1101,8 @@ impl<'c> Projector<'c> {
                 campaign_id: sid.to_owned(),
                 date,
                 click_hour: hour,
-                sessions: agg.row.sessions,
-                revenue: agg.row.revenue,
+                sessions: agg.sessions,
+                revenue: agg.revenue,
                 rpc,
                 owner: meta.and_then(|m| m.owner.clone()),
                 lane: meta.and_then(|m| m.lane.clone()),
