@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use adlake_raw::store::EventFilter;
-use adlake_raw::{BodyHash, Lake};
+use adlake_raw::{BodyHash, Envelope, Lake};
 use adlake_replay::project::{self, Carry, DateWindow, Event, Projection, CONTEXT_DAYS};
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
@@ -71,13 +71,10 @@ pub async fn project_into(settings: &Settings, lake: &Lake, window: Option<DateW
 
 /// [`project_into`], advancing `progress` by one per date projected.
 pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window: Option<DateWindow>, progress: Option<ProgressBar>) -> Result<ProjectionSummary, AppError> {
-    if settings.as_of.is_some() {
-        // A view of the past is small and rare: the whole projection in memory.
-        let (projection, body_bytes) = compute(settings, lake, window).await?;
-        let summary = summarize(&projection, body_bytes);
-        write_projection(settings, projection).await?;
-        return Ok(summary);
-    }
+    // A view of the past sees only events fetched before `as_of`: the database's record of
+    // earlier dates describes the whole lake, so such a projection reads every earlier date
+    // itself and records no chains.
+    let as_of = settings.as_of;
     let started = std::time::Instant::now();
     let keys = lake.event_keys(&EventFilter { from: None, to: window.map(|w| w.to), source: None }).await?;
     let mut keys_by_date: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
@@ -95,7 +92,7 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
         let mut conn = adlake_replay::db::open(&path, adlake_replay::db::Access::ReadWrite, wait)?;
         adlake_replay::db::migrate(&mut conn, &path)?;
         let Some(w) = window else { return Ok((conn, None, Carry::default())) };
-        let recorded = adlake_replay::incremental::recorded_chains(&conn)?;
+        let recorded = if as_of.is_some() { BTreeMap::new() } else { adlake_replay::incremental::recorded_chains(&conn)? };
         let from = adlake_replay::incremental::start_date(w.from, &lake_chains, &recorded);
         if from < w.from {
             tracing::info!(requested = %w.from, from = %from, "earlier dates changed since they were projected: projecting from {from}");
@@ -108,7 +105,9 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
 
     let dates: Vec<NaiveDate> = keys_by_date.keys().copied().filter(|d| window.is_none_or(|w| w.contains(*d))).collect();
     let markers = lake.list_events(&EventFilter { from: None, to: None, source: Some(crate::commands::ingest::JOB.into()) }).await?;
-    let markers: Vec<Event> = markers.into_iter().map(|e| Event { id: e.id, envelope: e.envelope, body: None }).collect();
+    let before_as_of = move |e: &Envelope| as_of.is_none_or(|t| e.fetched_at < t);
+    let markers: Vec<Event> = markers.into_iter().filter(|e| before_as_of(&e.envelope)).map(|e| Event { id: e.id, envelope: e.envelope, body: None }).collect();
+    let chains = if as_of.is_some() { BTreeMap::new() } else { chains };
     if let Some(bar) = &progress {
         bar.set_length(dates.len() as u64);
     }
@@ -171,7 +170,7 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
     let loaded = futures::stream::iter(dates)
         .map(|date| async move {
             let stored = lake.list_events(&EventFilter { from: Some(date), to: Some(date), source: None }).await?;
-            let stored: Vec<_> = stored.into_iter().filter(|e| e.envelope.http.is_some()).collect();
+            let stored: Vec<_> = stored.into_iter().filter(|e| e.envelope.http.is_some() && before_as_of(&e.envelope)).collect();
             let events = with_bodies(lake, stored).await?;
             Ok::<_, AppError>((date, events))
         })
@@ -284,21 +283,6 @@ impl ProjectionSummary {
                 self.unmapped_network_ids.insert(at, id.clone());
             }
         }
-    }
-}
-
-pub fn summarize(p: &Projection, body_bytes: u64) -> ProjectionSummary {
-    ProjectionSummary {
-        window: p.window.map(|w| (w.from, w.to)),
-        events: p.events_applied.len(),
-        body_bytes,
-        campaign_rows: p.campaign_index.len(),
-        session_rows: p.session_hourly.len(),
-        completeness_rows: p.completeness.len(),
-        runs: p.campaign_runs.len(),
-        quarantined: p.quarantine.len(),
-        unmapped_campaigns: p.unmapped_campaigns.len(),
-        unmapped_network_ids: p.unmapped_network_ids.iter().cloned().collect(),
     }
 }
 
