@@ -112,58 +112,71 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
         bar.set_length(dates.len() as u64);
     }
 
-    // The projector and writer, fed one date at a time.
-    // `None` says every date was sent: without it the worker rolls back.
+    // Three stages, each on its own thread, bounded channels between them: the loader (below)
+    // reads dates ahead, the projector folds them, the writer appends each date's rows. On two
+    // cores projecting date D+1 overlaps writing date D.
+    // `None` / `ToWriter::Done` say the stage before finished: without them the next stage
+    // stops with an error and the transaction rolls back.
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Option<(NaiveDate, Vec<Event>)>>(READ_AHEAD_DATES);
+    let (to_writer, from_projector) = std::sync::mpsc::sync_channel::<ToWriter>(1);
     let projector_config = settings.projector.clone();
-    let worker = tokio::task::spawn_blocking(move || -> Result<ProjectionSummary, AppError> {
-        let mut conn = conn;
+    let projector_task = tokio::task::spawn_blocking(move || -> Result<(), AppError> {
         let mut projector = project::Projector::new(&projector_config, window, carry);
-        let mut writer = adlake_replay::write::Writer::begin(&mut conn, window)?;
-        let mut summary = ProjectionSummary::empty(window);
         let mut bodies_seen = std::collections::BTreeSet::new();
-        let mut complete = false;
-        let (mut waiting, mut projecting, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO, std::time::Duration::ZERO);
+        let (mut waiting, mut projecting) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
         let mut clock = std::time::Instant::now();
         for message in receiver {
             waiting += clock.elapsed();
             let Some((date, events)) = message else {
-                complete = true;
-                break;
+                let (campaign_runs, session_runs, marker_rows) = projector.runs(&markers);
+                let done = ToWriter::Done { campaign_runs, session_runs, marker_rows, applied: projector.events_applied(), carry: projector.carry().clone() };
+                tracing::debug!(waiting_for_lake_s = waiting.as_secs_f64(), projecting_s = projecting.as_secs_f64(), "projector");
+                // A writer that has stopped reports its own error.
+                let _ = to_writer.send(done);
+                return Ok(());
             };
-            summary.body_bytes += events.iter().filter_map(|e| e.envelope.body).filter(|b| bodies_seen.insert(b.sha256)).map(|b| b.len).sum::<u64>();
             clock = std::time::Instant::now();
+            let body_bytes = events.iter().filter_map(|e| e.envelope.body).filter(|b| bodies_seen.insert(b.sha256)).map(|b| b.len).sum::<u64>();
             let day = projector.day(date, &events);
             drop(events);
             projecting += clock.elapsed();
+            if to_writer.send(ToWriter::Day(day, body_bytes)).is_err() {
+                return Ok(());
+            }
             clock = std::time::Instant::now();
-            summary.add_day(&day);
-            writer.day(&day)?;
-            drop(day);
-            writing += clock.elapsed();
-            clock = std::time::Instant::now();
-            if let Some(bar) = &progress {
-                bar.inc(1);
+        }
+        Err(AppError::Usage("projection stopped before its last date; nothing was written".into()))
+    });
+    let worker = tokio::task::spawn_blocking(move || -> Result<ProjectionSummary, AppError> {
+        let mut conn = conn;
+        let mut writer = adlake_replay::write::Writer::begin(&mut conn, window)?;
+        let mut summary = ProjectionSummary::empty(window);
+        let mut writing = std::time::Duration::ZERO;
+        for message in from_projector {
+            match message {
+                ToWriter::Day(day, body_bytes) => {
+                    let clock = std::time::Instant::now();
+                    summary.body_bytes += body_bytes;
+                    summary.add_day(&day);
+                    writer.day(&day)?;
+                    drop(day);
+                    writing += clock.elapsed();
+                    if let Some(bar) = &progress {
+                        bar.inc(1);
+                    }
+                }
+                ToWriter::Done { campaign_runs, session_runs, marker_rows, applied, carry } => {
+                    summary.runs = campaign_runs.len();
+                    summary.events = applied.len();
+                    let clock = std::time::Instant::now();
+                    writer.carry(&carry, &chains)?;
+                    writer.finish(&campaign_runs, &session_runs, &marker_rows, &applied)?;
+                    tracing::debug!(writing_s = writing.as_secs_f64(), committing_s = clock.elapsed().as_secs_f64(), "writer");
+                    return Ok(summary);
+                }
             }
         }
-        if !complete {
-            return Err(AppError::Usage("projection stopped before its last date; nothing was written".into()));
-        }
-        let (campaign_runs, session_runs, marker_rows) = projector.runs(&markers);
-        summary.runs = campaign_runs.len();
-        let applied = projector.events_applied();
-        summary.events = applied.len();
-        writer.carry(projector.carry(), &chains)?;
-        clock = std::time::Instant::now();
-        writer.finish(&campaign_runs, &session_runs, &marker_rows, &applied)?;
-        tracing::debug!(
-            waiting_for_lake_s = waiting.as_secs_f64(),
-            projecting_s = projecting.as_secs_f64(),
-            writing_s = writing.as_secs_f64(),
-            committing_s = clock.elapsed().as_secs_f64(),
-            "projection worker"
-        );
-        Ok(summary)
+        Err(AppError::Usage("projection stopped before its last date; nothing was written".into()))
     });
 
     // The loader: dates in order, each date's bodies read in parallel.
@@ -200,11 +213,14 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
         let _ = tokio::task::spawn_blocking(move || sender.send(done)).await;
     }
     drop(sender);
-    let outcome = worker.await.map_err(|e| AppError::Usage(format!("projection task failed: {e}")))?;
+    let projected = projector_task.await.map_err(|e| AppError::Usage(format!("projection task failed: {e}")))?;
+    let written = worker.await.map_err(|e| AppError::Usage(format!("database task failed: {e}")))?;
+    // The first stage that failed names the cause; later stages only saw it stop.
     if let Some(e) = load_error {
         return Err(e);
     }
-    let summary = outcome?;
+    projected?;
+    let summary = written?;
     tracing::debug!(elapsed_s = started.elapsed().as_secs_f64(), "projection written");
     Ok(summary)
 }
@@ -254,6 +270,12 @@ pub async fn compute(settings: &Settings, lake: &Lake, window: Option<DateWindow
         .await
         .map_err(|e| AppError::Usage(format!("projection task failed: {e}")))?;
     Ok((projection, body_bytes))
+}
+
+/// What the projector hands the writer.
+enum ToWriter {
+    Day(project::DayProjection, u64),
+    Done { campaign_runs: Vec<project::RunRow>, session_runs: Vec<project::RunRow>, marker_rows: Vec<project::RawEventRow>, applied: Vec<adlake_raw::EventId>, carry: Carry },
 }
 
 impl ProjectionSummary {
