@@ -22,7 +22,8 @@ CREATE TABLE lineage_entries (
     row_key     VARCHAR NOT NULL,
     event_id    VARCHAR NOT NULL,
     locator     VARCHAR,
-    value       VARCHAR                     -- the losing source's value; chosen values are the row's
+    value       VARCHAR                     -- a losing source's values, in column order, separated by chr(31);
+                                            -- NULL for chosen sources (their value is the row's)
 );
 
 CREATE TABLE lineage_rules (
@@ -33,9 +34,15 @@ CREATE TABLE lineage_rules (
 
 CREATE VIEW lineage AS
 SELECT s.table_name, e.date, e.row_key, s.column_name, s.endpoint, e.event_id, r.body_sha256, e.locator,
-       coalesce(exact.rule, every.rule) AS rule, s.chosen, e.value
+       coalesce(exact.rule, every.rule) AS rule, s.chosen,
+       CASE WHEN s.column_count = 1 THEN e.value ELSE string_split(e.value, chr(31))[s.column_index] END AS value
 FROM lineage_entries AS e
-JOIN (SELECT * EXCLUDE (columns), unnest(string_split(columns, ',')) AS column_name FROM lineage_sources) AS s ON s.source_id = e.source_id
+JOIN (
+    SELECT * EXCLUDE (columns),
+           list_position(string_split(columns, ','), column_name) AS column_index,
+           len(string_split(columns, ',')) AS column_count
+    FROM (SELECT *, unnest(string_split(columns, ',')) AS column_name FROM lineage_sources)
+) AS s ON s.source_id = e.source_id
 LEFT JOIN lineage_rules AS exact ON exact.kind = s.kind AND exact.column_name = s.column_name
 LEFT JOIN lineage_rules AS every ON every.kind = s.kind AND every.column_name = '*'
 LEFT JOIN (SELECT event_id, any_value(body_sha256) AS body_sha256 FROM raw_events GROUP BY event_id) AS r ON r.event_id = e.event_id;

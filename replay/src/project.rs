@@ -169,8 +169,8 @@ pub struct RunRow {
     pub campaign_count: Option<i64>,
 }
 
-/// One source of one row: the columns that body row supplied (chosen), or one column it had
-/// a value for but lost to a higher-precedence source (with that value).
+/// One source of one row: the columns that body row supplied (chosen), or the columns it had
+/// values for but lost to a higher-precedence source (with those values).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LineageRow {
     pub table_name: &'static str,
@@ -184,7 +184,8 @@ pub struct LineageRow {
     pub locator: String,
     /// `false` for a source that had a value but lost to a higher-precedence one.
     pub chosen: bool,
-    /// The losing source's value; `None` for chosen sources (their value is the row's).
+    /// The losing source's values, one per column (see [`LineageRow::value_of`]); `None` for
+    /// chosen sources (their value is the row's).
     pub value: Option<String>,
 }
 
@@ -635,13 +636,43 @@ impl RowBuilder {
             columns.dedup();
             out.push(LineageRow::new(day, table, kind, row_key, columns, endpoint, *r, true, None));
         }
+        // A losing body row gets one entry for all the columns it lost, values joined by
+        // LOST_VALUE_SEPARATOR in column order (one entry per column if a value contains it).
+        let mut lost: BTreeMap<(&'static str, RowRef), Vec<(&'static str, &str)>> = BTreeMap::new();
         for (column, endpoint, r, value) in &self.lost {
-            out.push(LineageRow::new(day, table, kind, row_key, vec![column], endpoint, *r, false, Some(value.clone())));
+            lost.entry((endpoint, *r)).or_default().push((column, value.as_str()));
+        }
+        for ((endpoint, r), mut values) in lost {
+            values.sort_unstable();
+            values.dedup();
+            if values.iter().any(|(_, v)| v.contains(LOST_VALUE_SEPARATOR)) {
+                for (column, value) in values {
+                    out.push(LineageRow::new(day, table, kind, row_key, vec![column], endpoint, r, false, Some(value.to_owned())));
+                }
+            } else {
+                let columns = values.iter().map(|(c, _)| *c).collect();
+                let joined = values.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(&LOST_VALUE_SEPARATOR.to_string());
+                out.push(LineageRow::new(day, table, kind, row_key, columns, endpoint, r, false, Some(joined)));
+            }
         }
     }
 }
 
+/// Between the values of a losing entry with several columns (ASCII unit separator).
+pub const LOST_VALUE_SEPARATOR: char = '\u{1f}';
+
 impl LineageRow {
+    /// The value this (losing) entry had for `column`.
+    pub fn value_of(&self, column: &str) -> Option<&str> {
+        let at = self.columns.iter().position(|c| *c == column)?;
+        let value = self.value.as_deref()?;
+        if self.columns.len() == 1 {
+            Some(value)
+        } else {
+            value.split(LOST_VALUE_SEPARATOR).nth(at)
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn new(day: &DayData<'_>, table: &'static str, kind: &'static str, row_key: &str, columns: Vec<&'static str>, endpoint: &'static str, r: RowRef, chosen: bool, value: Option<String>) -> Self {
         LineageRow {

@@ -148,7 +148,7 @@ fn never_sums_across_sources() {
     let chosen: Vec<_> = spend_lineage.iter().filter(|l| l.chosen).collect();
     assert_eq!(chosen.len(), 1);
     assert_eq!(chosen[0].endpoint, "facebook_report");
-    let lost: Vec<_> = spend_lineage.iter().filter(|l| !l.chosen).map(|l| (l.endpoint, l.value.clone())).collect();
+    let lost: Vec<_> = spend_lineage.iter().filter(|l| !l.chosen).map(|l| (l.endpoint, l.value_of("spend_usd").map(str::to_owned))).collect();
     assert_eq!(lost.len(), 3, "two adset rows and strategis: {lost:?}");
     assert!(lost.contains(&("strategis_metrics", Some("98.00".into()))));
     assert!(lost.contains(&("facebook_adsets", Some("100.00".into()))), "the losing adset sum is named with its value: {lost:?}");
@@ -471,4 +471,25 @@ fn streaming_and_whole_writes_give_the_same_fingerprints() {
     other.campaign_index.pop();
     let changed = written_meta(|conn| crate::write::write(conn, &other).unwrap());
     assert_ne!(changed, whole);
+}
+
+#[test]
+fn a_losing_entry_names_each_columns_value() {
+    let entry = LineageRow {
+        table_name: "campaign_index",
+        date: d("2025-11-23"),
+        row_key: "k".into(),
+        kind: "campaign",
+        columns: vec!["account_id", "campaign_name"],
+        endpoint: "facebook_report",
+        event_id: EventId::of(b"e"),
+        locator: "/data/0".into(),
+        chosen: false,
+        value: Some(format!("123{LOST_VALUE_SEPARATOR}Campaign, ABC")),
+    };
+    assert_eq!(entry.value_of("account_id"), Some("123"));
+    assert_eq!(entry.value_of("campaign_name"), Some("Campaign, ABC"));
+    assert_eq!(entry.value_of("spend_usd"), None);
+    let single = LineageRow { columns: vec!["campaign_name"], value: Some("a\u{1f}b".into()), ..entry };
+    assert_eq!(single.value_of("campaign_name"), Some("a\u{1f}b"), "a lone column's value is taken whole");
 }
