@@ -78,7 +78,12 @@ pub fn read_carry(conn: &Connection, from: NaiveDate) -> Result<Carry, DbError> 
     let q = |what: &'static str| DbError::query(format!("read {what} for an incremental projection"));
 
     let mut stmt = conn
-        .prepare("SELECT platform_campaign_id, CAST(date AS VARCHAR), strategis_campaign_id FROM campaign_identity WHERE date < CAST(? AS DATE)")
+        // Resolution takes the newest date at or before the row's date, so for dates from
+        // `from` on only each platform id's newest earlier date matters.
+        .prepare(
+            "SELECT platform_campaign_id, CAST(date AS VARCHAR), strategis_campaign_id FROM campaign_identity WHERE date < CAST(? AS DATE)
+             QUALIFY date = max(date) OVER (PARTITION BY platform_campaign_id)",
+        )
         .map_err(q("campaign_identity"))?;
     let pairs = stmt
         .query_map(params![from_s], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))

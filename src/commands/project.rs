@@ -84,6 +84,7 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
         }
     }
     let chains = adlake_replay::incremental::chains(&keys_by_date, &settings.projector);
+    tracing::debug!(elapsed_s = started.elapsed().as_secs_f64(), keys = keys.len(), "lake listed");
 
     // Open the database, and decide where the projection starts and what it carries in.
     let (path, wait) = (settings.db.clone(), settings.lock_wait);
@@ -103,11 +104,13 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
     .await
     .map_err(|e| AppError::Usage(format!("database task failed: {e}")))??;
 
+    tracing::debug!(elapsed_s = started.elapsed().as_secs_f64(), "database opened, carry read");
     let dates: Vec<NaiveDate> = keys_by_date.keys().copied().filter(|d| window.is_none_or(|w| w.contains(*d))).collect();
     let markers = lake.list_events(&EventFilter { from: None, to: None, source: Some(crate::commands::ingest::JOB.into()) }).await?;
     let before_as_of = move |e: &Envelope| as_of.is_none_or(|t| e.fetched_at < t);
     let markers: Vec<Event> = markers.into_iter().filter(|e| before_as_of(&e.envelope)).map(|e| Event { id: e.id, envelope: e.envelope, body: None }).collect();
     let chains = if as_of.is_some() { BTreeMap::new() } else { chains };
+    tracing::debug!(elapsed_s = started.elapsed().as_secs_f64(), markers = markers.len(), "run markers read");
     if let Some(bar) = &progress {
         bar.set_length(dates.len() as u64);
     }
