@@ -2,8 +2,9 @@
 //! page each, bodies rendered by the fake's universe), then times a full `reproject` and a
 //! one-day incremental projection, beside two baselines measured in the same run:
 //! (a) decompress + JSON parse of the same bodies (the floor), and (b) DuckDB alone: the
-//! `duckdb` Python package's `read_json` loading the decompressed bodies and joining revenue
-//! to spend in SQL. Wall seconds and CPU seconds (this process's, from /proc) are both shown.
+//! `duckdb` Python package's `read_json` loading every endpoint's decompressed bodies into
+//! tables and joining revenue to spend in SQL. Wall seconds and CPU seconds (this process's,
+//! from /proc) are both shown.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -122,7 +123,7 @@ pub async fn run(ctx: &Context, days: u32, campaigns: usize, dir: Option<PathBuf
 
     // Baseline (a): decompress + parse, one thread, the same bodies.
     let hashes = lake.body_hashes().await?;
-    let bodies_dir = root.join("bodies-json");
+    let bodies_dir = root.join("bodies-all-endpoints");
     let write_files = !bodies_dir.exists();
     if write_files {
         std::fs::create_dir_all(&bodies_dir)?;
@@ -143,18 +144,16 @@ pub async fn run(ctx: &Context, days: u32, campaigns: usize, dir: Option<PathBuf
     let (floor, parsed_bytes) = floor_run(ParseDepth::Document)?;
     let (syntax_floor, _) = floor_run(ParseDepth::Syntax)?;
 
-    // Baseline (b): DuckDB alone over the decompressed JSON of the revenue and spend endpoints.
+    // Baseline (b): DuckDB alone over the same decompressed bodies, every endpoint.
     if write_files {
         for e in &events {
-            let key = e.envelope.source.as_str();
-            if !["s1_daily_v3", "facebook_report", "taboola_report", "mediago_report"].contains(&key) {
-                continue;
-            }
+            let Some(spec) = adlake_replay::endpoint(&e.envelope.source) else { continue };
             if let Some(b) = e.envelope.body {
                 let plain = lake.get_body(&b.sha256).await?;
-                let dir = bodies_dir.join(key);
+                let dir = bodies_dir.join(spec.key);
                 std::fs::create_dir_all(&dir)?;
-                std::fs::write(dir.join(format!("{}.json", e.envelope.date)), plain)?;
+                let ext = if spec.format == BodyFormat::Csv { "csv" } else { "json" };
+                std::fs::write(dir.join(format!("{}-{}.{ext}", e.envelope.date, e.id)), plain)?;
             }
         }
     }
@@ -184,35 +183,58 @@ pub async fn run(ctx: &Context, days: u32, campaigns: usize, dir: Option<PathBuf
     Ok(crate::EXIT_OK)
 }
 
-/// Runs the DuckDB-alone baseline in the `duckdb` Python package: load every JSON body with
-/// `read_json`, unnest rows, join S1 revenue to platform spend. Its own CPU time is measured
-/// inside Python (`resource.getrusage`), around the load and the join only.
+/// Runs the DuckDB-alone baseline in the `duckdb` Python package: load every endpoint's bodies
+/// into a table (`read_json` and unnest of its row array; `read_csv` for Zemanta), then join S1
+/// revenue to platform spend. Its own CPU time is measured inside Python
+/// (`resource.getrusage`), around the loads and the join only.
 fn duckdb_baseline(dir: &Path) -> serde_json::Value {
     let script = r#"
 import duckdb, json, os, resource, sys, time
 d = sys.argv[1]
-size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(d) for f in fs)
+# Where each endpoint keeps its rows (see upstream-contract.md); None: a bare array; "csv": CSV.
+rows_at = {
+    "s1_daily_v3": "data", "s1_reconciled": None, "s1_rpc_average": "rows", "s1_hourly_v3": "data.data",
+    "facebook_report": "data", "facebook_campaigns": "data", "facebook_adsets": "data", "facebook_pixel": None,
+    "strategis_metrics": "data", "taboola_report": "results", "outbrain_report": "campaignResults",
+    "newsbreak_report": "data.rows", "mediago_report": "results", "zemanta_report": "csv", "smartnews_report": "data",
+}
+present = [k for k in rows_at if os.path.isdir(os.path.join(d, k))]
+size = sum(os.path.getsize(os.path.join(d, k, f)) for k in present for f in os.listdir(os.path.join(d, k)))
 con = duckdb.connect()
 con.execute("SET threads TO 1")
 r0 = resource.getrusage(resource.RUSAGE_SELF); t0 = time.time()
-con.execute(f"CREATE TABLE s1 AS SELECT u.* FROM (SELECT unnest(data) AS u FROM read_json('{d}/s1_daily_v3/*.json', maximum_object_size=1000000000)) ")
-con.execute(f"CREATE TABLE fb AS SELECT u.* FROM (SELECT unnest(data) AS u FROM read_json('{d}/facebook_report/*.json', maximum_object_size=1000000000))")
-con.execute(f"CREATE TABLE tb AS SELECT u.* FROM (SELECT unnest(results) AS u FROM read_json('{d}/taboola_report/*.json', maximum_object_size=1000000000))")
-con.execute(f"CREATE TABLE mg AS SELECT u.* FROM (SELECT unnest(results) AS u FROM read_json('{d}/mediago_report/*.json', maximum_object_size=1000000000))")
-n = con.execute("""
-  SELECT count(*) FROM (
-    SELECT s1.date, s1.strategisCampaignId,
-           sum(CAST(replace(s1.estimated_revenue, ',', '') AS DECIMAL(18,2))) AS revenue,
-           coalesce(max(CAST(fb.spend AS DECIMAL(18,2))), max(CAST(tb.spent AS DECIMAL(18,2))), max(CAST(mg.spend AS DECIMAL(18,2)))) AS spend
-    FROM s1
-    LEFT JOIN fb ON fb.campaign_id = s1.networkCampaignId AND fb.date_start = s1.date
-    LEFT JOIN tb ON tb.strategisCampaignId = s1.strategisCampaignId AND CAST(tb.date AS VARCHAR)[:10] = CAST(s1.date AS VARCHAR)
-    LEFT JOIN mg ON mg.strategisCampaignId = s1.strategisCampaignId AND CAST(mg.date AS VARCHAR) = CAST(s1.date AS VARCHAR)
-    GROUP BY ALL)
-""").fetchone()[0]
+loaded, errors = {}, {}
+for key in present:
+    files = os.path.join(d, key, "*")
+    path = rows_at[key]
+    try:
+        if path == "csv":
+            sql = f"CREATE TABLE {key} AS SELECT * FROM read_csv('{files}', header=true)"
+        elif path is None:
+            sql = f"CREATE TABLE {key} AS SELECT * FROM read_json('{files}', format='array', maximum_object_size=1000000000)"
+        else:
+            sql = f"CREATE TABLE {key} AS SELECT u.* FROM (SELECT unnest(j.{path}) AS u FROM read_json('{files}', maximum_object_size=1000000000) AS j)"
+        con.execute(sql)
+        loaded[key] = con.execute(f"SELECT count(*) FROM {key}").fetchone()[0]
+    except Exception as e:
+        errors[key] = str(e).splitlines()[0]
+n = None
+if all(k in loaded for k in ["s1_daily_v3", "facebook_report", "taboola_report", "mediago_report"]):
+    n = con.execute("""
+      SELECT count(*) FROM (
+        SELECT s1.date, s1.strategisCampaignId,
+               sum(CAST(replace(CAST(s1.estimated_revenue AS VARCHAR), ',', '') AS DECIMAL(18,2))) AS revenue,
+               coalesce(max(CAST(fb.spend AS DECIMAL(18,2))), max(CAST(tb.spent AS DECIMAL(18,2))), max(CAST(mg.spend AS DECIMAL(18,2)))) AS spend
+        FROM s1_daily_v3 AS s1
+        LEFT JOIN facebook_report fb ON fb.campaign_id = s1.networkCampaignId AND fb.date_start = s1.date
+        LEFT JOIN taboola_report tb ON tb.strategisCampaignId = s1.strategisCampaignId AND CAST(tb.date AS VARCHAR)[:10] = CAST(s1.date AS VARCHAR)
+        LEFT JOIN mediago_report mg ON mg.strategisCampaignId = s1.strategisCampaignId AND CAST(mg.date AS VARCHAR) = CAST(s1.date AS VARCHAR)
+        GROUP BY ALL)
+    """).fetchone()[0]
 r1 = resource.getrusage(resource.RUSAGE_SELF); t1 = time.time()
 cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-print(json.dumps({"mb": size / 1048576, "wall_s": t1 - t0, "cpu_s": cpu, "mb_per_cpu_s": size / 1048576 / cpu if cpu else None, "rows": n}))
+print(json.dumps({"mb": size / 1048576, "wall_s": t1 - t0, "cpu_s": cpu, "mb_per_cpu_s": size / 1048576 / cpu if cpu else None,
+                  "tables": loaded, "load_errors": errors, "joined_rows": n}))
 "#;
     match std::process::Command::new("python3").arg("-c").arg(script).arg(dir).output() {
         Ok(out) if out.status.success() => serde_json::from_slice(&out.stdout).unwrap_or_else(|_| json!({"error": "unreadable output"})),
