@@ -202,6 +202,7 @@ present = [k for k in rows_at if os.path.isdir(os.path.join(d, k))]
 size = sum(os.path.getsize(os.path.join(d, k, f)) for k in present for f in os.listdir(os.path.join(d, k)))
 con = duckdb.connect()
 con.execute("SET threads TO 1")
+con.execute("SET enable_progress_bar = false")
 r0 = resource.getrusage(resource.RUSAGE_SELF); t0 = time.time()
 loaded, errors = {}, {}
 for key in present:
@@ -237,7 +238,11 @@ print(json.dumps({"mb": size / 1048576, "wall_s": t1 - t0, "cpu_s": cpu, "mb_per
                   "tables": loaded, "load_errors": errors, "joined_rows": n}))
 "#;
     match std::process::Command::new("python3").arg("-c").arg(script).arg(dir).output() {
-        Ok(out) if out.status.success() => serde_json::from_slice(&out.stdout).unwrap_or_else(|_| json!({"error": "unreadable output"})),
+        Ok(out) if out.status.success() => {
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let last = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_default();
+            serde_json::from_str(last).unwrap_or_else(|_| json!({"error": "unreadable output", "stdout": stdout.chars().take(500).collect::<String>()}))
+        }
         Ok(out) => json!({"error": String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed").to_string(), "hint": "pip install duckdb"}),
         Err(e) => json!({"error": e.to_string()}),
     }
