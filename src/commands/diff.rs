@@ -131,38 +131,38 @@ pub fn diff_tables(conn: &Connection, window: Option<DateWindow>) -> Result<Vec<
 }
 
 pub async fn run(ctx: &Context, lake: &Lake, window: Option<DateWindow>, apply: bool) -> Result<u8, AppError> {
-    let (projection, _) = super::project::compute(&ctx.settings, lake, window).await?;
     let scratch = tempfile::Builder::new().prefix("adlake-shadow-").tempdir().map_err(AppError::Output)?;
     let shadow = scratch.path().join("shadow.duckdb");
+    let mut shadow_settings = ctx.settings.clone();
+    shadow_settings.db = shadow.clone();
+    // The shadow is a fresh database: a window widens back to the lake's first date there, as
+    // it does in the current database when the projector or its configuration changed. The
+    // comparison covers that whole span, so what is shown is what applying would rewrite.
+    let projected = super::project::project_into(&shadow_settings, lake, window).await?;
+    let compared = projected.window.map(|(from, to)| DateWindow { from, to });
     let current = ctx.settings.db.clone();
     let wait = ctx.settings.lock_wait;
-    let projection_for_shadow = projection.clone();
-    let shadow_path = shadow.clone();
     let diffs = tokio::task::spawn_blocking(move || -> Result<Vec<TableDiff>, AppError> {
-        let mut conn = adlake_replay::db::open(&shadow_path, adlake_replay::db::Access::ReadWrite, wait)?;
-        adlake_replay::db::migrate(&mut conn, &shadow_path)?;
-        adlake_replay::write::write(&mut conn, &projection_for_shadow)?;
-        drop(conn);
         let conn = Connection::open_in_memory().map_err(q("open diff workspace"))?;
-        conn.execute_batch(&format!("ATTACH '{}' AS new_db (READ_ONLY)", shadow_path.display().to_string().replace('\'', "''"))).map_err(q("attach shadow"))?;
+        conn.execute_batch(&format!("ATTACH '{}' AS new_db (READ_ONLY)", shadow.display().to_string().replace('\'', "''"))).map_err(q("attach shadow"))?;
         let current = if current.exists() {
             // Held by another writer? Wait like every other command, then attach read-only.
             drop(adlake_replay::db::open(&current, adlake_replay::db::Access::ReadOnly, wait)?);
             current
         } else {
             // No database yet: compare against empty tables.
-            let empty = shadow_path.with_file_name("empty.duckdb");
+            let empty = shadow.with_file_name("empty.duckdb");
             let mut e = adlake_replay::db::open(&empty, adlake_replay::db::Access::ReadWrite, wait)?;
             adlake_replay::db::migrate(&mut e, &empty)?;
             empty
         };
         conn.execute_batch(&format!("ATTACH '{}' AS cur (READ_ONLY)", current.display().to_string().replace('\'', "''"))).map_err(q("attach current database"))?;
-        Ok(diff_tables(&conn, window)?)
+        Ok(diff_tables(&conn, compared)?)
     })
     .await
     .map_err(|e| AppError::Usage(format!("diff task failed: {e}")))??;
     if apply {
-        super::project::write_projection(&ctx.settings, projection).await?;
+        super::project::project_into(&ctx.settings, lake, window).await?;
     }
     if ctx.global.json {
         output::print_json(&serde_json::json!({"applied": apply, "tables": diffs}))?;

@@ -1,6 +1,7 @@
 //! The projection engine: reads events (and their bodies) from the lake date by date, runs the
-//! pure projector and the writer on a blocking thread as the dates arrive, and commits once.
-//! `reproject` and the end of `ingest` both come through here.
+//! pure projector and the writer on blocking threads as the dates arrive, and commits once.
+//! `reproject` (also `--as-of`, and the shadow of `--dry-run`/`--diff`) and the end of
+//! `ingest` all come through here.
 //!
 //! Memory is bounded by a few dates of bodies and rows, not by the lake: the loader reads
 //! ahead at most [`READ_AHEAD_DATES`] dates, and each date's rows are written and dropped
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 use adlake_raw::store::EventFilter;
 use adlake_raw::{BodyHash, Envelope, Lake};
-use adlake_replay::project::{self, Carry, DateWindow, Event, Projection, CONTEXT_DAYS};
+use adlake_replay::project::{self, Carry, DateWindow, Event};
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
@@ -37,31 +38,6 @@ pub struct ProjectionSummary {
     pub quarantined: usize,
     pub unmapped_campaigns: usize,
     pub unmapped_network_ids: Vec<String>,
-}
-
-/// Events needed to project `window` (everything when `None`): the window's events, the
-/// context days before it, every `s1_daily_v3` event before that (campaign identity), and
-/// every run marker.
-pub async fn load_events(lake: &Lake, window: Option<DateWindow>) -> Result<Vec<Event>, AppError> {
-    let mut stored = match window {
-        None => lake.list_events(&EventFilter::default()).await?,
-        Some(w) => {
-            let context_from = w.from - chrono::Days::new(CONTEXT_DAYS);
-            let mut all = lake.list_events(&EventFilter { from: Some(context_from), to: Some(w.to), source: None }).await?;
-            let before = context_from.pred_opt();
-            for source in ["s1_daily_v3", crate::commands::ingest::JOB] {
-                let filter = EventFilter { from: None, to: if source == "s1_daily_v3" { before } else { None }, source: Some(source.into()) };
-                if source == "s1_daily_v3" && before.is_none() {
-                    continue;
-                }
-                all.extend(lake.list_events(&filter).await?);
-            }
-            all
-        }
-    };
-    stored.sort_by_key(|e| e.id);
-    stored.dedup_by_key(|e| e.id);
-    with_bodies(lake, stored).await
 }
 
 /// Projects `window` (or everything) from `lake` into the database at `settings.db`.
@@ -256,25 +232,6 @@ async fn with_bodies(lake: &Lake, stored: Vec<adlake_raw::store::StoredEvent>) -
         .collect())
 }
 
-/// Loads and projects, without writing. Honours `settings.as_of` and `settings.projector`.
-pub async fn compute(settings: &Settings, lake: &Lake, window: Option<DateWindow>) -> Result<(Projection, u64), AppError> {
-    let started = std::time::Instant::now();
-    let mut events = load_events(lake, window).await?;
-    tracing::debug!(load_s = started.elapsed().as_secs_f64(), events = events.len(), "events loaded");
-    if let Some(as_of) = settings.as_of {
-        events.retain(|e| e.envelope.fetched_at < as_of);
-    }
-    let body_bytes: u64 = {
-        let mut seen = std::collections::BTreeSet::new();
-        events.iter().filter_map(|e| e.envelope.body).filter(|b| seen.insert(b.sha256)).map(|b| b.len).sum()
-    };
-    let config = settings.projector.clone();
-    let projection = tokio::task::spawn_blocking(move || project::project(&events, window, &config))
-        .await
-        .map_err(|e| AppError::Usage(format!("projection task failed: {e}")))?;
-    Ok((projection, body_bytes))
-}
-
 /// What the projector hands the writer.
 enum ToWriter {
     Day(project::DayProjection, u64),
@@ -311,15 +268,3 @@ impl ProjectionSummary {
     }
 }
 
-pub async fn write_projection(settings: &Settings, projection: Projection) -> Result<(), AppError> {
-    let path = settings.db.clone();
-    let wait = settings.lock_wait;
-    tokio::task::spawn_blocking(move || -> Result<(), AppError> {
-        let mut conn = adlake_replay::db::open(&path, adlake_replay::db::Access::ReadWrite, wait)?;
-        adlake_replay::db::migrate(&mut conn, &path)?;
-        adlake_replay::write::write(&mut conn, &projection)?;
-        Ok(())
-    })
-    .await
-    .map_err(|e| AppError::Usage(format!("database task failed: {e}")))?
-}
