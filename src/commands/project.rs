@@ -53,6 +53,14 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
     let as_of = settings.as_of;
     let started = std::time::Instant::now();
     let keys = lake.event_keys(&EventFilter { from: None, to: window.map(|w| w.to), source: None }).await?;
+    if window.is_none() && keys.is_empty() {
+        // A full projection replaces every table: from an empty lake (a mistyped --lake, an
+        // unmounted disk) that would silently empty the database.
+        return Err(AppError::Usage(format!(
+            "the lake at `{}` holds no events, so a full reproject would empty every table; check --lake (nothing was changed)",
+            lake.display()
+        )));
+    }
     let mut keys_by_date: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
     for key in &keys {
         if let Some(date) = key.parts().nth(1).and_then(|p| p.as_ref().parse::<NaiveDate>().ok()) {

@@ -196,3 +196,17 @@ fn a_window_projection_reads_earlier_dates_from_the_database_only_while_they_are
     let looked_back = scalar(&s, &format!("SELECT count(*) FROM endpoint_completeness WHERE date = DATE '{first}' AND expected_min_rows IS NOT NULL"));
     assert!(looked_back > 0, "the first date now looks back at the late one");
 }
+
+#[test]
+fn a_full_reproject_from_an_empty_lake_is_refused_and_changes_nothing() {
+    let s = Scratch::new();
+    let fake = Fake::start(Fake::config(10));
+    expect_code(&run(fake.ingest(&s).args(["--date", &days_ago(1).to_string()])), 0);
+    let rows = scalar(&s, "SELECT count(*) FROM campaign_index");
+    assert!(rows > 0);
+    let wrong = s.path().join("typo-lake");
+    let out = run(s.adlake_with_lake(&wrong).arg("reproject"));
+    expect_code(&out, 2);
+    assert!(out.stderr.contains("holds no events") && out.stderr.contains("typo-lake"), "{}", out.stderr);
+    assert_eq!(scalar(&s, "SELECT count(*) FROM campaign_index"), rows, "the database is untouched");
+}
