@@ -1,5 +1,5 @@
 -- Lineage per source row rather than per value: one entry names every column a body row
--- supplied to a projected row (a losing source gets one entry per column, with its value).
+-- supplied to a projected row (a losing body row: the columns it lost, with their values).
 -- The rules are stated once, in lineage_rules, which the projector rewrites on every run.
 -- `lineage` stays queryable with one row per (row, column, source) as a view.
 DROP TABLE lineage;
