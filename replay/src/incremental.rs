@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use duckdb::{params, Connection};
+use duckdb::Connection;
 use sha2::{Digest, Sha256};
 
 use crate::db::DbError;
@@ -70,64 +70,55 @@ pub fn start_date(from: NaiveDate, lake: &BTreeMap<NaiveDate, String>, recorded:
         .map_or(from, |(d, _)| *d)
 }
 
+/// Every row of `sql` with `params`, mapped; errors name `table`.
+fn query_rows<T>(conn: &Connection, table: &str, sql: &str, params: &[&dyn duckdb::ToSql], map: impl FnMut(&duckdb::Row<'_>) -> duckdb::Result<T>) -> Result<Vec<T>, DbError> {
+    let q = || DbError::query(format!("read {table} for an incremental projection"));
+    let mut stmt = conn.prepare(sql).map_err(q())?;
+    let rows = stmt.query_map(params, map).map_err(q())?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(q())
+}
+
 /// The carry of the dates before `from`, as the database holds it.
 pub fn read_carry(conn: &Connection, from: NaiveDate) -> Result<Carry, DbError> {
     let mut carry = Carry::default();
     let from_s = from.to_string();
     let horizon = (from - chrono::Days::new(CONTEXT_DAYS)).to_string();
-    let q = |what: &'static str| DbError::query(format!("read {what} for an incremental projection"));
-
-    let mut stmt = conn
-        // Resolution takes the newest date at or before the row's date, so for dates from
-        // `from` on only each platform id's newest earlier date matters.
-        .prepare(
-            "SELECT platform_campaign_id, CAST(date AS VARCHAR), strategis_campaign_id FROM campaign_identity WHERE date < CAST(? AS DATE)
-             QUALIFY date = max(date) OVER (PARTITION BY platform_campaign_id)",
-        )
-        .map_err(q("campaign_identity"))?;
-    let pairs = stmt
-        .query_map(params![from_s], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
-        .map_err(q("campaign_identity"))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(q("campaign_identity"))?;
+    // Resolution takes the newest date at or before the row's date, so for dates from `from`
+    // on only each platform id's newest earlier date matters.
+    let pairs = query_rows(
+        conn,
+        "campaign_identity",
+        "SELECT platform_campaign_id, CAST(date AS VARCHAR), strategis_campaign_id FROM campaign_identity WHERE date < CAST(? AS DATE)
+         QUALIFY date = max(date) OVER (PARTITION BY platform_campaign_id)",
+        &[&from_s],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+    )?;
     for (pid, date, sid) in pairs {
         let Ok(date) = date.parse::<NaiveDate>() else { continue };
         carry.identity.entry(pid).or_default().entry(date).or_default().insert(sid);
     }
 
-    let mut stmt = conn
-        .prepare(
-            "SELECT endpoint, CAST(date AS VARCHAR), coalesce(row_count, 0) FROM endpoint_completeness
-             WHERE status = 'OK' AND date >= CAST(? AS DATE) AND date < CAST(? AS DATE)",
-        )
-        .map_err(q("endpoint_completeness"))?;
-    let counts = stmt
-        .query_map(params![horizon, from_s], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
-        .map_err(q("endpoint_completeness"))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(q("endpoint_completeness"))?;
+    let counts = query_rows(
+        conn,
+        "endpoint_completeness",
+        "SELECT endpoint, CAST(date AS VARCHAR), coalesce(row_count, 0) FROM endpoint_completeness
+         WHERE status = 'OK' AND date >= CAST(? AS DATE) AND date < CAST(? AS DATE)",
+        &[&horizon, &from_s],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)),
+    )?;
     for (endpoint, date, rows) in counts {
         let Ok(date) = date.parse::<NaiveDate>() else { continue };
         carry.ok_counts.insert((endpoint, date), rows);
     }
 
-    let mut stmt = conn
-        .prepare(
-            "SELECT CAST(date AS VARCHAR), campaign_id, owner, lane, category, media_source FROM campaign_index
-             WHERE level = 'campaign' AND snapshot_source = 'daily' AND date >= CAST(? AS DATE) AND date < CAST(? AS DATE)",
-        )
-        .map_err(q("campaign_index"))?;
-    let metas = stmt
-        .query_map(params![horizon, from_s], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                CampaignMeta { owner: r.get(2)?, lane: r.get(3)?, category: r.get(4)?, media_source: r.get(5)? },
-            ))
-        })
-        .map_err(q("campaign_index"))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(q("campaign_index"))?;
+    let metas = query_rows(
+        conn,
+        "campaign_index",
+        "SELECT CAST(date AS VARCHAR), campaign_id, owner, lane, category, media_source FROM campaign_index
+         WHERE level = 'campaign' AND snapshot_source = 'daily' AND date >= CAST(? AS DATE) AND date < CAST(? AS DATE)",
+        &[&horizon, &from_s],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, CampaignMeta { owner: r.get(2)?, lane: r.get(3)?, category: r.get(4)?, media_source: r.get(5)? })),
+    )?;
     for (date, campaign, meta) in metas {
         let Ok(date) = date.parse::<NaiveDate>() else { continue };
         carry.daily_meta.insert((date, campaign), meta);

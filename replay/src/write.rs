@@ -12,11 +12,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use duckdb::arrow::array::{
-    Array, ArrayData, ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
-};
-use duckdb::arrow::datatypes::{Field, Schema};
+use duckdb::arrow::array::{Array, ArrayData, ArrayRef, BooleanBuilder, Decimal128Builder, Int64Builder, PrimitiveBuilder, StringBuilder};
+use duckdb::arrow::datatypes::{ArrowPrimitiveType, Date32Type, Field, Float64Type, Int32Type, Int64Type, Schema, TimestampMicrosecondType};
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::{params, Connection, Transaction};
 use rust_decimal::Decimal;
@@ -88,44 +85,33 @@ impl Batch {
         self.push(name, Arc::new(b.finish()))
     }
 
-    fn date<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<NaiveDate>) -> Self {
-        let mut b = Date32Builder::with_capacity(rows.len());
+    /// A column of a primitive Arrow type, one value (or null) per row.
+    fn primitive<T, P: ArrowPrimitiveType>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<P::Native>) -> Self {
+        let mut b = PrimitiveBuilder::<P>::with_capacity(rows.len());
         for r in rows {
-            b.append_option(f(r).map(days_since_epoch));
+            b.append_option(f(r));
         }
         self.push(name, Arc::new(b.finish()))
+    }
+
+    fn date<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<NaiveDate>) -> Self {
+        self.primitive::<T, Date32Type>(name, rows, |r| f(r).map(days_since_epoch))
     }
 
     fn ts<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<DateTime<Utc>>) -> Self {
-        let mut b = TimestampMicrosecondBuilder::with_capacity(rows.len());
-        for r in rows {
-            b.append_option(f(r).map(micros));
-        }
-        self.push(name, Arc::new(b.finish()))
+        self.primitive::<T, TimestampMicrosecondType>(name, rows, |r| f(r).map(micros))
     }
 
     fn big<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<i64>) -> Self {
-        let mut b = Int64Builder::with_capacity(rows.len());
-        for r in rows {
-            b.append_option(f(r));
-        }
-        self.push(name, Arc::new(b.finish()))
+        self.primitive::<T, Int64Type>(name, rows, f)
     }
 
     fn int<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<i32>) -> Self {
-        let mut b = Int32Builder::with_capacity(rows.len());
-        for r in rows {
-            b.append_option(f(r));
-        }
-        self.push(name, Arc::new(b.finish()))
+        self.primitive::<T, Int32Type>(name, rows, f)
     }
 
     fn double<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<f64>) -> Self {
-        let mut b = Float64Builder::with_capacity(rows.len());
-        for r in rows {
-            b.append_option(f(r));
-        }
-        self.push(name, Arc::new(b.finish()))
+        self.primitive::<T, Float64Type>(name, rows, f)
     }
 
     fn boolean<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<bool>) -> Self {
@@ -154,9 +140,8 @@ fn hash_array_data(h: &mut Sha256, data: &ArrayData) {
     h.update((data.len() as u64).to_le_bytes());
     h.update((data.offset() as u64).to_le_bytes());
     if let Some(nulls) = data.nulls() {
-        for i in 0..data.len() {
-            h.update([u8::from(nulls.is_null(i))]);
-        }
+        let flags: Vec<u8> = (0..data.len()).map(|i| u8::from(nulls.is_null(i))).collect();
+        h.update(&flags);
     }
     for buffer in data.buffers() {
         h.update((buffer.len() as u64).to_le_bytes());
