@@ -77,7 +77,11 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
         let mut conn = adlake_replay::db::open(&path, adlake_replay::db::Access::ReadWrite, wait)?;
         adlake_replay::db::migrate(&mut conn, &path)?;
         let Some(w) = window else { return Ok((conn, None, Carry::default())) };
-        let recorded = if as_of.is_some() { BTreeMap::new() } else { adlake_replay::incremental::recorded_chains(&conn)? };
+        if as_of.is_some() {
+            let from = lake_chains.keys().next().copied().map_or(w.from, |first| first.min(w.from));
+            return Ok((conn, Some(DateWindow { from, to: w.to }), Carry::default()));
+        }
+        let recorded = adlake_replay::incremental::recorded_chains(&conn)?;
         let from = adlake_replay::incremental::start_date(w.from, &lake_chains, &recorded);
         if from < w.from {
             tracing::info!(requested = %w.from, from = %from, "earlier dates changed since they were projected: projecting from {from}");
