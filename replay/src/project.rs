@@ -758,9 +758,7 @@ impl<'c> Projector<'c> {
     pub fn day(&mut self, date: NaiveDate, events: &[Event]) -> DayProjection {
         debug_assert!(self.last_date.is_none_or(|d| d < date), "dates must ascend");
         self.last_date = Some(date);
-        let t0 = std::time::Instant::now();
         let day = DayData::new(date, events.iter().filter(|e| e.envelope.http.is_some() && e.envelope.date == date).collect());
-        let t_parse = t0.elapsed();
         self.events_applied.extend(day.events.iter().map(|e| e.id));
         let in_window = self.in_window(date);
         let mut out = DayProjection { date: Some(date), ..Default::default() };
@@ -819,9 +817,7 @@ impl<'c> Projector<'c> {
             }
         }
 
-        let t_fetch = t0.elapsed();
         self.campaign_rows(&day, &fetches, &mut out);
-        let t_campaign = t0.elapsed();
 
         // Session runs: figures from every successful session fetch, per run.
         for f in fetches.get("s1_hourly_v3").into_iter().flatten().filter(|f| f.success) {
@@ -845,7 +841,6 @@ impl<'c> Projector<'c> {
             out.unmapped_campaigns.clear();
             out.unmapped_network_ids.clear();
         }
-        let t_session = t0.elapsed();
         self.carry.forget_before(date);
         // Each table's rows of a date in key order: the order Projection::sort gives them, so a
         // date's batch (and its fingerprint) is the same whichever way it was projected.
@@ -854,8 +849,6 @@ impl<'c> Projector<'c> {
         out.lineage.sort_unstable();
         out.lineage.dedup();
         out.raw_events.sort_by(|a, b| (&a.source, &a.event_id).cmp(&(&b.source, &b.event_id)));
-        tracing::trace!(parse_s = t_parse.as_secs_f64(), fetch_s = (t_fetch - t_parse).as_secs_f64(), campaign_s = (t_campaign - t_fetch).as_secs_f64(),
-            session_s = (t_session - t_campaign).as_secs_f64(), sort_s = (t0.elapsed() - t_session).as_secs_f64(), "day");
         out
     }
 
