@@ -259,9 +259,8 @@ struct DayData<'e> {
 }
 
 impl<'e> DayData<'e> {
-    fn new(date: NaiveDate, mut events: Vec<&'e Event>) -> Self {
-        events.sort_by(|a, b| (a.envelope.fetched_at, a.id).cmp(&(b.envelope.fetched_at, b.id)));
-        events.dedup_by(|a, b| a.id == b.id);
+    fn new(date: NaiveDate, events: impl IntoIterator<Item = &'e Event>) -> Self {
+        let events = sorted_events(events);
         let parsed = events.iter().map(|e| parse_event(e)).collect();
         DayData { date, events, parsed }
     }
@@ -698,8 +697,8 @@ fn roas(revenue: Option<Decimal>, spend: Option<Decimal>) -> Option<f64> {
 }
 
 /// Events in (fetched_at, id) order, each once: the order every projection walks.
-fn sorted_events(events: &[Event]) -> Vec<&Event> {
-    let mut sorted: Vec<&Event> = events.iter().collect();
+fn sorted_events<'e>(events: impl IntoIterator<Item = &'e Event>) -> Vec<&'e Event> {
+    let mut sorted: Vec<&Event> = events.into_iter().collect();
     sorted.sort_by(|a, b| (a.envelope.fetched_at, a.id).cmp(&(b.envelope.fetched_at, b.id)));
     sorted.dedup_by(|a, b| a.id == b.id);
     sorted
@@ -758,7 +757,7 @@ impl<'c> Projector<'c> {
     pub fn day(&mut self, date: NaiveDate, events: &[Event]) -> DayProjection {
         debug_assert!(self.last_date.is_none_or(|d| d < date), "dates must ascend");
         self.last_date = Some(date);
-        let day = DayData::new(date, events.iter().filter(|e| e.envelope.http.is_some() && e.envelope.date == date).collect());
+        let day = DayData::new(date, events.iter().filter(|e| e.envelope.http.is_some() && e.envelope.date == date));
         self.events_applied.extend(day.events.iter().map(|e| e.id));
         let in_window = self.in_window(date);
         let mut out = DayProjection { date: Some(date), ..Default::default() };
@@ -1347,7 +1346,7 @@ pub fn restatements(events: &[Event]) -> Vec<Restatement> {
     let (_, dates) = by_date(events);
     let mut out = Vec::new();
     for (date, day_events) in &dates {
-        let day = DayData::new(*date, day_events.iter().collect());
+        let day = DayData::new(*date, day_events);
         let (mut fetches, _) = collect_fetches(&day);
         for list in fetches.values_mut() {
             list.retain(|f| f.success);
