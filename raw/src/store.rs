@@ -302,6 +302,12 @@ impl Lake {
     /// Envelopes matching `filter`, sorted by key (date, source, id).
     pub async fn list_events(&self, filter: &EventFilter) -> Result<Vec<StoredEvent>> {
         let keys = self.event_keys(filter).await?;
+        self.read_events(keys).await
+    }
+
+    /// The envelopes at `keys` (as [`Lake::event_keys`] returns them), sorted like
+    /// [`Lake::list_events`]: for callers that already listed the keys.
+    pub async fn read_events(&self, keys: Vec<Path>) -> Result<Vec<StoredEvent>> {
         let mut events: Vec<StoredEvent> = futures::stream::iter(keys)
             .map(|key| async move {
                 let envelope = self.read_envelope(&key).await?;

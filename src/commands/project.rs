@@ -172,11 +172,15 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
 
     // The loader: dates in order, each date's bodies read in parallel.
     let loaded = futures::stream::iter(dates)
-        .map(|date| async move {
-            let stored = lake.list_events(&EventFilter { from: Some(date), to: Some(date), source: None }).await?;
-            let stored: Vec<_> = stored.into_iter().filter(|e| e.envelope.http.is_some() && before_as_of(&e.envelope)).collect();
-            let events = with_bodies(lake, stored).await?;
-            Ok::<_, AppError>((date, events))
+        .map(|date| {
+            // The keys were listed once, for the chains: read those envelopes, do not list again.
+            let keys: Vec<object_store::path::Path> = keys_by_date.get(&date).map(|k| k.iter().map(|k| object_store::path::Path::from(k.as_str())).collect()).unwrap_or_default();
+            async move {
+                let stored = lake.read_events(keys).await?;
+                let stored: Vec<_> = stored.into_iter().filter(|e| e.envelope.http.is_some() && before_as_of(&e.envelope)).collect();
+                let events = with_bodies(lake, stored).await?;
+                Ok::<_, AppError>((date, events))
+            }
         })
         .buffered(READ_AHEAD_DATES);
     futures::pin_mut!(loaded);
