@@ -20,6 +20,7 @@ pub struct Migration {
 pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "0001_init", sql: include_str!("../../migrations/0001_init.sql") },
     Migration { version: 2, name: "0002_lineage_entries", sql: include_str!("../../migrations/0002_lineage_entries.sql") },
+    Migration { version: 3, name: "0003_session_lineage_runs", sql: include_str!("../../migrations/0003_session_lineage_runs.sql") },
 ];
 
 #[derive(Debug, thiserror::Error)]

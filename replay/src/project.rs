@@ -189,6 +189,69 @@ pub struct LineageRow {
     pub value: Option<String>,
 }
 
+/// The lineage of consecutive click hours of one campaign's session rows, stored as one entry:
+/// hour `hour_from + k` came from body row `index_from + k` of one event (locator
+/// `{locator_prefix}/{index_from + k}`). Session rows are most of a projection's rows, and an
+/// hourly report lists a campaign's hours in order, so a date's runs number about one per
+/// campaign and page rather than one per row. [`SessionLineage::entries`] gives the per-row
+/// [`LineageRow`]s they stand for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SessionLineage {
+    pub date: NaiveDate,
+    pub campaign_id: String,
+    pub hour_from: u8,
+    pub hour_to: u8,
+    pub columns: Vec<&'static str>,
+    pub event_id: EventId,
+    pub locator_prefix: String,
+    /// `None`: the locator has no row index, and `locator_prefix` is all of it (one hour only).
+    pub index_from: Option<u32>,
+}
+
+impl SessionLineage {
+    /// Whether `hour` of `campaign_id`, from body row `locator` of `event_id`, continues this run.
+    fn continues(&self, campaign_id: &str, hour: u8, columns: &[&'static str], event_id: EventId, locator: (&str, Option<u32>)) -> bool {
+        let (Some(from), Some(at)) = (self.index_from, locator.1) else { return false };
+        self.campaign_id == campaign_id
+            && Some(hour) == self.hour_to.checked_add(1)
+            && self.event_id == event_id
+            && self.columns == columns
+            && self.locator_prefix == locator.0
+            && from.checked_add(u32::from(hour - self.hour_from)) == Some(at)
+    }
+
+    /// The per-row entries this run stands for, in hour order.
+    pub fn entries(&self) -> impl Iterator<Item = LineageRow> + '_ {
+        (self.hour_from..=self.hour_to).map(move |hour| LineageRow {
+            table_name: "session_hourly_metrics",
+            date: self.date,
+            row_key: format!("{}|{}|{}", self.campaign_id, self.date, hour),
+            kind: "session",
+            columns: self.columns.clone(),
+            endpoint: "s1_hourly_v3",
+            event_id: self.event_id,
+            locator: match self.index_from {
+                Some(from) => format!("{}/{}", self.locator_prefix, from + u32::from(hour - self.hour_from)),
+                None => self.locator_prefix.clone(),
+            },
+            chosen: true,
+            value: None,
+        })
+    }
+}
+
+/// Splits a locator into its prefix and row index: `/data/data/17` → (`/data/data`, 17). A
+/// locator whose last segment is not a plain index is all prefix.
+fn split_locator(locator: &str) -> (&str, Option<u32>) {
+    if let Some((prefix, last)) = locator.rsplit_once('/') {
+        let canonical = !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) && (last == "0" || !last.starts_with('0'));
+        if let Some(index) = canonical.then(|| last.parse::<u32>().ok()).flatten() {
+            return (prefix, Some(index));
+        }
+    }
+    (locator, None)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct QuarantineRow {
     pub event_id: String,
@@ -224,7 +287,10 @@ pub struct Projection {
     pub completeness: Vec<CompletenessRow>,
     pub campaign_runs: Vec<RunRow>,
     pub session_runs: Vec<RunRow>,
+    /// Lineage of campaign_index values.
     pub lineage: Vec<LineageRow>,
+    /// Lineage of session_hourly_metrics values, as runs of hours.
+    pub session_lineage: Vec<SessionLineage>,
     pub quarantine: Vec<QuarantineRow>,
     pub raw_events: Vec<RawEventRow>,
     /// Campaign ids that kept a platform id, per date.
@@ -266,9 +332,13 @@ impl<'e> DayData<'e> {
     }
 
     fn locator(&self, r: RowRef) -> String {
+        self.locator_str(r).to_owned()
+    }
+
+    fn locator_str(&self, r: RowRef) -> &str {
         match &self.parsed[r.event].decoded {
-            Some(Ok(d)) => d.rows.get(r.row).map(|row| row.locator.clone()).unwrap_or_default(),
-            _ => String::new(),
+            Some(Ok(d)) => d.rows.get(r.row).map_or("", |row| row.locator.as_str()),
+            _ => "",
         }
     }
 
@@ -712,6 +782,7 @@ pub struct DayProjection {
     pub session_hourly: Vec<HourRow>,
     pub completeness: Vec<CompletenessRow>,
     pub lineage: Vec<LineageRow>,
+    pub session_lineage: Vec<SessionLineage>,
     pub quarantine: Vec<QuarantineRow>,
     pub raw_events: Vec<RawEventRow>,
     pub unmapped_campaigns: BTreeSet<(NaiveDate, String)>,
@@ -837,6 +908,7 @@ impl<'c> Projector<'c> {
         } else {
             out.campaign_index.clear();
             out.lineage.clear();
+            out.session_lineage.clear();
             out.unmapped_campaigns.clear();
             out.unmapped_network_ids.clear();
         }
@@ -847,6 +919,7 @@ impl<'c> Projector<'c> {
         out.session_hourly.sort_by(|a, b| (&a.campaign_id, a.click_hour).cmp(&(&b.campaign_id, b.click_hour)));
         out.lineage.sort_unstable();
         out.lineage.dedup();
+        out.session_lineage.sort_unstable();
         out.raw_events.sort_by(|a, b| (&a.source, &a.event_id).cmp(&(&b.source, &b.event_id)));
         out
     }
@@ -1101,7 +1174,6 @@ impl<'c> Projector<'c> {
         let mut meta_of: Option<(&str, Option<&CampaignMeta>)> = None;
         let mut meta_key = (date, String::new());
         out.session_hourly.reserve(hours.len());
-        out.lineage.reserve(hours.len());
         for ((sid, hour), agg) in hours {
             let meta = match meta_of {
                 Some((cached, meta)) if cached == sid => meta,
@@ -1138,9 +1210,23 @@ impl<'c> Projector<'c> {
                 .filter_map(|(c, present)| present.then_some(c))
                 .collect();
             if !columns.is_empty() {
-                let row_key = row.key();
+                let runs = &mut out.session_lineage;
                 for r in &agg.refs {
-                    out.lineage.push(LineageRow::new(day, "session_hourly_metrics", "session", &row_key, columns.clone(), "s1_hourly_v3", *r, true, None));
+                    let event_id = day.events[r.event].id;
+                    let locator = split_locator(day.locator_str(*r));
+                    match runs.last_mut() {
+                        Some(run) if agg.refs.len() == 1 && run.continues(sid, hour, &columns, event_id, locator) => run.hour_to = hour,
+                        _ => runs.push(SessionLineage {
+                            date,
+                            campaign_id: sid.to_owned(),
+                            hour_from: hour,
+                            hour_to: hour,
+                            columns: columns.clone(),
+                            event_id,
+                            locator_prefix: locator.0.to_owned(),
+                            index_from: locator.1,
+                        }),
+                    }
                 }
             }
             out.session_hourly.push(row);
@@ -1256,6 +1342,7 @@ impl Projection {
         self.session_hourly.extend(day.session_hourly);
         self.completeness.extend(day.completeness);
         self.lineage.extend(day.lineage);
+        self.session_lineage.extend(day.session_lineage);
         self.quarantine.extend(day.quarantine);
         self.raw_events.extend(day.raw_events);
         self.unmapped_campaigns.extend(day.unmapped_campaigns);
@@ -1269,6 +1356,7 @@ impl Projection {
         self.completeness.sort_by(|a, b| (a.date, a.endpoint).cmp(&(b.date, b.endpoint)));
         self.lineage.sort();
         self.lineage.dedup();
+        self.session_lineage.sort();
         self.quarantine.sort();
         self.raw_events.sort_by(|a, b| (a.date, &a.source, &a.event_id).cmp(&(b.date, &b.source, &b.event_id)));
     }

@@ -360,7 +360,7 @@ fn corpus() -> Fixture {
 }
 
 fn normalized(p: &Projection) -> String {
-    format!("{:?}|{:?}|{:?}|{:?}|{:?}", p.campaign_index, p.session_hourly, p.completeness, p.lineage, p.quarantine)
+    format!("{:?}|{:?}|{:?}|{:?}|{:?}|{:?}", p.campaign_index, p.session_hourly, p.completeness, p.lineage, p.session_lineage, p.quarantine)
 }
 
 proptest! {
@@ -392,6 +392,7 @@ fn date_partitioned_increments_equal_one_full_rebuild() {
     let mut hours = Vec::new();
     let mut comp = Vec::new();
     let mut lineage = Vec::new();
+    let mut session_lineage = Vec::new();
     for day in ["2025-11-19", "2025-11-20", "2025-11-21", "2025-11-22", "2025-11-23"] {
         let w = DateWindow { from: d(day), to: d(day) };
         let part = project(&f.events, Some(w), &ProjectorConfig::default());
@@ -400,13 +401,16 @@ fn date_partitioned_increments_equal_one_full_rebuild() {
         hours.extend(part.session_hourly);
         comp.extend(part.completeness);
         lineage.extend(part.lineage);
+        session_lineage.extend(part.session_lineage);
     }
     rows.sort_by_key(|r| r.key());
     lineage.sort();
+    session_lineage.sort();
     assert_eq!(rows, full.campaign_index);
     assert_eq!(hours, full.session_hourly);
     assert_eq!(comp, full.completeness);
     assert_eq!(lineage, full.lineage);
+    assert_eq!(session_lineage, full.session_lineage);
 }
 
 #[test]
@@ -430,6 +434,7 @@ fn a_carry_from_earlier_dates_replaces_reading_them() {
     assert_eq!(part.session_hourly, full.session_hourly.iter().filter(|r| in_window(r.date)).cloned().collect::<Vec<_>>());
     assert_eq!(part.completeness, full.completeness.iter().filter(|r| in_window(r.date)).cloned().collect::<Vec<_>>());
     assert_eq!(part.lineage, full.lineage.iter().filter(|r| in_window(r.date)).cloned().collect::<Vec<_>>());
+    assert_eq!(part.session_lineage, full.session_lineage.iter().filter(|r| in_window(r.date)).cloned().collect::<Vec<_>>());
     // Without the carry the same events project differently: the carry is not decoration.
     let cold = project_from(&later, Some(window), &config, Carry::default());
     assert_ne!(normalized(&cold), normalized(&part));
@@ -492,4 +497,78 @@ fn a_losing_entry_names_each_columns_value() {
     assert_eq!(entry.value_of("spend_usd"), None);
     let single = LineageRow { columns: vec!["campaign_name"], value: Some("a\u{1f}b".into()), ..entry };
     assert_eq!(single.value_of("campaign_name"), Some("a\u{1f}b"), "a lone column's value is taken whole");
+}
+
+#[test]
+fn session_lineage_runs_stand_for_exactly_the_rows_each_hour_came_from() {
+    let mut f = Fixture::default();
+    let day = "2025-11-23";
+    let hour = |sid: &str, h: u32, searches: &str, revenue: serde_json::Value| {
+        json!({"date": day, "hour": h.to_string(), "strategisCampaignId": sid, "searches": searches, "estimated_revenue": revenue})
+    };
+    let page1 = f.ok("s1_hourly_v3", day, "r1", 10, json!({"data": {"data": [
+        hour("siruns0001", 0, "1", json!("0.1")),
+        hour("siruns0001", 1, "2", json!("0.2")),
+        hour("siruns0001", 2, "3", json!("0.3")),
+        // Hour 3 twice (summed within the source), then an undecodable row, then a row with
+        // sessions only: each breaks the run.
+        hour("siruns0001", 3, "4", json!("0.4")),
+        hour("siruns0001", 3, "5", json!("0.5")),
+        json!({"date": day, "hour": "x", "strategisCampaignId": "siruns0001"}),
+        hour("siruns0001", 4, "6", json!("0.6")),
+        hour("siruns0001", 5, "7", json!(null)),
+        hour("siruns0002", 7, "1", json!("1")),
+        hour("siruns0002", 9, "1", json!("1")),
+        // Out of order in the body: hour 8 after hour 9.
+        hour("siruns0002", 8, "1", json!("1")),
+        hour("siruns0002", 10, "1", json!("1")),
+    ], "page": 1, "limit": 500}}));
+    let p = f.project();
+
+    // What each row's lineage must be, straight from the body: every body row of its hour.
+    let spec = crate::endpoint("s1_hourly_v3").unwrap();
+    let body = f.events.iter().find(|e| e.id == page1).unwrap().body.clone().unwrap();
+    let mut expected: Vec<(String, Vec<&str>, String)> = Vec::new();
+    for h in &p.session_hourly {
+        let columns: Vec<&str> = [("sessions", h.sessions.is_some()), ("revenue", h.revenue.is_some())].into_iter().filter(|c| c.1).map(|c| c.0).collect();
+        for r in spec.decode(&body).unwrap().rows.iter().filter(|r| r.strategis_id.as_deref() == Some(&h.campaign_id) && r.hour == Some(h.click_hour)) {
+            expected.push((h.key(), columns.clone(), r.locator.clone()));
+        }
+    }
+    let mut expanded: Vec<(String, Vec<&str>, String)> = p.session_lineage.iter().flat_map(|run| run.entries()).map(|l| {
+        assert_eq!((l.event_id, l.endpoint, l.kind, l.chosen), (page1, "s1_hourly_v3", "session", true));
+        (l.row_key, l.columns, l.locator)
+    }).collect();
+    expected.sort();
+    expanded.sort();
+    assert_eq!(expanded, expected);
+    assert_eq!(expected.len(), 12 - 1, "every decodable body row is named once");
+
+    let runs: Vec<(&str, u8, u8, Option<u32>)> = p.session_lineage.iter().map(|r| (r.campaign_id.as_str(), r.hour_from, r.hour_to, r.index_from)).collect();
+    assert_eq!(runs, vec![
+        ("siruns0001", 0, 2, Some(0)),
+        ("siruns0001", 3, 3, Some(3)),
+        ("siruns0001", 3, 3, Some(4)),
+        ("siruns0001", 4, 4, Some(6)),
+        ("siruns0001", 5, 5, Some(7)),
+        ("siruns0002", 7, 7, Some(8)),
+        ("siruns0002", 8, 8, Some(10)),
+        ("siruns0002", 9, 9, Some(9)),
+        ("siruns0002", 10, 10, Some(11)),
+    ]);
+    // A campaign's hours listed in order, one row each, make one run.
+    let mut ordered = Fixture::default();
+    ordered.ok("s1_hourly_v3", day, "r1", 10, json!({"data": {"data": (0..28).map(|h| hour("siruns0003", h, "1", json!("1"))).collect::<Vec<_>>()}}));
+    let runs: Vec<(u8, u8, Option<u32>)> = ordered.project().session_lineage.iter().map(|r| (r.hour_from, r.hour_to, r.index_from)).collect();
+    assert_eq!(runs, vec![(0, 27, Some(0))]);
+}
+
+#[test]
+fn locators_split_into_prefix_and_index_only_when_they_round_trip() {
+    assert_eq!(split_locator("/data/data/17"), ("/data/data", Some(17)));
+    assert_eq!(split_locator("/0"), ("", Some(0)));
+    assert_eq!(split_locator("/data/017"), ("/data/017", None));
+    assert_eq!(split_locator("line 4"), ("line 4", None));
+    assert_eq!(split_locator("/data/x"), ("/data/x", None));
+    assert_eq!(split_locator("/data/99999999999"), ("/data/99999999999", None));
 }

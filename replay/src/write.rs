@@ -20,7 +20,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use crate::db::DbError;
-use crate::project::{CampaignRow, Carry, CompletenessRow, DayProjection, HourRow, LineageRow, Projection, QuarantineRow, RawEventRow, RunRow, LINEAGE_RULES, PROJECTOR_VERSION};
+use crate::project::{CampaignRow, Carry, CompletenessRow, DayProjection, HourRow, LineageRow, Projection, QuarantineRow, RawEventRow, RunRow, SessionLineage, LINEAGE_RULES, PROJECTOR_VERSION};
 
 /// Tables rebuilt by a projection, in the order they are written.
 pub const TABLES: &[&str] = &[
@@ -31,11 +31,12 @@ pub const TABLES: &[&str] = &[
     "session_ingest_runs",
     "raw_events",
     "lineage_entries",
+    "session_lineage",
     "quarantine",
 ];
 
 /// Tables fingerprinted per date as they are written.
-const DATED: &[&str] = &["campaign_index", "session_hourly_metrics", "endpoint_completeness", "lineage_entries", "quarantine"];
+const DATED: &[&str] = &["campaign_index", "session_hourly_metrics", "endpoint_completeness", "lineage_entries", "session_lineage", "quarantine"];
 
 /// Tables small enough to fingerprint in SQL after writing.
 const UNDATED: &[&str] = &["campaign_index_runs", "session_ingest_runs"];
@@ -231,10 +232,12 @@ fn completeness_batch(rows: &[&CompletenessRow]) -> Result<RecordBatch, DbError>
 }
 
 /// What an entry's `source_id` stands for: (table, kind, columns, endpoint, chosen).
-type LineageSource = (&'static str, &'static str, String, &'static str, bool);
+type LineageSource<'r> = (&'static str, &'static str, &'r [&'static str], &'static str, bool);
+/// A [`LineageSource`] with its columns joined by `,`, as `lineage_sources` stores it.
+type OwnedLineageSource = (&'static str, &'static str, String, &'static str, bool);
 
 /// A stable id for a lineage source: the first 8 bytes of sha256 of its fields.
-fn source_id(source: &LineageSource) -> i64 {
+fn source_id(source: &OwnedLineageSource) -> i64 {
     let (table, kind, columns, endpoint, chosen) = source;
     let digest = Sha256::digest(format!("{table}|{kind}|{columns}|{endpoint}|{chosen}").as_bytes());
     let mut head = [0u8; 8];
@@ -242,29 +245,53 @@ fn source_id(source: &LineageSource) -> i64 {
     i64::from_le_bytes(head)
 }
 
-fn lineage_batch(rows: &[&LineageRow], sources: &mut BTreeMap<i64, LineageSource>) -> Result<RecordBatch, DbError> {
-    // A date's entries name few distinct events and sources: render each once.
+/// The `source_id` and `event_id` columns of a batch of lineage entries. A date's entries
+/// name few distinct events and sources, so each is rendered (and hashed) once.
+fn lineage_refs<'r>(
+    rows: impl ExactSizeIterator<Item = (LineageSource<'r>, adlake_raw::EventId)>,
+    sources: &mut BTreeMap<i64, OwnedLineageSource>,
+) -> (ArrayRef, ArrayRef) {
     let mut hex: BTreeMap<adlake_raw::EventId, String> = BTreeMap::new();
     let mut ids = StringBuilder::with_capacity(rows.len(), rows.len() * 64);
-    let mut source_ids: BTreeMap<(&str, &str, &[&str], &str, bool), i64> = BTreeMap::new();
+    let mut source_ids: BTreeMap<LineageSource<'r>, i64> = BTreeMap::new();
     let mut source_column = Int64Builder::with_capacity(rows.len());
-    for r in rows {
-        ids.append_value(hex.entry(r.event_id).or_insert_with(|| r.event_id.to_hex()));
-        let id = *source_ids.entry((r.table_name, r.kind, &r.columns, r.endpoint, r.chosen)).or_insert_with(|| {
-            let source = (r.table_name, r.kind, r.columns.join(","), r.endpoint, r.chosen);
-            let id = source_id(&source);
-            sources.insert(id, source);
+    for (source, event_id) in rows {
+        ids.append_value(hex.entry(event_id).or_insert_with(|| event_id.to_hex()));
+        let id = *source_ids.entry(source).or_insert_with(|| {
+            let (table, kind, columns, endpoint, chosen) = source;
+            let owned = (table, kind, columns.join(","), endpoint, chosen);
+            let id = source_id(&owned);
+            sources.insert(id, owned);
             id
         });
         source_column.append_value(id);
     }
+    (Arc::new(source_column.finish()), Arc::new(ids.finish()))
+}
+
+fn lineage_batch(rows: &[&LineageRow], sources: &mut BTreeMap<i64, OwnedLineageSource>) -> Result<RecordBatch, DbError> {
+    let (source_ids, event_ids) = lineage_refs(rows.iter().map(|r| ((r.table_name, r.kind, &r.columns[..], r.endpoint, r.chosen), r.event_id)), sources);
     Batch::new()
         .date("date", rows, |r| Some(r.date))
-        .push("source_id", Arc::new(source_column.finish()))
+        .push("source_id", source_ids)
         .text("row_key", rows, |r| Some(&r.row_key))
-        .push("event_id", Arc::new(ids.finish()))
+        .push("event_id", event_ids)
         .text("locator", rows, |r| Some(&r.locator))
         .text("value", rows, |r| r.value.as_deref())
+        .finish()
+}
+
+fn session_lineage_batch(rows: &[&SessionLineage], sources: &mut BTreeMap<i64, OwnedLineageSource>) -> Result<RecordBatch, DbError> {
+    let (source_ids, event_ids) = lineage_refs(rows.iter().map(|r| (("session_hourly_metrics", "session", &r.columns[..], "s1_hourly_v3", true), r.event_id)), sources);
+    Batch::new()
+        .date("date", rows, |r| Some(r.date))
+        .push("source_id", source_ids)
+        .text("campaign_id", rows, |r| Some(&r.campaign_id))
+        .int("hour_from", rows, |r| Some(i32::from(r.hour_from)))
+        .int("hour_to", rows, |r| Some(i32::from(r.hour_to)))
+        .push("event_id", event_ids)
+        .text("locator_prefix", rows, |r| Some(&r.locator_prefix))
+        .big("index_from", rows, |r| r.index_from.map(i64::from))
         .finish()
 }
 
@@ -326,7 +353,7 @@ pub struct Writer<'c> {
     tx: Transaction<'c>,
     window: Option<crate::project::DateWindow>,
     fingerprints: Vec<(&'static str, NaiveDate, usize, String)>,
-    lineage_sources: BTreeMap<i64, LineageSource>,
+    lineage_sources: BTreeMap<i64, OwnedLineageSource>,
 }
 
 impl<'c> Writer<'c> {
@@ -379,6 +406,8 @@ impl<'c> Writer<'c> {
         self.append_dated("endpoint_completeness", date, completeness_batch(&d.completeness.iter().collect::<Vec<_>>())?)?;
         let lineage = lineage_batch(&d.lineage.iter().collect::<Vec<_>>(), &mut self.lineage_sources)?;
         self.append_dated("lineage_entries", date, lineage)?;
+        let session_lineage = session_lineage_batch(&d.session_lineage.iter().collect::<Vec<_>>(), &mut self.lineage_sources)?;
+        self.append_dated("session_lineage", date, session_lineage)?;
         self.append_dated("quarantine", date, quarantine_batch(&d.quarantine.iter().collect::<Vec<_>>())?)?;
         self.append("raw_events", raw_events_batch(&d.raw_events.iter().collect::<Vec<_>>())?)
     }
@@ -495,6 +524,10 @@ pub fn write(conn: &mut Connection, p: &Projection) -> Result<(), DbError> {
     for (date, rows) in by_date(&p.lineage, |r| r.date) {
         let lineage = lineage_batch(&rows, &mut w.lineage_sources)?;
         w.append_dated("lineage_entries", date, lineage)?;
+    }
+    for (date, rows) in by_date(&p.session_lineage, |r| r.date) {
+        let lineage = session_lineage_batch(&rows, &mut w.lineage_sources)?;
+        w.append_dated("session_lineage", date, lineage)?;
     }
     for (date, rows) in by_date(&p.quarantine, |r| r.date) {
         w.append_dated("quarantine", date, quarantine_batch(&rows)?)?;

@@ -63,13 +63,34 @@ fn every_value_of_every_row_of_a_date_decodes_from_its_named_event() {
     let lake = Lake::open(s.lake().to_str().expect("utf8")).expect("lake");
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
     let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut checked = 0;
+    let mut audits = Vec::new();
     for (campaign, level, snapshot, adset) in keys {
-        let args = AuditArgs { campaign: campaign.clone(), date: d, snapshot, level, adset, hour: None, field: None, raw: false };
-        let a = audit(&conn, &args).expect("audit").expect("row exists");
+        let args = AuditArgs { campaign, date: d, snapshot, level, adset, hour: None, field: None, raw: false };
+        audits.push(audit(&conn, &args).expect("audit").expect("row exists"));
+    }
+    // Session rows: their lineage is stored as runs of hours; every hour must still name its
+    // own body row.
+    let session_keys: Vec<(String, i32)> = conn
+        .prepare("SELECT campaign_id, click_hour FROM session_hourly_metrics WHERE date = CAST(? AS DATE) AND (click_hour % 5 = 0 OR click_hour > 23) ORDER BY ALL")
+        .expect("prepare")
+        .query_map([d.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert!(session_keys.len() > 200, "{} session rows", session_keys.len());
+    for (campaign, hour) in session_keys {
+        let args = AuditArgs { campaign, date: d, snapshot: "daily".into(), level: "campaign".into(), adset: None, hour: Some(hour as u8), field: None, raw: false };
+        audits.push(audit(&conn, &args).expect("audit").expect("row exists"));
+    }
+    let (mut checked, mut checked_sessions) = (0, 0);
+    for a in audits {
         for column in &a.columns {
             let Some(value) = &column.value else { continue };
             if DERIVED.contains(&column.column.as_str()) {
+                continue;
+            }
+            // Copied from the campaign's daily row (audited above), not read from a session body.
+            if a.table == "session_hourly_metrics" && ["owner", "lane", "category"].contains(&column.column.as_str()) {
                 continue;
             }
             let chosen: Vec<_> = column.sources.iter().filter(|s| s.chosen).collect();
@@ -83,6 +104,10 @@ fn every_value_of_every_row_of_a_date_decodes_from_its_named_event() {
                 let body = bodies.entry(sha.clone()).or_insert_with(|| rt.block_on(lake.get_body(&sha.parse::<BodyHash>().expect("hash"))).expect("body"));
                 let decoded = spec.decode(body).expect("decodes");
                 let row = decoded.rows.iter().find(|r| r.locator == src.locator).unwrap_or_else(|| panic!("no row at {} in {sha}", src.locator));
+                if a.table == "session_hourly_metrics" {
+                    let key: Vec<&str> = a.row_key.split('|').collect();
+                    assert_eq!((row.strategis_id.as_deref(), row.hour.map(|h| h.to_string())), (Some(key[0]), Some(key[2].to_owned())), "{} names a row of another hour", a.row_key);
+                }
                 decoded_values.push(field(row, &column.column).expect("the named row has the field"));
             }
             let expected = if decoded_values.len() == 1 {
@@ -93,8 +118,12 @@ fn every_value_of_every_row_of_a_date_decodes_from_its_named_event() {
             };
             assert!(same(value, &expected), "{} {}: table has {value}, the named bytes decode to {expected}", a.row_key, column.column);
             checked += 1;
+            if a.table == "session_hourly_metrics" {
+                checked_sessions += 1;
+            }
         }
     }
+    assert!(checked_sessions > 200, "only {checked_sessions} session values checked");
     assert!(checked > 300, "only {checked} values checked");
 }
 
