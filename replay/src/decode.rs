@@ -62,13 +62,14 @@ pub fn rows_at<'a, 'b>(value: &'a Json<'b>, pointers: &[&str]) -> Result<&'a Vec
         .ok_or_else(|| DecodeError(format!("no row array at {}", pointers.join(" or "))))
 }
 
-/// Decodes each row with `f`, collecting per-row failures instead of failing the body.
-pub fn each_row(rows: &[Json<'_>], prefix: &str, f: impl Fn(&Json<'_>, String) -> Result<SourceRow, String>) -> Decoded {
-    let mut out = Decoded::default();
+/// Decodes each row with `f`, collecting per-row failures instead of failing the body. Sets
+/// each row's locator (`{prefix}/{index}`).
+pub fn each_row(rows: &[Json<'_>], prefix: &str, f: impl Fn(&Json<'_>) -> Result<SourceRow, String>) -> Decoded {
+    let mut out = Decoded { rows: Vec::with_capacity(rows.len()), bad_rows: Vec::new() };
     for (i, row) in rows.iter().enumerate() {
         let locator = format!("{prefix}/{i}");
-        match f(row, locator.clone()) {
-            Ok(r) => out.rows.push(r),
+        match f(row) {
+            Ok(r) => out.rows.push(SourceRow { locator, ..r }),
             Err(e) => out.bad_rows.push((locator, e)),
         }
     }

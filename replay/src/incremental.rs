@@ -15,6 +15,7 @@
 //! recomputes it from the lake (tested through the binary).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use duckdb::Connection;
@@ -117,7 +118,12 @@ pub fn read_carry(conn: &Connection, from: NaiveDate) -> Result<Carry, DbError> 
         "SELECT CAST(date AS VARCHAR), campaign_id, owner, lane, category, media_source FROM campaign_index
          WHERE level = 'campaign' AND snapshot_source = 'daily' AND date >= CAST(? AS DATE) AND date < CAST(? AS DATE)",
         &[&horizon, &from_s],
-        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, CampaignMeta { owner: r.get(2)?, lane: r.get(3)?, category: r.get(4)?, media_source: r.get(5)? })),
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, CampaignMeta {
+            owner: r.get::<_, Option<String>>(2)?.map(Arc::from),
+            lane: r.get::<_, Option<String>>(3)?.map(Arc::from),
+            category: r.get::<_, Option<String>>(4)?.map(Arc::from),
+            media_source: r.get::<_, Option<String>>(5)?.map(Arc::from),
+        })),
     )?;
     for (date, campaign, meta) in metas {
         let Ok(date) = date.parse::<NaiveDate>() else { continue };

@@ -111,16 +111,18 @@ impl CampaignRow {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct HourRow {
-    pub campaign_id: String,
+    /// Shared by a campaign's hours, like the metadata below: a date has tens of thousands of
+    /// session rows and few distinct strings.
+    pub campaign_id: Arc<str>,
     pub date: NaiveDate,
     pub click_hour: u8,
     pub sessions: Option<i64>,
     pub revenue: Option<Decimal>,
     pub rpc: Option<Decimal>,
-    pub owner: Option<String>,
-    pub lane: Option<String>,
-    pub category: Option<String>,
-    pub media_source: Option<String>,
+    pub owner: Option<Arc<str>>,
+    pub lane: Option<Arc<str>>,
+    pub category: Option<Arc<str>>,
+    pub media_source: Option<Arc<str>>,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -552,10 +554,10 @@ type DaySources = BTreeMap<String, BTreeMap<&'static str, Agg>>;
 /// The campaign metadata a session row copies: owner, lane, category, media_source.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CampaignMeta {
-    pub owner: Option<String>,
-    pub lane: Option<String>,
-    pub category: Option<String>,
-    pub media_source: Option<String>,
+    pub owner: Option<Arc<str>>,
+    pub lane: Option<Arc<str>>,
+    pub category: Option<Arc<str>>,
+    pub media_source: Option<Arc<str>>,
 }
 
 /// What the dates before a projection's first date contribute to it: campaign identity
@@ -892,11 +894,16 @@ impl<'c> Projector<'c> {
         // Session runs: figures from every successful session fetch, per run.
         for f in fetches.get("s1_hourly_v3").into_iter().flatten().filter(|f| f.success) {
             let stats = self.run_stats.entry(f.run_id.clone()).or_default();
+            let mut previous: Option<&str> = None;
             for (_, r) in &f.rows {
                 stats.max_hour = stats.max_hour.max(r.hour.map(i32::from));
                 stats.sessions += r.sessions.unwrap_or(0);
-                if let Some(s) = &r.strategis_id {
-                    stats.campaigns.insert(s.clone());
+                // A campaign's hours are usually adjacent: look each campaign up once.
+                if let Some(s) = r.strategis_id.as_deref().filter(|s| previous != Some(*s)) {
+                    if !stats.campaigns.contains(s) {
+                        stats.campaigns.insert(s.to_owned());
+                    }
+                    previous = Some(s);
                 }
             }
         }
@@ -916,7 +923,6 @@ impl<'c> Projector<'c> {
         // Each table's rows of a date in key order: the order Projection::sort gives them, so a
         // date's batch (and its fingerprint) is the same whichever way it was projected.
         out.campaign_index.sort_by_cached_key(|r| r.key());
-        out.session_hourly.sort_by(|a, b| (&a.campaign_id, a.click_hour).cmp(&(&b.campaign_id, b.click_hour)));
         out.lineage.sort_unstable();
         out.lineage.dedup();
         out.session_lineage.sort_unstable();
@@ -1032,7 +1038,12 @@ impl<'c> Projector<'c> {
             let platform_campaign_id = b.take(day, "platform_campaign_id", pick(src, &meta_order, |r| r.platform_campaign_id.clone()));
             self.carry.daily_meta.insert(
                 (date, key.clone()),
-                CampaignMeta { owner: owner.clone(), lane: lane.clone(), category: category.clone(), media_source: media_source.clone() },
+                CampaignMeta {
+                    owner: owner.as_deref().map(Arc::from),
+                    lane: lane.as_deref().map(Arc::from),
+                    category: category.as_deref().map(Arc::from),
+                    media_source: media_source.as_deref().map(Arc::from),
+                },
             );
 
             for snapshot_source in ["daily", "reconciled"] {
@@ -1150,33 +1161,27 @@ impl<'c> Projector<'c> {
     }
 
     fn session_rows(&self, day: &DayData<'_>, snapshot: Option<&Fetch<'_>>, out: &mut DayProjection) {
-        /// One (campaign, hour): only what a session row sums, no copies of the source rows.
-        #[derive(Default)]
-        struct HourAgg {
-            sessions: Option<i64>,
-            revenue: Option<Decimal>,
-            refs: Vec<RowRef>,
-        }
         let Some(f) = snapshot else { return };
         let date = day.date;
-        let mut hours: BTreeMap<(&str, u8), HourAgg> = BTreeMap::new();
-        for &(at, row) in &f.rows {
-            let (Some(sid), Some(hour)) = (&row.strategis_id, row.hour) else { continue };
-            if row.date.is_some_and(|d| d != date) {
-                continue;
-            }
-            let agg = hours.entry((sid.as_str(), hour)).or_default();
-            agg.sessions = crate::decode::sum_opt(agg.sessions, row.sessions);
-            agg.revenue = crate::decode::sum_opt(agg.revenue, row.revenue);
-            agg.refs.push(at);
-        }
-        // Hours come grouped by campaign: look its metadata up once per campaign.
-        let mut meta_of: Option<(&str, Option<&CampaignMeta>)> = None;
+        // The snapshot's rows in (campaign, hour, body order) order. A stable sort: a body
+        // already in that order, as hourly reports are, costs one pass.
+        let mut rows: Vec<(&str, u8, RowRef, &SourceRow)> = f
+            .rows
+            .iter()
+            .filter(|(_, row)| row.date.is_none_or(|d| d == date))
+            .filter_map(|&(at, row)| Some((row.strategis_id.as_deref()?, row.hour?, at, row)))
+            .collect();
+        rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+
+        // A campaign's hours are adjacent: its id and metadata are looked up once and shared.
+        let mut campaign: Option<(&str, Arc<str>, Option<&CampaignMeta>)> = None;
         let mut meta_key = (date, String::new());
-        out.session_hourly.reserve(hours.len());
-        for ((sid, hour), agg) in hours {
-            let meta = match meta_of {
-                Some((cached, meta)) if cached == sid => meta,
+        let mut refs: Vec<RowRef> = Vec::new();
+        out.session_hourly.reserve(rows.len());
+        for group in rows.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let (sid, hour) = (group[0].0, group[0].1);
+            let (campaign_id, meta) = match &campaign {
+                Some((cached, id, meta)) if *cached == sid => (id.clone(), *meta),
                 _ => {
                     meta_key.1.clear();
                     meta_key.1.push_str(sid);
@@ -1184,26 +1189,34 @@ impl<'c> Projector<'c> {
                         meta_key.0 = date - chrono::Days::new(n);
                         self.carry.daily_meta.get(&meta_key)
                     });
-                    meta_of = Some((sid, meta));
-                    meta
+                    let id: Arc<str> = Arc::from(sid);
+                    campaign = Some((sid, id.clone(), meta));
+                    (id, meta)
                 }
             };
-            let rpc = match (agg.revenue, agg.sessions) {
+            let (mut sessions, mut revenue) = (None, None);
+            refs.clear();
+            for &(_, _, at, row) in group {
+                sessions = crate::decode::sum_opt(sessions, row.sessions);
+                revenue = crate::decode::sum_opt(revenue, row.revenue);
+                refs.push(at);
+            }
+            let rpc = match (revenue, sessions) {
                 (Some(r), Some(s)) if s > 0 => Some((r / Decimal::from(s)).round_dp(6)),
                 _ => None,
             };
             let row = HourRow {
-                campaign_id: sid.to_owned(),
+                campaign_id,
                 date,
                 click_hour: hour,
-                sessions: agg.sessions,
-                revenue: agg.revenue,
+                sessions,
+                revenue,
                 rpc,
                 owner: meta.and_then(|m| m.owner.clone()),
                 lane: meta.and_then(|m| m.lane.clone()),
                 category: meta.and_then(|m| m.category.clone()),
                 media_source: meta.and_then(|m| m.media_source.clone()),
-                updated_at: agg.refs.iter().map(|r| day.fetched_at(*r)).max(),
+                updated_at: refs.iter().map(|r| day.fetched_at(*r)).max(),
             };
             let columns: Vec<&'static str> = [("sessions", row.sessions.is_some()), ("revenue", row.revenue.is_some())]
                 .into_iter()
@@ -1211,11 +1224,11 @@ impl<'c> Projector<'c> {
                 .collect();
             if !columns.is_empty() {
                 let runs = &mut out.session_lineage;
-                for r in &agg.refs {
+                for r in &refs {
                     let event_id = day.events[r.event].id;
                     let locator = split_locator(day.locator_str(*r));
                     match runs.last_mut() {
-                        Some(run) if agg.refs.len() == 1 && run.continues(sid, hour, &columns, event_id, locator) => run.hour_to = hour,
+                        Some(run) if refs.len() == 1 && run.continues(sid, hour, &columns, event_id, locator) => run.hour_to = hour,
                         _ => runs.push(SessionLineage {
                             date,
                             campaign_id: sid.to_owned(),

@@ -531,7 +531,7 @@ fn session_lineage_runs_stand_for_exactly_the_rows_each_hour_came_from() {
     let mut expected: Vec<(String, Vec<&str>, String)> = Vec::new();
     for h in &p.session_hourly {
         let columns: Vec<&str> = [("sessions", h.sessions.is_some()), ("revenue", h.revenue.is_some())].into_iter().filter(|c| c.1).map(|c| c.0).collect();
-        for r in spec.decode(&body).unwrap().rows.iter().filter(|r| r.strategis_id.as_deref() == Some(&h.campaign_id) && r.hour == Some(h.click_hour)) {
+        for r in spec.decode(&body).unwrap().rows.iter().filter(|r| r.strategis_id.as_deref() == Some(&*h.campaign_id) && r.hour == Some(h.click_hour)) {
             expected.push((h.key(), columns.clone(), r.locator.clone()));
         }
     }

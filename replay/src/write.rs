@@ -196,7 +196,7 @@ fn campaign_batch(rows: &[&CampaignRow]) -> Result<RecordBatch, DbError> {
 
 fn session_batch(rows: &[&HourRow]) -> Result<RecordBatch, DbError> {
     Batch::new()
-        .text("campaign_id", rows, |r| Some(&r.campaign_id))
+        .text("campaign_id", rows, |r| Some(r.campaign_id.as_ref()))
         .date("date", rows, |r| Some(r.date))
         .int("click_hour", rows, |r| Some(i32::from(r.click_hour)))
         .big("sessions", rows, |r| r.sessions)

@@ -121,7 +121,7 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
             let Some((date, events)) = message else {
                 let (campaign_runs, session_runs, marker_rows) = projector.runs(&markers);
                 let done = ToWriter::Done { campaign_runs, session_runs, marker_rows, applied: projector.events_applied(), carry: projector.carry().clone() };
-                tracing::debug!(waiting_for_lake_s = waiting.as_secs_f64(), projecting_s = projecting.as_secs_f64(), "projector");
+                tracing::debug!(waiting_for_lake_s = waiting.as_secs_f64(), projecting_s = projecting.as_secs_f64(), cpu_s = thread_cpu_seconds(), "projector");
                 // A writer that has stopped reports its own error.
                 let _ = to_writer.send(done);
                 return Ok(());
@@ -162,7 +162,7 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
                     let clock = std::time::Instant::now();
                     writer.carry(&carry, &chains)?;
                     writer.finish(&campaign_runs, &session_runs, &marker_rows, &applied)?;
-                    tracing::debug!(writing_s = writing.as_secs_f64(), committing_s = clock.elapsed().as_secs_f64(), "writer");
+                    tracing::debug!(writing_s = writing.as_secs_f64(), committing_s = clock.elapsed().as_secs_f64(), cpu_s = thread_cpu_seconds(), "writer");
                     return Ok(summary);
                 }
             }
@@ -284,3 +284,15 @@ impl ProjectionSummary {
     }
 }
 
+
+/// CPU seconds the calling thread has used (user + system), where the OS says (Linux
+/// `/proc`). Wall time per stage misleads on a busy machine; this is the steadier figure.
+fn thread_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the command name, which is parenthesised and may contain spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    // utime and stime are fields 14 and 15 of the line: 12 and 13 after the name. /proc
+    // counts them in USER_HZ, which is 100 on every architecture Linux exposes it.
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}

@@ -4,9 +4,8 @@ use crate::decode::*;
 
 pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
     let rows = rows_at(v, &["/data"])?;
-    Ok(each_row(rows, "/data", |r, locator| {
+    Ok(each_row(rows, "/data", |r| {
         Ok(SourceRow {
-            locator,
             date: date(r, "date_start")?,
             adset_id: text(r, "adset_id"),
             adset_name: text(r, "adset_name"),

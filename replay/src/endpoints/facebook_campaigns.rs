@@ -4,9 +4,8 @@ use crate::decode::*;
 
 pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
     let rows = rows_at(v, &["/data"])?;
-    Ok(each_row(rows, "/data", |r, locator| {
+    Ok(each_row(rows, "/data", |r| {
         Ok(SourceRow {
-            locator,
             platform_campaign_id: text(r, "id"),
             campaign_name: text(r, "name"),
             account_id: text(r, "account_id"),

@@ -5,9 +5,8 @@ use crate::decode::*;
 pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
     let prefix = if v.is_array() { "" } else { "/data" };
     let rows = rows_at(v, &["", "/data"])?;
-    Ok(each_row(rows, prefix, |r, locator| {
+    Ok(each_row(rows, prefix, |r| {
         Ok(SourceRow {
-            locator,
             date: date(r, "date")?,
             strategis_id: text(r, "strategisCampaignId"),
             conversions: count(r, "purchases")?,

@@ -5,7 +5,7 @@ use crate::decode::*;
 
 pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
     let rows = rows_at(v, &["/data"])?;
-    Ok(each_row(rows, "/data", |r, locator| {
+    Ok(each_row(rows, "/data", |r| {
         let purchases = match r.get("actions").and_then(Json::as_array) {
             Some(actions) => actions
                 .iter()
@@ -16,7 +16,6 @@ pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
             None => None,
         };
         Ok(SourceRow {
-            locator,
             date: date(r, "date_start")?,
             platform_campaign_id: text(r, "campaign_id"),
             campaign_name: text(r, "campaign_name"),

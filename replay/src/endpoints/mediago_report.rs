@@ -4,9 +4,8 @@ use crate::decode::*;
 
 pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
     let rows = rows_at(v, &["/results"])?;
-    Ok(each_row(rows, "/results", |r, locator| {
+    Ok(each_row(rows, "/results", |r| {
         Ok(SourceRow {
-            locator,
             date: date(r, "date")?,
             platform_campaign_id: text(r, "id"),
             campaign_name: text(r, "name"),

@@ -10,13 +10,12 @@ pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
         return Err(DecodeError(format!("in-body error code {code}")));
     }
     let rows = rows_at(v, &["/data/rows"])?;
-    Ok(each_row(rows, "/data/rows", |r, locator| {
+    Ok(each_row(rows, "/data/rows", |r| {
         let cents = match decimal(r, "costDecimal")? {
             Some(c) => Some(c),
             None => decimal(r, "cost")?,
         };
         Ok(SourceRow {
-            locator,
             date: date(r, "date")?,
             platform_campaign_id: text(r, "campaignId"),
             strategis_id: text(r, "strategisCampaignId"),

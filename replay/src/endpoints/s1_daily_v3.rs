@@ -8,9 +8,8 @@ pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
         Some(r) => (r, "/data/data"),
         None => (rows_at(v, &["/data", ""])?, if v.is_array() { "" } else { "/data" }),
     };
-    Ok(each_row(rows, prefix, |r, locator| {
+    Ok(each_row(rows, prefix, |r| {
         Ok(SourceRow {
-            locator,
             date: date(r, "date")?,
             strategis_id: text(r, "strategisCampaignId"),
             network_id: text(r, "networkId"),

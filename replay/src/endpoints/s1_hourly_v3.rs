@@ -8,13 +8,12 @@ pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
         Some(r) => (r, "/data/data"),
         None => (rows_at(v, &["/data", ""])?, if v.is_array() { "" } else { "/data" }),
     };
-    Ok(each_row(rows, prefix, |r, locator| {
+    Ok(each_row(rows, prefix, |r| {
         let hour = count(r, "hour")?.ok_or("hour: missing")?;
         if !(0..=27).contains(&hour) {
             return Err(format!("hour: {hour} is outside 0..27"));
         }
         Ok(SourceRow {
-            locator,
             date: date(r, "date")?,
             hour: Some(hour as u8),
             strategis_id: text(r, "strategisCampaignId"),

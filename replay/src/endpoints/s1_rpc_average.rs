@@ -8,7 +8,7 @@ pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
     } else {
         (rows_at(v, &["/data", ""])?, if v.is_array() { "" } else { "/data" })
     };
-    Ok(each_row(rows, prefix, |r, locator| {
-        Ok(SourceRow { locator, strategis_id: text(r, "strategisCampaignId"), rpc: decimal(r, "rpc")?, ..Default::default() })
+    Ok(each_row(rows, prefix, |r| {
+        Ok(SourceRow { strategis_id: text(r, "strategisCampaignId"), rpc: decimal(r, "rpc")?, ..Default::default() })
     }))
 }

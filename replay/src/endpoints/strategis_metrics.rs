@@ -5,9 +5,8 @@ use crate::decode::*;
 
 pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
     let rows = rows_at(v, &["/data"])?;
-    Ok(each_row(rows, "/data", |r, locator| {
+    Ok(each_row(rows, "/data", |r| {
         Ok(SourceRow {
-            locator,
             date: date(r, "date")?,
             strategis_id: text(r, "strategisCampaignId"),
             impressions: count(r, "impressions")?,
