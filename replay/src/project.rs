@@ -5,7 +5,8 @@
 //! Invariants (see `projection-rules.md`):
 //! - Output depends only on the set of events, never on their order: each date's events are
 //!   sorted by (fetched_at, id) first, every map is a `BTreeMap`, each date's rows are sorted
-//!   by their key.
+//!   by their key. Lineage entries are not sorted: they come in the order their rows are built
+//!   (by campaign key, then source), which is already a function of the events alone.
 //! - A projection that starts from a carry equals one that read the earlier dates itself.
 //! - Per (endpoint, date) the latest *successful* fetch is the snapshot; a later failure
 //!   never erases it. A body that cannot be decoded is quarantined, never fatal.
@@ -177,7 +178,8 @@ pub struct RunRow {
 pub struct LineageRow {
     pub table_name: &'static str,
     pub date: NaiveDate,
-    pub row_key: String,
+    /// Shared by every entry of one row.
+    pub row_key: Arc<str>,
     /// Which rule of [`LINEAGE_RULES`] applies: campaign, adset_own, adset_copied, session.
     pub kind: &'static str,
     pub columns: Vec<&'static str>,
@@ -227,7 +229,7 @@ impl SessionLineage {
         (self.hour_from..=self.hour_to).map(move |hour| LineageRow {
             table_name: "session_hourly_metrics",
             date: self.date,
-            row_key: format!("{}|{}|{}", self.campaign_id, self.date, hour),
+            row_key: Arc::from(format!("{}|{}|{}", self.campaign_id, self.date, hour)),
             kind: "session",
             columns: self.columns.clone(),
             endpoint: "s1_hourly_v3",
@@ -700,12 +702,11 @@ impl RowBuilder {
         self.newest = self.newest.max(other.newest);
     }
 
-    fn finish(&self, day: &DayData<'_>, table: &'static str, kind: &'static str, row_key: &str, out: &mut Vec<LineageRow>) {
-        for ((endpoint, r), columns) in &self.chosen {
-            let mut columns = columns.clone();
+    fn finish(self, day: &DayData<'_>, table: &'static str, kind: &'static str, row_key: &Arc<str>, out: &mut Vec<LineageRow>) {
+        for ((endpoint, r), mut columns) in self.chosen {
             columns.sort_unstable();
             columns.dedup();
-            out.push(LineageRow::new(day, table, kind, row_key, columns, endpoint, *r, true, None));
+            out.push(LineageRow::new(day, table, kind, row_key, columns, endpoint, r, true, None));
         }
         // A losing body row gets one entry for all the columns it lost, values joined by
         // LOST_VALUE_SEPARATOR in column order (one entry per column if a value contains it).
@@ -745,11 +746,11 @@ impl LineageRow {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn new(day: &DayData<'_>, table: &'static str, kind: &'static str, row_key: &str, columns: Vec<&'static str>, endpoint: &'static str, r: RowRef, chosen: bool, value: Option<String>) -> Self {
+    fn new(day: &DayData<'_>, table: &'static str, kind: &'static str, row_key: &Arc<str>, columns: Vec<&'static str>, endpoint: &'static str, r: RowRef, chosen: bool, value: Option<String>) -> Self {
         LineageRow {
             table_name: table,
             date: day.date,
-            row_key: row_key.to_owned(),
+            row_key: row_key.clone(),
             kind,
             columns,
             endpoint,
@@ -923,8 +924,6 @@ impl<'c> Projector<'c> {
         // Each table's rows of a date in key order: the order Projection::sort gives them, so a
         // date's batch (and its fingerprint) is the same whichever way it was projected.
         out.campaign_index.sort_by_cached_key(|r| r.key());
-        out.lineage.sort_unstable();
-        out.lineage.dedup();
         out.session_lineage.sort_unstable();
         out.raw_events.sort_by(|a, b| (&a.source, &a.event_id).cmp(&(&b.source, &b.event_id)));
         out
@@ -1085,7 +1084,7 @@ impl<'c> Projector<'c> {
                     unmapped,
                     updated_at: rb.newest,
                 };
-                rb.finish(day, "campaign_index", "campaign", &row.key(), &mut out.lineage);
+                rb.finish(day, "campaign_index", "campaign", &Arc::from(row.key()), &mut out.lineage);
                 if snapshot_source == "daily" {
                     parents.insert(key.clone(), (row.clone(), b.clone()));
                 }
@@ -1132,7 +1131,7 @@ impl<'c> Projector<'c> {
                 unmapped: p.is_none_or(|p| p.unmapped),
                 updated_at: newest.max(p.and_then(|p| p.updated_at)),
             };
-            let row_key = row.key();
+            let row_key: Arc<str> = Arc::from(row.key());
             if let Some((_, parent_lineage)) = parent {
                 let copied = RowBuilder {
                     chosen: parent_lineage
@@ -1367,8 +1366,6 @@ impl Projection {
         self.campaign_index.sort_by_cached_key(|r| r.key());
         self.session_hourly.sort_by(|a, b| (&a.campaign_id, a.date, a.click_hour).cmp(&(&b.campaign_id, b.date, b.click_hour)));
         self.completeness.sort_by(|a, b| (a.date, a.endpoint).cmp(&(b.date, b.endpoint)));
-        self.lineage.sort();
-        self.lineage.dedup();
         self.session_lineage.sort();
         self.quarantine.sort();
         self.raw_events.sort_by(|a, b| (a.date, &a.source, &a.event_id).cmp(&(b.date, &b.source, &b.event_id)));
