@@ -67,12 +67,32 @@ pub fn rows_at<'a, 'b>(value: &'a Json<'b>, pointers: &[&str]) -> Result<&'a Vec
 pub fn each_row(rows: &[Json<'_>], prefix: &str, f: impl Fn(&Json<'_>) -> Result<SourceRow, String>) -> Decoded {
     let mut out = Decoded { rows: Vec::with_capacity(rows.len()), bad_rows: Vec::new() };
     for (i, row) in rows.iter().enumerate() {
-        let locator = format!("{prefix}/{i}");
+        let locator = indexed_locator(prefix, i);
         match f(row) {
             Ok(r) => out.rows.push(SourceRow { locator, ..r }),
             Err(e) => out.bad_rows.push((locator, e)),
         }
     }
+    out
+}
+
+/// `{prefix}/{index}`, without the formatting machinery: it runs once per body row.
+fn indexed_locator(prefix: &str, index: usize) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = index;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut out = String::with_capacity(prefix.len() + 1 + digits.len() - at);
+    out.push_str(prefix);
+    out.push('/');
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
     out
 }
 
@@ -171,6 +191,13 @@ mod tests {
         assert_eq!(decimal(&row, "f").unwrap(), None);
         assert!(decimal(&row, "g").is_err());
         assert!(count(&row, "h").is_err());
+    }
+
+    #[test]
+    fn locators_are_prefix_slash_index() {
+        for (prefix, i) in [("/data", 0), ("", 7), ("/data/data", 10), ("/results", 4_294_967_296), ("/x", usize::MAX)] {
+            assert_eq!(indexed_locator(prefix, i), format!("{prefix}/{i}"));
+        }
     }
 
     #[test]
