@@ -12,8 +12,9 @@ pub use crate::json::Json;
 /// filled in; merging decides what wins.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SourceRow {
-    /// Where in the body: a JSON pointer (`/data/3`) or `line N` for CSV.
-    pub locator: String,
+    /// Where in the body: a JSON pointer (`/data/3`) or `line N` for CSV. Shared by the
+    /// lineage entries that name this row.
+    pub locator: std::sync::Arc<str>,
     pub date: Option<chrono::NaiveDate>,
     pub hour: Option<u8>,
     pub strategis_id: Option<String>,
@@ -70,14 +71,14 @@ pub fn each_row(rows: &[Json<'_>], prefix: &str, f: impl Fn(&Json<'_>) -> Result
         let locator = indexed_locator(prefix, i);
         match f(row) {
             Ok(r) => out.rows.push(SourceRow { locator, ..r }),
-            Err(e) => out.bad_rows.push((locator, e)),
+            Err(e) => out.bad_rows.push((locator.to_string(), e)),
         }
     }
     out
 }
 
 /// `{prefix}/{index}`, without the formatting machinery: it runs once per body row.
-fn indexed_locator(prefix: &str, index: usize) -> String {
+fn indexed_locator(prefix: &str, index: usize) -> std::sync::Arc<str> {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut n = index;
@@ -93,7 +94,7 @@ fn indexed_locator(prefix: &str, index: usize) -> String {
     out.push_str(prefix);
     out.push('/');
     out.extend(digits[at..].iter().map(|&d| char::from(d)));
-    out
+    std::sync::Arc::from(out)
 }
 
 fn present<'a, 'b>(row: &'a Json<'b>, field: &str) -> Option<&'a Json<'b>> {
@@ -196,7 +197,7 @@ mod tests {
     #[test]
     fn locators_are_prefix_slash_index() {
         for (prefix, i) in [("/data", 0), ("", 7), ("/data/data", 10), ("/results", 4_294_967_296), ("/x", usize::MAX)] {
-            assert_eq!(indexed_locator(prefix, i), format!("{prefix}/{i}"));
+            assert_eq!(*indexed_locator(prefix, i), format!("{prefix}/{i}"));
         }
     }
 

@@ -185,7 +185,8 @@ pub struct LineageRow {
     pub columns: Vec<&'static str>,
     pub endpoint: &'static str,
     pub event_id: EventId,
-    pub locator: String,
+    /// Shared with the source row it names.
+    pub locator: Arc<str>,
     /// `false` for a source that had a value but lost to a higher-precedence one.
     pub chosen: bool,
     /// The losing source's values, one per column (see [`LineageRow::value_of`]); `None` for
@@ -235,8 +236,8 @@ impl SessionLineage {
             endpoint: "s1_hourly_v3",
             event_id: self.event_id,
             locator: match self.index_from {
-                Some(from) => format!("{}/{}", self.locator_prefix, from + u32::from(hour - self.hour_from)),
-                None => self.locator_prefix.clone(),
+                Some(from) => Arc::from(format!("{}/{}", self.locator_prefix, from + u32::from(hour - self.hour_from))),
+                None => Arc::from(self.locator_prefix.as_str()),
             },
             chosen: true,
             value: None,
@@ -335,13 +336,16 @@ impl<'e> DayData<'e> {
         DayData { date, events, parsed }
     }
 
-    fn locator(&self, r: RowRef) -> String {
-        self.locator_str(r).to_owned()
+    fn locator(&self, r: RowRef) -> Arc<str> {
+        match &self.parsed[r.event].decoded {
+            Some(Ok(d)) => d.rows.get(r.row).map(|row| row.locator.clone()).unwrap_or_default(),
+            _ => Arc::default(),
+        }
     }
 
     fn locator_str(&self, r: RowRef) -> &str {
         match &self.parsed[r.event].decoded {
-            Some(Ok(d)) => d.rows.get(r.row).map_or("", |row| row.locator.as_str()),
+            Some(Ok(d)) => d.rows.get(r.row).map_or("", |row| &row.locator),
             _ => "",
         }
     }
@@ -646,27 +650,27 @@ pub const LINEAGE_RULES: &[(&str, &str, &str)] = &[
     ("session", "revenue", "latest successful s1_hourly_v3 fetch, estimated_revenue summed per campaign and hour"),
 ];
 
-struct Pick<T> {
+struct Pick<'s, T> {
     value: Option<T>,
     endpoint: Option<&'static str>,
-    refs: Vec<RowRef>,
+    refs: &'s [RowRef],
     /// Sources later in the order that also had a value: (endpoint, rows, value).
-    losers: Vec<(&'static str, Vec<RowRef>, String)>,
+    losers: Vec<(&'static str, &'s [RowRef], String)>,
 }
 
-fn pick<T: Clone + std::fmt::Display>(sources: &BTreeMap<&'static str, Agg>, order: &[&'static str], get: impl Fn(&SourceRow) -> Option<T>) -> Pick<T> {
+fn pick<'s, T: Clone + std::fmt::Display>(sources: &'s BTreeMap<&'static str, Agg>, order: &[&'static str], get: impl Fn(&SourceRow) -> Option<T>) -> Pick<'s, T> {
     for (i, &endpoint) in order.iter().enumerate() {
         if let Some(agg) = sources.get(endpoint) {
             if let Some(v) = get(&agg.row) {
                 let losers = order[i + 1..]
                     .iter()
-                    .filter_map(|e| sources.get(e).and_then(|a| get(&a.row).map(|lv| (*e, a.refs.clone(), lv.to_string()))))
+                    .filter_map(|e| sources.get(e).and_then(|a| get(&a.row).map(|lv| (*e, a.refs.as_slice(), lv.to_string()))))
                     .collect();
-                return Pick { value: Some(v), endpoint: Some(endpoint), refs: agg.refs.clone(), losers };
+                return Pick { value: Some(v), endpoint: Some(endpoint), refs: &agg.refs, losers };
             }
         }
     }
-    Pick { value: None, endpoint: None, refs: Vec::new(), losers: Vec::new() }
+    Pick { value: None, endpoint: None, refs: &[], losers: Vec::new() }
 }
 
 /// Collects a row's lineage: chosen sources grouped per (endpoint, body row), so one entry
@@ -679,14 +683,14 @@ struct RowBuilder {
 }
 
 impl RowBuilder {
-    fn take<T>(&mut self, day: &DayData<'_>, column: &'static str, p: Pick<T>) -> Option<T> {
+    fn take<T>(&mut self, day: &DayData<'_>, column: &'static str, p: Pick<'_, T>) -> Option<T> {
         if let (Some(_), Some(endpoint)) = (&p.value, p.endpoint) {
-            for r in &p.refs {
-                self.newest = self.newest.max(Some(day.fetched_at(*r)));
-                self.chosen.entry((endpoint, *r)).or_default().push(column);
+            for &r in p.refs {
+                self.newest = self.newest.max(Some(day.fetched_at(r)));
+                self.chosen.entry((endpoint, r)).or_default().push(column);
             }
             for (loser, refs, value) in p.losers {
-                for r in refs {
+                for &r in refs {
                     self.lost.push((column, loser, r, value.clone()));
                 }
             }

@@ -531,12 +531,12 @@ fn session_lineage_runs_stand_for_exactly_the_rows_each_hour_came_from() {
     for h in &p.session_hourly {
         let columns: Vec<&str> = [("sessions", h.sessions.is_some()), ("revenue", h.revenue.is_some())].into_iter().filter(|c| c.1).map(|c| c.0).collect();
         for r in spec.decode(&body).unwrap().rows.iter().filter(|r| r.strategis_id.as_deref() == Some(&*h.campaign_id) && r.hour == Some(h.click_hour)) {
-            expected.push((h.key(), columns.clone(), r.locator.clone()));
+            expected.push((h.key(), columns.clone(), r.locator.to_string()));
         }
     }
     let mut expanded: Vec<(String, Vec<&str>, String)> = p.session_lineage.iter().flat_map(|run| run.entries()).map(|l| {
         assert_eq!((l.event_id, l.endpoint, l.kind, l.chosen), (page1, "s1_hourly_v3", "session", true));
-        (l.row_key.to_string(), l.columns, l.locator)
+        (l.row_key.to_string(), l.columns, l.locator.to_string())
     }).collect();
     expected.sort();
     expanded.sort();

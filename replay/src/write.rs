@@ -276,7 +276,7 @@ fn lineage_batch(rows: &[&LineageRow], sources: &mut BTreeMap<i64, OwnedLineageS
         .push("source_id", source_ids)
         .text("row_key", rows, |r| Some(&r.row_key))
         .push("event_id", event_ids)
-        .text("locator", rows, |r| Some(&r.locator))
+        .text("locator", rows, |r| Some(r.locator.as_ref()))
         .text("value", rows, |r| r.value.as_deref())
         .finish()
 }

@@ -10,7 +10,7 @@ pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
         let locator = format!("/campaignResults/{ci}");
         let hours = c.get("results").and_then(Json::as_array).map_or(&[][..], Vec::as_slice);
         let mut row = SourceRow {
-            locator: locator.clone(),
+            locator: locator.as_str().into(),
             platform_campaign_id: text(c, "campaignId"),
             strategis_id: text(c, "strategisCampaignId"),
             ..Default::default()

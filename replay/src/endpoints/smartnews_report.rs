@@ -13,7 +13,7 @@ pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
             let locator = format!("/data/{ci}/metrics_breakdown/{bi}");
             let row = (|| -> Result<SourceRow, String> {
                 Ok(SourceRow {
-                    locator: locator.clone(),
+                    locator: locator.as_str().into(),
                     date: date(b, "period")?,
                     platform_campaign_id: text(c, "id"),
                     campaign_name: text(meta, "name"),

@@ -23,7 +23,7 @@ pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
         let r = Json::Object(headers.iter().zip(record.iter()).map(|(h, v)| (Cow::Borrowed(h), Json::String(Cow::Borrowed(v)))).collect());
         let row = (|| -> Result<SourceRow, String> {
             Ok(SourceRow {
-                locator: locator.clone(),
+                locator: locator.as_str().into(),
                 date: date(&r, "Day")?,
                 platform_campaign_id: text(&r, "Campaign Id"),
                 campaign_name: text(&r, "Campaign"),
