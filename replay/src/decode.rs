@@ -134,8 +134,21 @@ pub fn parse_decimal(raw: &str) -> Option<Decimal> {
 
 /// A count: an integer, or an integral float (`23.0`), from a number or a string.
 pub fn count(row: &Json<'_>, field: &str) -> FieldResult<i64> {
-    if let Some(i) = present(row, field).and_then(Json::as_i64) {
-        return Ok(Some(i));
+    match present(row, field) {
+        Some(Json::Number(n)) => {
+            if let Some(i) = n.as_i64() {
+                return Ok(Some(i));
+            }
+        }
+        // Most counts arrive as strings of plain digits: no need for a decimal parse.
+        Some(Json::String(s)) => {
+            let digits = s.trim();
+            let unsigned = digits.strip_prefix('-').unwrap_or(digits);
+            if (1..=18).contains(&unsigned.len()) && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+                return digits.parse().map(Some).map_err(|_| format!("{field}: `{digits}` is out of range"));
+            }
+        }
+        _ => {}
     }
     let Some(d) = decimal(row, field)? else { return Ok(None) };
     if d.fract().is_zero() {
@@ -192,6 +205,15 @@ mod tests {
         assert_eq!(decimal(&row, "f").unwrap(), None);
         assert!(decimal(&row, "g").is_err());
         assert!(count(&row, "h").is_err());
+        let text = json!({"a": "0042", "b": "-7", "c": " 12 ", "d": "999999999999999999", "e": "9999999999999999999", "f": "-", "g": "1,234"}).to_string();
+        let row = Json::parse(text.as_bytes()).unwrap();
+        assert_eq!(count(&row, "a").unwrap(), Some(42));
+        assert_eq!(count(&row, "b").unwrap(), Some(-7));
+        assert_eq!(count(&row, "c").unwrap(), Some(12));
+        assert_eq!(count(&row, "d").unwrap(), Some(999_999_999_999_999_999));
+        assert!(count(&row, "e").is_err(), "beyond i64: out of range, as through the decimal path");
+        assert!(count(&row, "f").is_err());
+        assert_eq!(count(&row, "g").unwrap(), Some(1234));
     }
 
     #[test]
