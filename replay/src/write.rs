@@ -79,7 +79,9 @@ impl Batch {
     }
 
     fn text<'a, T: 'a>(self, name: &str, rows: &[&'a T], f: impl Fn(&'a T) -> Option<&'a str>) -> Self {
-        let mut b = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
+        // Sized exactly: growing the value buffer copies it, and columns run to megabytes.
+        let bytes = rows.iter().map(|r| f(r).map_or(0, str::len)).sum();
+        let mut b = StringBuilder::with_capacity(rows.len(), bytes);
         for r in rows {
             b.append_option(f(r));
         }
