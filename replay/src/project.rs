@@ -215,14 +215,13 @@ pub struct SessionLineage {
 
 impl SessionLineage {
     /// Whether `hour` of `campaign_id`, from body row `locator` of `event_id`, continues this run.
-    fn continues(&self, campaign_id: &str, hour: u8, columns: &[&'static str], event_id: EventId, locator: (&str, Option<u32>)) -> bool {
-        let (Some(from), Some(at)) = (self.index_from, locator.1) else { return false };
+    fn continues(&self, campaign_id: &str, hour: u8, columns: &[&'static str], event_id: EventId, locator: &str) -> bool {
+        let Some(from) = self.index_from else { return false };
         self.campaign_id == campaign_id
             && Some(hour) == self.hour_to.checked_add(1)
             && self.event_id == event_id
             && self.columns == columns
-            && self.locator_prefix == locator.0
-            && from.checked_add(u32::from(hour - self.hour_from)) == Some(at)
+            && locator.strip_prefix(self.locator_prefix.as_str()).and_then(|rest| rest.strip_prefix('/')).and_then(row_index) == from.checked_add(u32::from(hour - self.hour_from))
     }
 
     /// The per-row entries this run stands for, in hour order.
@@ -249,12 +248,18 @@ impl SessionLineage {
 /// locator whose last segment is not a plain index is all prefix.
 fn split_locator(locator: &str) -> (&str, Option<u32>) {
     if let Some((prefix, last)) = locator.rsplit_once('/') {
-        let canonical = !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) && (last == "0" || !last.starts_with('0'));
-        if let Some(index) = canonical.then(|| last.parse::<u32>().ok()).flatten() {
+        if let Some(index) = row_index(last) {
             return (prefix, Some(index));
         }
     }
     (locator, None)
+}
+
+/// A locator's last segment as a row index, if it is one written the way locators write it
+/// (plain digits, no leading zero), so that the index prints back to the same text.
+fn row_index(segment: &str) -> Option<u32> {
+    let canonical = !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) && (segment == "0" || !segment.starts_with('0'));
+    canonical.then(|| segment.parse().ok()).flatten()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -1229,19 +1234,22 @@ impl<'c> Projector<'c> {
                 let runs = &mut out.session_lineage;
                 for r in &refs {
                     let event_id = day.events[r.event].id;
-                    let locator = split_locator(day.locator_str(*r));
+                    let locator = day.locator_str(*r);
                     match runs.last_mut() {
                         Some(run) if refs.len() == 1 && run.continues(sid, hour, &columns, event_id, locator) => run.hour_to = hour,
-                        _ => runs.push(SessionLineage {
-                            date,
-                            campaign_id: sid.to_owned(),
-                            hour_from: hour,
-                            hour_to: hour,
-                            columns: columns.clone(),
-                            event_id,
-                            locator_prefix: locator.0.to_owned(),
-                            index_from: locator.1,
-                        }),
+                        _ => {
+                            let (prefix, index) = split_locator(locator);
+                            runs.push(SessionLineage {
+                                date,
+                                campaign_id: sid.to_owned(),
+                                hour_from: hour,
+                                hour_to: hour,
+                                columns: columns.clone(),
+                                event_id,
+                                locator_prefix: prefix.to_owned(),
+                                index_from: index,
+                            });
+                        }
                     }
                 }
             }
