@@ -663,7 +663,9 @@ struct Pick<'s, T> {
     losers: Vec<(&'static str, &'s [RowRef], String)>,
 }
 
-fn pick<'s, T: Clone + std::fmt::Display>(sources: &'s BTreeMap<&'static str, Agg>, order: &[&'static str], get: impl Fn(&SourceRow) -> Option<T>) -> Pick<'s, T> {
+/// The value of the first source in `order` that has one. `get` may return a reference into
+/// the source row: only the winner's value is copied out, by the caller.
+fn pick<'s, T: std::fmt::Display>(sources: &'s BTreeMap<&'static str, Agg>, order: &[&'static str], get: impl Fn(&'s SourceRow) -> Option<T>) -> Pick<'s, T> {
     for (i, &endpoint) in order.iter().enumerate() {
         if let Some(agg) = sources.get(endpoint) {
             if let Some(v) = get(&agg.row) {
@@ -983,14 +985,16 @@ impl<'c> Projector<'c> {
             }
         }
         // Daily campaign rows by campaign, for the adset rows below.
+        // Kept only for campaigns with adset rows, which copy them.
         let mut parents: BTreeMap<String, (CampaignRow, RowBuilder)> = BTreeMap::new();
+        let adset_parents: BTreeSet<&str> = adsets.iter().map(|(key, _, _)| key.as_str()).collect();
         for (key, src) in &sources {
             let unmapped = unmapped_keys.contains(key);
             if unmapped {
                 out.unmapped_campaigns.insert((date, key.clone()));
             }
             let mut b = RowBuilder::default();
-            let network_id = b.take(day, "network_id", pick(src, &["s1_daily_v3"], |r| r.network_id.clone()));
+            let network_id = b.take(day, "network_id", pick(src, &["s1_daily_v3"], |r| r.network_id.as_ref())).cloned();
             let media_source = match &network_id {
                 Some(id) => {
                     let m = config.network_map.get(id).cloned();
@@ -1023,9 +1027,9 @@ impl<'c> Projector<'c> {
             };
             let conversions = b.take(day, "conversions", pick(src, &conversion_order, |r| r.conversions));
             let avg_rpc_3d = b.take(day, "avg_rpc_3d", pick(src, &["s1_rpc_average"], |r| r.rpc));
-            let owner = b.take(day, "owner", pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.buyer.clone()));
-            let lane = b.take(day, "lane", pick(src, &["facebook_campaigns"], |r| r.lane.clone()));
-            let category = b.take(day, "category", pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.category.clone()));
+            let owner = b.take(day, "owner", pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.buyer.as_ref())).cloned();
+            let lane = b.take(day, "lane", pick(src, &["facebook_campaigns"], |r| r.lane.as_ref())).cloned();
+            let category = b.take(day, "category", pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.category.as_ref())).cloned();
             // "The platform report": the spend endpoint first, then the platform's other reports.
             let platform_reports: Vec<&'static str> = same(spend_source)
                 .into_iter()
@@ -1038,12 +1042,12 @@ impl<'c> Projector<'c> {
                 });
             let mut name_order = vec!["facebook_campaigns", "s1_daily_v3"];
             name_order.extend(platform_reports.iter().copied().filter(|e| *e != "facebook_campaigns"));
-            let campaign_name = b.take(day, "campaign_name", pick(src, &name_order, |r| r.campaign_name.clone()));
+            let campaign_name = b.take(day, "campaign_name", pick(src, &name_order, |r| r.campaign_name.as_ref())).cloned();
             let mut meta_order = vec!["s1_daily_v3"];
             meta_order.extend(platform_reports.iter().copied());
-            let account_id = b.take(day, "account_id", pick(src, &meta_order, |r| r.account_id.clone()));
-            let rsoc_site = b.take(day, "rsoc_site", pick(src, &["s1_daily_v3"], |r| r.rsoc_site.clone()));
-            let platform_campaign_id = b.take(day, "platform_campaign_id", pick(src, &meta_order, |r| r.platform_campaign_id.clone()));
+            let account_id = b.take(day, "account_id", pick(src, &meta_order, |r| r.account_id.as_ref())).cloned();
+            let rsoc_site = b.take(day, "rsoc_site", pick(src, &["s1_daily_v3"], |r| r.rsoc_site.as_ref())).cloned();
+            let platform_campaign_id = b.take(day, "platform_campaign_id", pick(src, &meta_order, |r| r.platform_campaign_id.as_ref())).cloned();
             self.carry.daily_meta.insert(
                 (date, key.clone()),
                 CampaignMeta {
@@ -1094,7 +1098,7 @@ impl<'c> Projector<'c> {
                     updated_at: rb.newest,
                 };
                 rb.finish(day, "campaign_index", "campaign", &Arc::from(row.key()), &mut out.lineage);
-                if snapshot_source == "daily" {
+                if snapshot_source == "daily" && adset_parents.contains(key.as_str()) {
                     parents.insert(key.clone(), (row.clone(), b.clone()));
                 }
                 out.campaign_index.push(row);
