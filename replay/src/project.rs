@@ -932,8 +932,9 @@ impl<'c> Projector<'c> {
             out.unmapped_network_ids.clear();
         }
         self.carry.forget_before(date);
-        // Each table's rows of a date in key order: the order Projection::sort gives them, so a
-        // date's batch (and its fingerprint) is the same whichever way it was projected.
+        // Each table's rows of a date in key order (session rows are built in it; lineage keeps
+        // its build order): the order Projection::sort gives them, so a date's batch (and its
+        // fingerprint) is the same whichever way it was projected.
         out.campaign_index.sort_by_cached_key(|r| r.key());
         out.session_lineage.sort_unstable();
         out.raw_events.sort_by(|a, b| (&a.source, &a.event_id).cmp(&(&b.source, &b.event_id)));
@@ -984,8 +985,8 @@ impl<'c> Projector<'c> {
                 sources.entry(key).or_default().entry(spec.key).or_default().add(row, at);
             }
         }
-        // Daily campaign rows by campaign, for the adset rows below.
-        // Kept only for campaigns with adset rows, which copy them.
+        // Daily campaign rows (and their lineage) of the campaigns that have adset rows, which
+        // copy them below.
         let mut parents: BTreeMap<String, (CampaignRow, RowBuilder)> = BTreeMap::new();
         let adset_parents: BTreeSet<&str> = adsets.iter().map(|(key, _, _)| key.as_str()).collect();
         for (key, src) in &sources {
