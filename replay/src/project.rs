@@ -531,16 +531,23 @@ fn collect_fetches<'d>(day: &'d DayData<'_>) -> (BTreeMap<&'static str, Vec<Fetc
 // Merging
 
 #[derive(Default, Clone)]
-struct Agg {
-    row: SourceRow,
+struct Agg<'d> {
+    /// The one source row, borrowed; merged into an owned row from the second on. Only the
+    /// fields `add` sums or keeps are read from it.
+    row: std::borrow::Cow<'d, SourceRow>,
     refs: Vec<RowRef>,
 }
 
-impl Agg {
-    fn add(&mut self, r: &SourceRow, at: RowRef) {
+impl<'d> Agg<'d> {
+    fn add(&mut self, r: &'d SourceRow, at: RowRef) {
         use crate::decode::sum_opt;
-        let first = self.refs.is_empty();
-        let s = &mut self.row;
+        if self.refs.is_empty() {
+            // Most keys have one row per source: nothing to sum, nothing to copy.
+            self.row = std::borrow::Cow::Borrowed(r);
+            self.refs.push(at);
+            return;
+        }
+        let s = self.row.to_mut();
         s.revenue = sum_opt(s.revenue, r.revenue);
         s.sessions = sum_opt(s.sessions, r.sessions);
         s.s1_clicks = sum_opt(s.s1_clicks, r.s1_clicks);
@@ -548,9 +555,6 @@ impl Agg {
         s.clicks = sum_opt(s.clicks, r.clicks);
         s.impressions = sum_opt(s.impressions, r.impressions);
         s.conversions = sum_opt(s.conversions, r.conversions);
-        if first {
-            s.rpc = r.rpc;
-        }
         macro_rules! keep_first {
             ($($f:ident),*) => { $( if s.$f.is_none() { s.$f = r.$f.clone(); } )* };
         }
@@ -560,7 +564,7 @@ impl Agg {
 }
 
 /// Per date: campaign key → endpoint → aggregated rows of that endpoint's snapshot.
-type DaySources = BTreeMap<String, BTreeMap<&'static str, Agg>>;
+type DaySources<'d> = BTreeMap<String, BTreeMap<&'static str, Agg<'d>>>;
 
 /// The campaign metadata a session row copies: owner, lane, category, media_source.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -665,7 +669,7 @@ struct Pick<'s, T> {
 
 /// The value of the first source in `order` that has one. `get` may return a reference into
 /// the source row: only the winner's value is copied out, by the caller.
-fn pick<'s, T: std::fmt::Display>(sources: &'s BTreeMap<&'static str, Agg>, order: &[&'static str], get: impl Fn(&'s SourceRow) -> Option<T>) -> Pick<'s, T> {
+fn pick<'s, T: std::fmt::Display>(sources: &'s BTreeMap<&'static str, Agg<'_>>, order: &[&'static str], get: impl Fn(&'s SourceRow) -> Option<T>) -> Pick<'s, T> {
     for (i, &endpoint) in order.iter().enumerate() {
         if let Some(agg) = sources.get(endpoint) {
             if let Some(v) = get(&agg.row) {
@@ -1107,7 +1111,7 @@ impl<'c> Projector<'c> {
         }
 
         // Adset rows: campaign metadata copied from the daily campaign row.
-        let mut per_adset: BTreeMap<(String, String), Agg> = BTreeMap::new();
+        let mut per_adset: BTreeMap<(String, String), Agg<'_>> = BTreeMap::new();
         for (key, at, row) in adsets {
             let Some(adset_id) = row.adset_id.clone() else { continue };
             per_adset.entry((key, adset_id)).or_default().add(row, at);
