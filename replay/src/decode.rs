@@ -67,8 +67,9 @@ pub fn rows_at<'a, 'b>(value: &'a Json<'b>, pointers: &[&str]) -> Result<&'a Vec
 /// each row's locator (`{prefix}/{index}`).
 pub fn each_row(rows: &[Json<'_>], prefix: &str, f: impl Fn(&Json<'_>) -> Result<SourceRow, String>) -> Decoded {
     let mut out = Decoded { rows: Vec::with_capacity(rows.len()), bad_rows: Vec::new() };
+    let mut text = String::new();
     for (i, row) in rows.iter().enumerate() {
-        let locator = indexed_locator(prefix, i);
+        let locator = indexed_locator(&mut text, prefix, i);
         match f(row) {
             Ok(r) => out.rows.push(SourceRow { locator, ..r }),
             Err(e) => out.bad_rows.push((locator.to_string(), e)),
@@ -77,8 +78,9 @@ pub fn each_row(rows: &[Json<'_>], prefix: &str, f: impl Fn(&Json<'_>) -> Result
     out
 }
 
-/// `{prefix}/{index}`, without the formatting machinery: it runs once per body row.
-fn indexed_locator(prefix: &str, index: usize) -> std::sync::Arc<str> {
+/// `{prefix}/{index}`, without the formatting machinery: it runs once per body row. `text` is
+/// scratch space reused across rows, so the locator's one allocation is its own.
+fn indexed_locator(text: &mut String, prefix: &str, index: usize) -> std::sync::Arc<str> {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut n = index;
@@ -90,11 +92,11 @@ fn indexed_locator(prefix: &str, index: usize) -> std::sync::Arc<str> {
             break;
         }
     }
-    let mut out = String::with_capacity(prefix.len() + 1 + digits.len() - at);
-    out.push_str(prefix);
-    out.push('/');
-    out.extend(digits[at..].iter().map(|&d| char::from(d)));
-    std::sync::Arc::from(out)
+    text.clear();
+    text.push_str(prefix);
+    text.push('/');
+    text.extend(digits[at..].iter().map(|&d| char::from(d)));
+    std::sync::Arc::from(text.as_str())
 }
 
 fn present<'a, 'b>(row: &'a Json<'b>, field: &str) -> Option<&'a Json<'b>> {
@@ -219,7 +221,7 @@ mod tests {
     #[test]
     fn locators_are_prefix_slash_index() {
         for (prefix, i) in [("/data", 0), ("", 7), ("/data/data", 10), ("/results", 4_294_967_296), ("/x", usize::MAX)] {
-            assert_eq!(*indexed_locator(prefix, i), format!("{prefix}/{i}"));
+            assert_eq!(*indexed_locator(&mut String::from("left over"), prefix, i), format!("{prefix}/{i}"));
         }
     }
 
