@@ -341,18 +341,19 @@ impl<'e> DayData<'e> {
         DayData { date, events, parsed }
     }
 
-    fn locator(&self, r: RowRef) -> Arc<str> {
+    fn source_row(&self, r: RowRef) -> Option<&SourceRow> {
         match &self.parsed[r.event].decoded {
-            Some(Ok(d)) => d.rows.get(r.row).map(|row| row.locator.clone()).unwrap_or_default(),
-            _ => Arc::default(),
+            Some(Ok(d)) => d.rows.get(r.row),
+            _ => None,
         }
     }
 
+    fn locator(&self, r: RowRef) -> Arc<str> {
+        self.source_row(r).map(|row| row.locator.clone()).unwrap_or_default()
+    }
+
     fn locator_str(&self, r: RowRef) -> &str {
-        match &self.parsed[r.event].decoded {
-            Some(Ok(d)) => d.rows.get(r.row).map_or("", |row| &row.locator),
-            _ => "",
-        }
+        self.source_row(r).map_or("", |row| &row.locator)
     }
 
     fn fetched_at(&self, r: RowRef) -> DateTime<Utc> {
