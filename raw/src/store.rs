@@ -345,9 +345,24 @@ pub(crate) fn id_from_key(key: &Path) -> Result<EventId> {
     name.strip_suffix(".json").unwrap_or(name).parse()
 }
 
+/// Frames whose header states a size up to this are decompressed in one call into a buffer of
+/// exactly that size; larger claims (or none) go through the streaming decoder, so a forged
+/// header cannot make us reserve gigabytes for a small object.
+const ONE_CALL_LIMIT: u64 = 256 << 20;
+
+/// Decompresses one zstd frame. Bodies are written by `zstd::bulk::compress`, whose frame header
+/// records the uncompressed size: decompressing in one call into a buffer of that size skips
+/// the streaming decoder's doubling buffer and its copies through a stack buffer.
+pub fn decompress(compressed: &[u8]) -> std::io::Result<Vec<u8>> {
+    match zstd::zstd_safe::get_frame_content_size(compressed) {
+        // A header can understate (concatenated frames): then the streaming decoder decides.
+        Ok(Some(size)) if size <= ONE_CALL_LIMIT => zstd::bulk::decompress(compressed, size as usize).or_else(|_| zstd::stream::decode_all(compressed)),
+        _ => zstd::stream::decode_all(compressed),
+    }
+}
+
 pub fn decode_body(hash: &BodyHash, compressed: &[u8]) -> Result<Vec<u8>> {
-    let bytes = zstd::stream::decode_all(compressed)
-        .map_err(|e| RawError::CorruptBody { hash: hash.to_hex(), detail: format!("zstd: {e}") })?;
+    let bytes = decompress(compressed).map_err(|e| RawError::CorruptBody { hash: hash.to_hex(), detail: format!("zstd: {e}") })?;
     let actual = BodyHash::of(&bytes);
     if actual != *hash {
         return Err(RawError::CorruptBody { hash: hash.to_hex(), detail: format!("content hashes to {actual}") });
@@ -361,5 +376,33 @@ fn prefixed(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore> {
         store
     } else {
         Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_frame_shape_decompresses_to_its_bytes() {
+        let body: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let sized = zstd::bulk::compress(&body, ZSTD_LEVEL).unwrap();
+        assert!(matches!(zstd::zstd_safe::get_frame_content_size(&sized), Ok(Some(n)) if n == body.len() as u64));
+        assert_eq!(decompress(&sized).unwrap(), body, "one call, sized from the header");
+
+        let streamed = zstd::stream::encode_all(&body[..], ZSTD_LEVEL).unwrap();
+        assert!(matches!(zstd::zstd_safe::get_frame_content_size(&streamed), Ok(None)), "a streamed frame states no size");
+        assert_eq!(decompress(&streamed).unwrap(), body);
+
+        let mut two = sized.clone();
+        two.extend_from_slice(&zstd::bulk::compress(b"tail", ZSTD_LEVEL).unwrap());
+        let mut both = body.clone();
+        both.extend_from_slice(b"tail");
+        assert_eq!(decompress(&two).unwrap(), both, "a header that understates falls back to streaming");
+
+        assert!(decompress(&sized[..sized.len() / 2]).is_err());
+        let hash = BodyHash::of(&body);
+        assert_eq!(decode_body(&hash, &sized).unwrap(), body);
+        assert!(matches!(decode_body(&BodyHash::of(b"other"), &sized), Err(RawError::CorruptBody { .. })));
     }
 }

@@ -81,7 +81,7 @@ async fn bench_raw(ctx: &Context, count: usize, total_mb: usize, dir: Option<std
     let baseline_put = t.elapsed();
     let t = Instant::now();
     for c in &compressed {
-        let plain = zstd::stream::decode_all(&c[..]).map_err(AppError::Output)?;
+        let plain = adlake_raw::store::decompress(c).map_err(AppError::Output)?;
         let _ = BodyHash::of(&plain);
     }
     let baseline_get = t.elapsed();
