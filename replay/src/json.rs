@@ -35,7 +35,11 @@ pub enum Json<'a> {
 impl<'a> Json<'a> {
     /// Parses `bytes`, borrowing every string that needs no unescaping.
     pub fn parse(bytes: &'a [u8]) -> Result<Json<'a>, ParseError> {
-        let mut p = Parser { bytes, at: 0, depth: 0 };
+        // One validation of the whole body: every string is then sliced from it without
+        // re-checking. Outside strings JSON is ASCII, so this refuses exactly the bodies with
+        // invalid UTF-8 that a string-by-string check would.
+        let text = std::str::from_utf8(bytes).map_err(|e| ParseError { reason: "invalid UTF-8", offset: e.valid_up_to() })?;
+        let mut p = Parser { text, bytes, at: 0, depth: 0, entries: Vec::new(), items: Vec::new() };
         p.skip_whitespace();
         let value = p.value()?;
         p.skip_whitespace();
@@ -154,14 +158,26 @@ pub struct ParseError {
 const MAX_DEPTH: usize = 128;
 
 struct Parser<'a> {
+    text: &'a str,
     bytes: &'a [u8],
     at: usize,
     depth: usize,
+    /// Members of the objects being parsed, innermost last: each object collects its members
+    /// here and moves them out in one allocation of the exact size when it closes.
+    entries: Vec<(Cow<'a, str>, Json<'a>)>,
+    /// The same for arrays' items.
+    items: Vec<Json<'a>>,
 }
 
 impl<'a> Parser<'a> {
     fn error(&self, reason: &'static str) -> ParseError {
         ParseError { reason, offset: self.at }
+    }
+
+    /// The text from `start` to the cursor. Both ends sit beside ASCII bytes (or the ends of
+    /// the body), so they are character boundaries of the validated text.
+    fn slice(&self, start: usize) -> Result<&'a str, ParseError> {
+        self.text.get(start..self.at).ok_or_else(|| self.error("invalid UTF-8"))
     }
 
     fn peek(&self) -> Option<u8> {
@@ -209,11 +225,11 @@ impl<'a> Parser<'a> {
 
     fn object(&mut self) -> Result<Json<'a>, ParseError> {
         self.at += 1;
-        let mut entries = Vec::new();
+        let base = self.entries.len();
         self.skip_whitespace();
         if self.peek() == Some(b'}') {
             self.at += 1;
-            return Ok(Json::Object(entries));
+            return Ok(Json::Object(Vec::new()));
         }
         loop {
             if self.peek() != Some(b'"') {
@@ -227,7 +243,7 @@ impl<'a> Parser<'a> {
             self.at += 1;
             self.skip_whitespace();
             let value = self.value()?;
-            entries.push((key, value));
+            self.entries.push((key, value));
             self.skip_whitespace();
             match self.peek() {
                 Some(b',') => {
@@ -236,7 +252,7 @@ impl<'a> Parser<'a> {
                 }
                 Some(b'}') => {
                     self.at += 1;
-                    return Ok(Json::Object(entries));
+                    return Ok(Json::Object(self.entries.drain(base..).collect()));
                 }
                 None => return Err(self.error("EOF while parsing an object")),
                 Some(_) => return Err(self.error("expected `,` or `}`")),
@@ -246,14 +262,15 @@ impl<'a> Parser<'a> {
 
     fn array(&mut self) -> Result<Json<'a>, ParseError> {
         self.at += 1;
-        let mut items = Vec::new();
+        let base = self.items.len();
         self.skip_whitespace();
         if self.peek() == Some(b']') {
             self.at += 1;
-            return Ok(Json::Array(items));
+            return Ok(Json::Array(Vec::new()));
         }
         loop {
-            items.push(self.value()?);
+            let item = self.value()?;
+            self.items.push(item);
             self.skip_whitespace();
             match self.peek() {
                 Some(b',') => {
@@ -262,7 +279,7 @@ impl<'a> Parser<'a> {
                 }
                 Some(b']') => {
                     self.at += 1;
-                    return Ok(Json::Array(items));
+                    return Ok(Json::Array(self.items.drain(base..).collect()));
                 }
                 None => return Err(self.error("EOF while parsing a list")),
                 Some(_) => return Err(self.error("expected `,` or `]`")),
@@ -278,7 +295,7 @@ impl<'a> Parser<'a> {
             match self.peek() {
                 None => return Err(self.error("EOF while parsing a string")),
                 Some(b'"') => {
-                    let text = std::str::from_utf8(&self.bytes[start..self.at]).map_err(|_| self.error("invalid UTF-8 in a string"))?;
+                    let text = self.slice(start)?;
                     self.at += 1;
                     return Ok(Cow::Borrowed(text));
                 }
@@ -287,7 +304,7 @@ impl<'a> Parser<'a> {
                 Some(_) => self.at += 1,
             }
         }
-        let mut owned = std::str::from_utf8(&self.bytes[start..self.at]).map_err(|_| self.error("invalid UTF-8 in a string"))?.to_owned();
+        let mut owned = self.slice(start)?.to_owned();
         loop {
             let run = self.at;
             while let Some(c) = self.peek() {
@@ -296,7 +313,7 @@ impl<'a> Parser<'a> {
                 }
                 self.at += 1;
             }
-            owned.push_str(std::str::from_utf8(&self.bytes[run..self.at]).map_err(|_| self.error("invalid UTF-8 in a string"))?);
+            owned.push_str(self.slice(run)?);
             match self.peek() {
                 None => return Err(self.error("EOF while parsing a string")),
                 Some(b'"') => {
@@ -395,7 +412,7 @@ impl<'a> Parser<'a> {
             }
         }
         // Only ASCII digits, signs, `.` and exponents were consumed.
-        let text = std::str::from_utf8(&self.bytes[start..self.at]).map_err(|_| self.error("invalid number"))?;
+        let text = self.slice(start)?;
         if integer {
             if let Ok(n) = text.parse::<u64>() {
                 return Ok(Json::Number(n.into()));
