@@ -5,29 +5,32 @@
 //! A field that is absent or `null` decodes to `None`, never to zero; an explicit `0` is
 //! `Some(0)`. A value that is present but unreadable is an error for that row.
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 pub use crate::json::Json;
 
 /// One row of one endpoint's body, in the projector's vocabulary. Only what the body said is
-/// filled in; merging decides what wins.
+/// filled in; merging decides what wins. Text borrows from the body (`'b`) unless it had to be
+/// unescaped or converted: a day's bodies hold millions of short ids and names.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct SourceRow {
+pub struct SourceRow<'b> {
     /// Where in the body: a JSON pointer (`/data/3`) or `line N` for CSV. Shared by the
     /// lineage entries that name this row.
     pub locator: std::sync::Arc<str>,
     pub date: Option<chrono::NaiveDate>,
     pub hour: Option<u8>,
-    pub strategis_id: Option<String>,
-    pub platform_campaign_id: Option<String>,
-    pub campaign_name: Option<String>,
-    pub adset_id: Option<String>,
-    pub adset_name: Option<String>,
-    pub network_id: Option<String>,
-    pub account_id: Option<String>,
-    pub rsoc_site: Option<String>,
-    pub buyer: Option<String>,
-    pub category: Option<String>,
-    pub lane: Option<String>,
+    pub strategis_id: Option<Cow<'b, str>>,
+    pub platform_campaign_id: Option<Cow<'b, str>>,
+    pub campaign_name: Option<Cow<'b, str>>,
+    pub adset_id: Option<Cow<'b, str>>,
+    pub adset_name: Option<Cow<'b, str>>,
+    pub network_id: Option<Cow<'b, str>>,
+    pub account_id: Option<Cow<'b, str>>,
+    pub rsoc_site: Option<Cow<'b, str>>,
+    pub buyer: Option<Cow<'b, str>>,
+    pub category: Option<Cow<'b, str>>,
+    pub lane: Option<Cow<'b, str>>,
     pub revenue: Option<Decimal>,
     pub sessions: Option<i64>,
     pub s1_clicks: Option<i64>,
@@ -38,10 +41,41 @@ pub struct SourceRow {
     pub rpc: Option<Decimal>,
 }
 
+impl SourceRow<'_> {
+    /// The same row, owning its text: for decoders whose rows outlive what they read from.
+    pub fn into_owned(self) -> SourceRow<'static> {
+        let own = |t: Option<Cow<'_, str>>| t.map(|t| Cow::Owned(t.into_owned()));
+        SourceRow {
+            locator: self.locator,
+            date: self.date,
+            hour: self.hour,
+            strategis_id: own(self.strategis_id),
+            platform_campaign_id: own(self.platform_campaign_id),
+            campaign_name: own(self.campaign_name),
+            adset_id: own(self.adset_id),
+            adset_name: own(self.adset_name),
+            network_id: own(self.network_id),
+            account_id: own(self.account_id),
+            rsoc_site: own(self.rsoc_site),
+            buyer: own(self.buyer),
+            category: own(self.category),
+            lane: own(self.lane),
+            revenue: self.revenue,
+            sessions: self.sessions,
+            s1_clicks: self.s1_clicks,
+            spend: self.spend,
+            clicks: self.clicks,
+            impressions: self.impressions,
+            conversions: self.conversions,
+            rpc: self.rpc,
+        }
+    }
+}
+
 /// The decoded rows of one body, and the rows that could not be decoded.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Decoded {
-    pub rows: Vec<SourceRow>,
+pub struct Decoded<'b> {
+    pub rows: Vec<SourceRow<'b>>,
     pub bad_rows: Vec<(String, String)>,
 }
 
@@ -65,7 +99,7 @@ pub fn rows_at<'a, 'b>(value: &'a Json<'b>, pointers: &[&str]) -> Result<&'a Vec
 
 /// Decodes each row with `f`, collecting per-row failures instead of failing the body. Sets
 /// each row's locator (`{prefix}/{index}`).
-pub fn each_row(rows: &[Json<'_>], prefix: &str, f: impl Fn(&Json<'_>) -> Result<SourceRow, String>) -> Decoded {
+pub fn each_row<'b>(rows: &[Json<'b>], prefix: &str, f: impl Fn(&Json<'b>) -> Result<SourceRow<'b>, String>) -> Decoded<'b> {
     let mut out = Decoded { rows: Vec::with_capacity(rows.len()), bad_rows: Vec::new() };
     let mut text = String::new();
     for (i, row) in rows.iter().enumerate() {
@@ -103,12 +137,13 @@ fn present<'a, 'b>(row: &'a Json<'b>, field: &str) -> Option<&'a Json<'b>> {
     row.get(field).filter(|v| !v.is_null())
 }
 
-pub fn text(row: &Json<'_>, field: &str) -> Option<String> {
+pub fn text<'b>(row: &Json<'b>, field: &str) -> Option<Cow<'b, str>> {
     match present(row, field)? {
         Json::String(s) if s.trim().is_empty() => None,
-        Json::String(s) => Some(s.trim().to_owned()),
-        Json::Number(n) => Some(n.to_string()),
-        Json::Bool(b) => Some(b.to_string()),
+        Json::String(Cow::Borrowed(s)) => Some(Cow::Borrowed(s.trim())),
+        Json::String(Cow::Owned(s)) => Some(Cow::Owned(s.trim().to_owned())),
+        Json::Number(n) => Some(Cow::Owned(n.to_string())),
+        Json::Bool(b) => Some(Cow::Owned(b.to_string())),
         _ => None,
     }
 }

@@ -321,17 +321,17 @@ struct RowRef {
 }
 
 /// One event's body, parsed once: what it says about itself, and its rows when it is data.
-struct Parsed {
+struct Parsed<'e> {
     probe: Probe,
     /// Decoded only for a 2xx data page.
-    decoded: Option<Result<Decoded, String>>,
+    decoded: Option<Result<Decoded<'e>, String>>,
 }
 
 /// The http events of one date, sorted, each parsed once.
 struct DayData<'e> {
     date: NaiveDate,
     events: Vec<&'e Event>,
-    parsed: Vec<Parsed>,
+    parsed: Vec<Parsed<'e>>,
 }
 
 impl<'e> DayData<'e> {
@@ -341,7 +341,7 @@ impl<'e> DayData<'e> {
         DayData { date, events, parsed }
     }
 
-    fn source_row(&self, r: RowRef) -> Option<&SourceRow> {
+    fn source_row(&self, r: RowRef) -> Option<&SourceRow<'_>> {
         match &self.parsed[r.event].decoded {
             Some(Ok(d)) => d.rows.get(r.row),
             _ => None,
@@ -361,7 +361,7 @@ impl<'e> DayData<'e> {
     }
 }
 
-fn parse_event(e: &Event) -> Parsed {
+fn parse_event(e: &Event) -> Parsed<'_> {
     let unparseable = |detail: String| Parsed { probe: Probe::Unparseable { detail }, decoded: None };
     let (Some(h), Some(spec)) = (&e.envelope.http, crate::endpoint(&e.envelope.source)) else {
         return unparseable("not an http event of a known endpoint".into());
@@ -399,7 +399,7 @@ struct Fetch<'d> {
     success: bool,
     page_limit_hit: bool,
     bad_rows: usize,
-    rows: Vec<(RowRef, &'d SourceRow)>,
+    rows: Vec<(RowRef, &'d SourceRow<'d>)>,
     error: Option<String>,
     http_status: Option<u16>,
 }
@@ -535,12 +535,12 @@ fn collect_fetches<'d>(day: &'d DayData<'_>) -> (BTreeMap<&'static str, Vec<Fetc
 struct Agg<'d> {
     /// The one source row, borrowed; merged into an owned row from the second on. Only the
     /// fields `add` sums or keeps are read from it.
-    row: std::borrow::Cow<'d, SourceRow>,
+    row: std::borrow::Cow<'d, SourceRow<'d>>,
     refs: Vec<RowRef>,
 }
 
 impl<'d> Agg<'d> {
-    fn add(&mut self, r: &'d SourceRow, at: RowRef) {
+    fn add(&mut self, r: &'d SourceRow<'d>, at: RowRef) {
         use crate::decode::sum_opt;
         if self.refs.is_empty() {
             // Most keys have one row per source: nothing to sum, nothing to copy.
@@ -859,7 +859,7 @@ impl<'c> Projector<'c> {
                 if let Some(Ok(decoded)) = &day.parsed[i].decoded {
                     for r in &decoded.rows {
                         if let (Some(pid), Some(sid)) = (&r.platform_campaign_id, &r.strategis_id) {
-                            self.carry.identity.entry(pid.clone()).or_default().entry(date).or_default().insert(sid.clone());
+                            self.carry.identity.entry(pid.to_string()).or_default().entry(date).or_default().insert(sid.to_string());
                         }
                     }
                 }
@@ -959,7 +959,7 @@ impl<'c> Projector<'c> {
             if let Some(f) = snapshot(fetches, key) {
                 for (_, r) in &f.rows {
                     if let (Some(pid), Some(name)) = (&r.platform_campaign_id, &r.campaign_name) {
-                        names.entry(pid.clone()).or_insert_with(|| name.clone());
+                        names.entry(pid.to_string()).or_insert_with(|| name.to_string());
                     }
                 }
             }
@@ -971,12 +971,12 @@ impl<'c> Projector<'c> {
                     continue;
                 }
                 let key = match (&row.strategis_id, &row.platform_campaign_id) {
-                    (Some(sid), _) => sid.clone(),
-                    (None, Some(pid)) => match self.carry.resolve(pid, row.campaign_name.as_deref().or(names.get(pid).map(String::as_str)), date) {
+                    (Some(sid), _) => sid.to_string(),
+                    (None, Some(pid)) => match self.carry.resolve(pid, row.campaign_name.as_deref().or(names.get(pid.as_ref()).map(String::as_str)), date) {
                         Some(sid) => sid,
                         None => {
-                            unmapped_keys.insert(pid.clone());
-                            pid.clone()
+                            unmapped_keys.insert(pid.to_string());
+                            pid.to_string()
                         }
                     },
                     (None, None) => continue,
@@ -1000,7 +1000,7 @@ impl<'c> Projector<'c> {
                 out.unmapped_campaigns.insert((date, key.clone()));
             }
             let mut b = RowBuilder::default();
-            let network_id = b.take(day, "network_id", pick(src, &["s1_daily_v3"], |r| r.network_id.as_ref())).cloned();
+            let network_id = b.take(day, "network_id", pick(src, &["s1_daily_v3"], |r| r.network_id.as_deref())).map(str::to_owned);
             let media_source = match &network_id {
                 Some(id) => {
                     let m = config.network_map.get(id).cloned();
@@ -1033,9 +1033,9 @@ impl<'c> Projector<'c> {
             };
             let conversions = b.take(day, "conversions", pick(src, &conversion_order, |r| r.conversions));
             let avg_rpc_3d = b.take(day, "avg_rpc_3d", pick(src, &["s1_rpc_average"], |r| r.rpc));
-            let owner = b.take(day, "owner", pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.buyer.as_ref())).cloned();
-            let lane = b.take(day, "lane", pick(src, &["facebook_campaigns"], |r| r.lane.as_ref())).cloned();
-            let category = b.take(day, "category", pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.category.as_ref())).cloned();
+            let owner = b.take(day, "owner", pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.buyer.as_deref())).map(str::to_owned);
+            let lane = b.take(day, "lane", pick(src, &["facebook_campaigns"], |r| r.lane.as_deref())).map(str::to_owned);
+            let category = b.take(day, "category", pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.category.as_deref())).map(str::to_owned);
             // "The platform report": the spend endpoint first, then the platform's other reports.
             let platform_reports: Vec<&'static str> = same(spend_source)
                 .into_iter()
@@ -1048,12 +1048,12 @@ impl<'c> Projector<'c> {
                 });
             let mut name_order = vec!["facebook_campaigns", "s1_daily_v3"];
             name_order.extend(platform_reports.iter().copied().filter(|e| *e != "facebook_campaigns"));
-            let campaign_name = b.take(day, "campaign_name", pick(src, &name_order, |r| r.campaign_name.as_ref())).cloned();
+            let campaign_name = b.take(day, "campaign_name", pick(src, &name_order, |r| r.campaign_name.as_deref())).map(str::to_owned);
             let mut meta_order = vec!["s1_daily_v3"];
             meta_order.extend(platform_reports.iter().copied());
-            let account_id = b.take(day, "account_id", pick(src, &meta_order, |r| r.account_id.as_ref())).cloned();
-            let rsoc_site = b.take(day, "rsoc_site", pick(src, &["s1_daily_v3"], |r| r.rsoc_site.as_ref())).cloned();
-            let platform_campaign_id = b.take(day, "platform_campaign_id", pick(src, &meta_order, |r| r.platform_campaign_id.as_ref())).cloned();
+            let account_id = b.take(day, "account_id", pick(src, &meta_order, |r| r.account_id.as_deref())).map(str::to_owned);
+            let rsoc_site = b.take(day, "rsoc_site", pick(src, &["s1_daily_v3"], |r| r.rsoc_site.as_deref())).map(str::to_owned);
+            let platform_campaign_id = b.take(day, "platform_campaign_id", pick(src, &meta_order, |r| r.platform_campaign_id.as_deref())).map(str::to_owned);
             self.carry.daily_meta.insert(
                 (date, key.clone()),
                 CampaignMeta {
@@ -1114,7 +1114,7 @@ impl<'c> Projector<'c> {
         // Adset rows: campaign metadata copied from the daily campaign row.
         let mut per_adset: BTreeMap<(String, String), Agg<'_>> = BTreeMap::new();
         for (key, at, row) in adsets {
-            let Some(adset_id) = row.adset_id.clone() else { continue };
+            let Some(adset_id) = row.adset_id.as_deref().map(str::to_owned) else { continue };
             per_adset.entry((key, adset_id)).or_default().add(row, at);
         }
         for ((key, adset_id), agg) in per_adset {
@@ -1127,7 +1127,7 @@ impl<'c> Projector<'c> {
                 level: "adset",
                 snapshot_source: "daily",
                 adset_id: Some(adset_id),
-                adset_name: agg.row.adset_name.clone(),
+                adset_name: agg.row.adset_name.as_deref().map(str::to_owned),
                 campaign_name: p.and_then(|p| p.campaign_name.clone()),
                 owner: p.and_then(|p| p.owner.clone()),
                 lane: p.and_then(|p| p.lane.clone()),
@@ -1136,7 +1136,7 @@ impl<'c> Projector<'c> {
                 network_id: p.and_then(|p| p.network_id.clone()),
                 account_id: p.and_then(|p| p.account_id.clone()),
                 rsoc_site: p.and_then(|p| p.rsoc_site.clone()),
-                platform_campaign_id: p.and_then(|p| p.platform_campaign_id.clone()).or(agg.row.platform_campaign_id.clone()),
+                platform_campaign_id: p.and_then(|p| p.platform_campaign_id.clone()).or_else(|| agg.row.platform_campaign_id.as_deref().map(str::to_owned)),
                 spend_usd: agg.row.spend,
                 spend_source: agg.row.spend.map(|_| "facebook_adsets".to_owned()),
                 revenue_usd: None,
@@ -1496,7 +1496,7 @@ fn restatement(day: &DayData<'_>, a: &Fetch<'_>, b: &Fetch<'_>) -> Option<Restat
             let key = match (r.hour, &r.adset_id) {
                 (Some(h), _) => format!("{key} hour {h}"),
                 (None, Some(a)) => format!("{key} adset {a}"),
-                _ => key,
+                _ => key.into_owned(),
             };
             let metrics: [(&'static str, Option<Decimal>); 7] = [
                 ("revenue", r.revenue),

@@ -55,13 +55,13 @@ pub struct EndpointSpec {
 /// once for both [`probe_value`] and decoding.
 #[derive(Debug, Clone, Copy)]
 pub enum BodyDecoder {
-    Json(fn(&Json<'_>) -> Result<Decoded, DecodeError>),
-    Csv(fn(&[u8]) -> Result<Decoded, DecodeError>),
+    Json(for<'b> fn(&Json<'b>) -> Result<Decoded<'b>, DecodeError>),
+    Csv(fn(&[u8]) -> Result<Decoded<'_>, DecodeError>),
 }
 
 impl EndpointSpec {
     /// Decodes one body of this endpoint.
-    pub fn decode(&self, body: &[u8]) -> Result<Decoded, DecodeError> {
+    pub fn decode<'b>(&self, body: &'b [u8]) -> Result<Decoded<'b>, DecodeError> {
         match self.decoder {
             BodyDecoder::Json(decode) => decode(&crate::decode::parse_json(body)?),
             BodyDecoder::Csv(decode) => decode(body),

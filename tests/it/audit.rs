@@ -12,7 +12,7 @@ use crate::util::*;
 /// Key and derived columns: computed from other columns, not read from a body.
 const DERIVED: &[&str] = &["campaign_id", "date", "level", "snapshot_source", "adset_id", "adset_name", "media_source", "spend_source", "roas", "unmapped", "updated_at", "click_hour", "rpc", "owner_hourly"];
 
-fn field(row: &SourceRow, column: &str) -> Option<String> {
+fn field(row: &SourceRow<'_>, column: &str) -> Option<String> {
     match column {
         "revenue_usd" | "revenue" => row.revenue.map(|v| v.to_string()),
         "sessions" => row.sessions.map(|v| v.to_string()),
@@ -22,14 +22,14 @@ fn field(row: &SourceRow, column: &str) -> Option<String> {
         "impressions" => row.impressions.map(|v| v.to_string()),
         "conversions" => row.conversions.map(|v| v.to_string()),
         "avg_rpc_3d" => row.rpc.map(|v| v.to_string()),
-        "owner" => row.buyer.clone(),
-        "lane" => row.lane.clone(),
-        "category" => row.category.clone(),
-        "campaign_name" => row.campaign_name.clone(),
-        "network_id" => row.network_id.clone(),
-        "account_id" => row.account_id.clone(),
-        "rsoc_site" => row.rsoc_site.clone(),
-        "platform_campaign_id" => row.platform_campaign_id.clone(),
+        "owner" => row.buyer.as_deref().map(str::to_owned),
+        "lane" => row.lane.as_deref().map(str::to_owned),
+        "category" => row.category.as_deref().map(str::to_owned),
+        "campaign_name" => row.campaign_name.as_deref().map(str::to_owned),
+        "network_id" => row.network_id.as_deref().map(str::to_owned),
+        "account_id" => row.account_id.as_deref().map(str::to_owned),
+        "rsoc_site" => row.rsoc_site.as_deref().map(str::to_owned),
+        "platform_campaign_id" => row.platform_campaign_id.as_deref().map(str::to_owned),
         other => panic!("no source field for column {other}"),
     }
 }

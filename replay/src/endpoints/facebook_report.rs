@@ -3,7 +3,7 @@
 
 use crate::decode::*;
 
-pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
+pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
     let rows = rows_at(v, &["/data"])?;
     Ok(each_row(rows, "/data", |r| {
         let purchases = match r.get("actions").and_then(Json::as_array) {

@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 
 use crate::decode::*;
 
-pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
+pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
     if let Some(code) = v.get("code").and_then(|c| c.as_i64()).filter(|c| *c != 0) {
         return Err(DecodeError(format!("in-body error code {code}")));
     }

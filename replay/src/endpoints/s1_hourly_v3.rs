@@ -3,7 +3,7 @@
 
 use crate::decode::*;
 
-pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
+pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
     let (rows, prefix) = match v.pointer("/data/data").and_then(|d| d.as_array()) {
         Some(r) => (r, "/data/data"),
         None => (rows_at(v, &["/data", ""])?, if v.is_array() { "" } else { "/data" }),

@@ -3,7 +3,7 @@
 
 use crate::decode::*;
 
-pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
+pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
     let prefix = if v.is_array() { "" } else { "/data" };
     let rows = rows_at(v, &["", "/data"])?;
     Ok(each_row(rows, prefix, |r| {

@@ -2,7 +2,7 @@
 
 use crate::decode::*;
 
-pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
+pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
     let (rows, prefix) = if let Some(r) = v.get("rows").and_then(|r| r.as_array()) {
         (r, "/rows")
     } else {

@@ -3,7 +3,7 @@
 
 use crate::decode::*;
 
-pub fn decode(v: &Json) -> Result<Decoded, DecodeError> {
+pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
     let campaigns = rows_at(v, &["/data"])?;
     let mut out = Decoded::default();
     for (ci, c) in campaigns.iter().enumerate() {

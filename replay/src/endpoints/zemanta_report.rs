@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use crate::decode::*;
 
-pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
+pub fn decode(body: &[u8]) -> Result<Decoded<'static>, DecodeError> {
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(body);
     let headers = reader.headers().map_err(|e| DecodeError(format!("CSV header: {e}")))?.clone();
     if headers.get(0) != Some("Day") {
@@ -21,7 +21,7 @@ pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
             }
         };
         let r = Json::Object(headers.iter().zip(record.iter()).map(|(h, v)| (Cow::Borrowed(h), Json::String(Cow::Borrowed(v)))).collect());
-        let row = (|| -> Result<SourceRow, String> {
+        let row = (|| -> Result<SourceRow<'_>, String> {
             Ok(SourceRow {
                 locator: locator.as_str().into(),
                 date: date(&r, "Day")?,
@@ -36,7 +36,7 @@ pub fn decode(body: &[u8]) -> Result<Decoded, DecodeError> {
             })
         })();
         match row {
-            Ok(row) => out.rows.push(row),
+            Ok(row) => out.rows.push(row.into_owned()),
             Err(e) => out.bad_rows.push((locator, e)),
         }
     }
