@@ -364,6 +364,21 @@ fn normalized(p: &Projection) -> String {
 }
 
 proptest! {
+    #[test]
+    fn ranked_hour_order_is_a_stable_sort_by_campaign_and_hour(rows in proptest::collection::vec((0..6usize, 0u8..28), 0..200)) {
+        let ids = ["b7", "a", "b", "sibre10", "sibre9", ""];
+        let input: Vec<(&str, u8, usize, ())> = rows.iter().enumerate().map(|(i, &(c, h))| (ids[c], h, i, ())).collect();
+        let mut expected = input.clone();
+        expected.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let ordered = in_campaign_hour_order(input);
+        let mut distinct: Vec<&str> = ordered.iter().map(|r| r.1).collect();
+        distinct.dedup();
+        prop_assert_eq!(ordered.iter().map(|r| (r.1, r.2, r.3)).collect::<Vec<_>>(), expected.iter().map(|r| (r.0, r.1, r.2)).collect::<Vec<_>>());
+        prop_assert!(ordered.iter().all(|r| distinct.get(r.0 as usize) == Some(&r.1)), "rank is the campaign's place among the date's campaigns");
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
     #[test]
     fn any_event_order_projects_the_same(seed in any::<u64>()) {
