@@ -6,6 +6,8 @@
 //! `Some(0)`. A value that is present but unreadable is an error for that row.
 
 use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 pub use crate::json::Json;
@@ -15,9 +17,8 @@ pub use crate::json::Json;
 /// unescaped or converted: a day's bodies hold millions of short ids and names.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SourceRow<'b> {
-    /// Where in the body: a JSON pointer (`/data/3`) or `line N` for CSV. Shared by the
-    /// lineage entries that name this row.
-    pub locator: std::sync::Arc<str>,
+    /// Where in the body: a JSON pointer (`/data/3`) or `line N` for CSV.
+    pub locator: Locator,
     pub date: Option<chrono::NaiveDate>,
     pub hour: Option<u8>,
     pub strategis_id: Option<Cow<'b, str>>,
@@ -101,36 +102,111 @@ pub fn rows_at<'a, 'b>(value: &'a Json<'b>, pointers: &[&str]) -> Result<&'a Vec
 /// each row's locator (`{prefix}/{index}`).
 pub fn each_row<'b>(rows: &[Json<'b>], prefix: &str, f: impl Fn(&Json<'b>) -> Result<SourceRow<'b>, String>) -> Decoded<'b> {
     let mut out = Decoded { rows: Vec::with_capacity(rows.len()), bad_rows: Vec::new() };
-    let mut text = String::new();
+    let prefix: Arc<str> = Arc::from(prefix);
     for (i, row) in rows.iter().enumerate() {
-        let locator = indexed_locator(&mut text, prefix, i);
+        let locator = Locator::indexed(&prefix, i);
         match f(row) {
-            Ok(r) => out.rows.push(SourceRow { locator, ..r }),
+            Ok(mut r) => {
+                r.locator = locator;
+                out.rows.push(r);
+            }
             Err(e) => out.bad_rows.push((locator.to_string(), e)),
         }
     }
     out
 }
 
-/// `{prefix}/{index}`, without the formatting machinery: it runs once per body row. `text` is
-/// scratch space reused across rows, so the locator's one allocation is its own.
-fn indexed_locator(text: &mut String, prefix: &str, index: usize) -> std::sync::Arc<str> {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut n = index;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+/// Where a row is in its body. Most rows are the items of one array, `{prefix}/{index}`: they
+/// share their body's prefix and are printed only when written out, so a body's hundred
+/// thousand rows do not each allocate their locator. Any other text (`line 7` of a CSV) is
+/// kept whole. The form is canonical, so equal texts are equal locators: text of the form
+/// `{prefix}/{index}` (index plain digits, no leading zero) is always held split.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Locator {
+    prefix: Arc<str>,
+    /// `None`: `prefix` is the whole locator.
+    index: Option<u32>,
+}
+
+impl Locator {
+    /// Item `index` of the array at `prefix`.
+    pub fn indexed(prefix: &Arc<str>, index: usize) -> Self {
+        match u32::try_from(index) {
+            Ok(index) => Locator { prefix: prefix.clone(), index: Some(index) },
+            Err(_) => Locator { prefix: Arc::from(format!("{prefix}/{index}")), index: None },
         }
     }
-    text.clear();
-    text.push_str(prefix);
-    text.push('/');
-    text.extend(digits[at..].iter().map(|&d| char::from(d)));
-    std::sync::Arc::from(text.as_str())
+
+    pub fn text(text: &str) -> Self {
+        match split_locator(text) {
+            (prefix, Some(index)) => Locator { prefix: Arc::from(prefix), index: Some(index) },
+            _ => Locator { prefix: Arc::from(text), index: None },
+        }
+    }
+
+    /// The prefix, shared by the rows of one array; all of the locator when it has no index.
+    pub fn prefix(&self) -> &Arc<str> {
+        &self.prefix
+    }
+
+    /// (prefix, row index) when the locator is `{prefix}/{index}`; else (all of it, `None`).
+    pub fn split(&self) -> (&str, Option<u32>) {
+        (&self.prefix, self.index)
+    }
+
+    /// The length of the printed locator, in bytes.
+    pub fn len(&self) -> usize {
+        self.prefix.len() + self.index.map_or(0, |i| 1 + i.checked_ilog10().unwrap_or(0) as usize + 1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Display for Locator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "{}/{i}", self.prefix),
+            None => f.write_str(&self.prefix),
+        }
+    }
+}
+
+impl fmt::Debug for Locator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.to_string(), f)
+    }
+}
+
+impl From<&str> for Locator {
+    fn from(text: &str) -> Self {
+        Locator::text(text)
+    }
+}
+
+impl PartialEq<str> for Locator {
+    fn eq(&self, other: &str) -> bool {
+        *self == Locator::text(other)
+    }
+}
+
+/// Splits a locator into its prefix and row index: `/data/data/17` → (`/data/data`, 17). A
+/// locator whose last segment is not a plain index is all prefix.
+pub fn split_locator(locator: &str) -> (&str, Option<u32>) {
+    if let Some((prefix, last)) = locator.rsplit_once('/') {
+        if let Some(index) = row_index(last) {
+            return (prefix, Some(index));
+        }
+    }
+    (locator, None)
+}
+
+/// A locator's last segment as a row index, if it is one written the way locators write it
+/// (plain digits, no leading zero), so that the index prints back to the same text.
+fn row_index(segment: &str) -> Option<u32> {
+    let canonical = !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) && (segment == "0" || !segment.starts_with('0'));
+    canonical.then(|| segment.parse().ok()).flatten()
 }
 
 fn present<'a, 'b>(row: &'a Json<'b>, field: &str) -> Option<&'a Json<'b>> {
@@ -254,10 +330,23 @@ mod tests {
     }
 
     #[test]
-    fn locators_are_prefix_slash_index() {
-        for (prefix, i) in [("/data", 0), ("", 7), ("/data/data", 10), ("/results", 4_294_967_296), ("/x", usize::MAX)] {
-            assert_eq!(*indexed_locator(&mut String::from("left over"), prefix, i), format!("{prefix}/{i}"));
+    fn locators_print_as_prefix_slash_index_and_equal_texts_are_equal() {
+        for (prefix, i) in [("/data", 0), ("", 7), ("/data/data", 10), ("/results", 4_294_967_295), ("/results", 4_294_967_296), ("/x", usize::MAX)] {
+            let indexed = Locator::indexed(&Arc::from(prefix), i);
+            let text = format!("{prefix}/{i}");
+            assert_eq!(indexed.to_string(), text);
+            assert_eq!(indexed.len(), text.len());
+            assert_eq!(indexed, Locator::text(&text), "{text}");
+            assert!(indexed == *text.as_str());
         }
+        for text in ["line 4", "/data/017", "/data/x", "", "/campaignResults/3"] {
+            let l = Locator::text(text);
+            assert_eq!(l.to_string(), text);
+            assert_eq!(l.len(), text.len());
+        }
+        assert_eq!(Locator::text("/campaignResults/3").split(), ("/campaignResults", Some(3)));
+        assert_eq!(Locator::text("/data/017").split(), ("/data/017", None));
+        assert_ne!(Locator::text("/data/1"), Locator::text("/data/01"));
     }
 
     #[test]

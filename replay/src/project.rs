@@ -23,7 +23,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-use crate::decode::{Decoded, SourceRow};
+use crate::decode::{Decoded, Locator, SourceRow};
 use crate::registry::{probe_csv, probe_value, BodyDecoder, EndpointSpec, NextPage, Probe, ENDPOINTS};
 
 /// Bumped whenever a rule changes what a projection produces.
@@ -185,8 +185,7 @@ pub struct LineageRow {
     pub columns: Vec<&'static str>,
     pub endpoint: &'static str,
     pub event_id: EventId,
-    /// Shared with the source row it names.
-    pub locator: Arc<str>,
+    pub locator: Locator,
     /// `false` for a source that had a value but lost to a higher-precedence one.
     pub chosen: bool,
     /// The losing source's values, one per column (see [`LineageRow::value_of`]); `None` for
@@ -206,22 +205,25 @@ pub struct SessionLineage {
     pub campaign_id: String,
     pub hour_from: u8,
     pub hour_to: u8,
-    pub columns: Vec<&'static str>,
+    pub columns: &'static [&'static str],
     pub event_id: EventId,
-    pub locator_prefix: String,
+    pub locator_prefix: Arc<str>,
     /// `None`: the locator has no row index, and `locator_prefix` is all of it (one hour only).
     pub index_from: Option<u32>,
 }
 
 impl SessionLineage {
     /// Whether `hour` of `campaign_id`, from body row `locator` of `event_id`, continues this run.
-    fn continues(&self, campaign_id: &str, hour: u8, columns: &[&'static str], event_id: EventId, locator: &str) -> bool {
+    fn continues(&self, campaign_id: &str, hour: u8, columns: &'static [&'static str], event_id: EventId, locator: &Locator) -> bool {
         let Some(from) = self.index_from else { return false };
-        self.campaign_id == campaign_id
-            && Some(hour) == self.hour_to.checked_add(1)
+        let (prefix, index) = locator.split();
+        Some(hour) == self.hour_to.checked_add(1)
+            && index.is_some()
+            && index == from.checked_add(u32::from(hour - self.hour_from))
             && self.event_id == event_id
-            && self.columns == columns
-            && locator.strip_prefix(self.locator_prefix.as_str()).and_then(|rest| rest.strip_prefix('/')).and_then(row_index) == from.checked_add(u32::from(hour - self.hour_from))
+            && (std::ptr::eq(columns, self.columns) || self.columns == columns)
+            && (Arc::ptr_eq(locator.prefix(), &self.locator_prefix) || prefix == &*self.locator_prefix)
+            && *self.campaign_id == *campaign_id
     }
 
     /// The per-row entries this run stands for, in hour order.
@@ -231,12 +233,12 @@ impl SessionLineage {
             date: self.date,
             row_key: Arc::from(format!("{}|{}|{}", self.campaign_id, self.date, hour)),
             kind: "session",
-            columns: self.columns.clone(),
+            columns: self.columns.to_vec(),
             endpoint: "s1_hourly_v3",
             event_id: self.event_id,
             locator: match self.index_from {
-                Some(from) => Arc::from(format!("{}/{}", self.locator_prefix, from + u32::from(hour - self.hour_from))),
-                None => Arc::from(self.locator_prefix.as_str()),
+                Some(from) => Locator::indexed(&self.locator_prefix, (from + u32::from(hour - self.hour_from)) as usize),
+                None => Locator::text(&self.locator_prefix),
             },
             chosen: true,
             value: None,
@@ -244,23 +246,6 @@ impl SessionLineage {
     }
 }
 
-/// Splits a locator into its prefix and row index: `/data/data/17` → (`/data/data`, 17). A
-/// locator whose last segment is not a plain index is all prefix.
-fn split_locator(locator: &str) -> (&str, Option<u32>) {
-    if let Some((prefix, last)) = locator.rsplit_once('/') {
-        if let Some(index) = row_index(last) {
-            return (prefix, Some(index));
-        }
-    }
-    (locator, None)
-}
-
-/// A locator's last segment as a row index, if it is one written the way locators write it
-/// (plain digits, no leading zero), so that the index prints back to the same text.
-fn row_index(segment: &str) -> Option<u32> {
-    let canonical = !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) && (segment == "0" || !segment.starts_with('0'));
-    canonical.then(|| segment.parse().ok()).flatten()
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct QuarantineRow {
@@ -348,12 +333,8 @@ impl<'e> DayData<'e> {
         }
     }
 
-    fn locator(&self, r: RowRef) -> Arc<str> {
+    fn locator(&self, r: RowRef) -> Locator {
         self.source_row(r).map(|row| row.locator.clone()).unwrap_or_default()
-    }
-
-    fn locator_str(&self, r: RowRef) -> &str {
-        self.source_row(r).map_or("", |row| &row.locator)
     }
 
     fn fetched_at(&self, r: RowRef) -> DateTime<Utc> {
@@ -1272,27 +1253,29 @@ impl<'c> Projector<'c> {
                 media_source: meta.and_then(|m| m.media_source.clone()),
                 updated_at: refs.iter().map(|r| day.fetched_at(*r)).max(),
             };
-            let columns: Vec<&'static str> = [("sessions", row.sessions.is_some()), ("revenue", row.revenue.is_some())]
-                .into_iter()
-                .filter_map(|(c, present)| present.then_some(c))
-                .collect();
+            let columns: &'static [&'static str] = match (row.sessions.is_some(), row.revenue.is_some()) {
+                (true, true) => &["sessions", "revenue"],
+                (true, false) => &["sessions"],
+                (false, true) => &["revenue"],
+                (false, false) => &[],
+            };
             if !columns.is_empty() {
                 let runs = &mut out.session_lineage;
                 for r in &refs {
                     let event_id = day.events[r.event].id;
-                    let locator = day.locator_str(*r);
+                    let Some(locator) = day.source_row(*r).map(|row| &row.locator) else { continue };
                     match runs.last_mut() {
-                        Some(run) if refs.len() == 1 && run.continues(sid, hour, &columns, event_id, locator) => run.hour_to = hour,
+                        Some(run) if refs.len() == 1 && run.continues(sid, hour, columns, event_id, locator) => run.hour_to = hour,
                         _ => {
-                            let (prefix, index) = split_locator(locator);
+                            let index = locator.split().1;
                             runs.push(SessionLineage {
                                 date,
                                 campaign_id: sid.to_owned(),
                                 hour_from: hour,
                                 hour_to: hour,
-                                columns: columns.clone(),
+                                columns,
                                 event_id,
-                                locator_prefix: prefix.to_owned(),
+                                locator_prefix: locator.prefix().clone(),
                                 index_from: index,
                             });
                         }

@@ -20,6 +20,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use crate::db::DbError;
+use crate::decode::Locator;
 use crate::project::{CampaignRow, Carry, CompletenessRow, DayProjection, HourRow, LineageRow, Projection, QuarantineRow, RawEventRow, RunRow, SessionLineage, LINEAGE_RULES, PROJECTOR_VERSION};
 
 /// Tables rebuilt by a projection, in the order they are written.
@@ -84,6 +85,19 @@ impl Batch {
         let mut b = StringBuilder::with_capacity(rows.len(), bytes);
         for r in rows {
             b.append_option(f(r));
+        }
+        self.push(name, Arc::new(b.finish()))
+    }
+
+    /// Row locators, printed straight into the column's buffer.
+    fn locators<'a, T: 'a>(self, name: &str, rows: &[&'a T], f: impl Fn(&'a T) -> &'a Locator) -> Self {
+        use std::fmt::Write;
+        let bytes = rows.iter().map(|r| f(r).len()).sum();
+        let mut b = StringBuilder::with_capacity(rows.len(), bytes);
+        for r in rows {
+            // Writing to a StringBuilder cannot fail.
+            let _ = write!(b, "{}", f(r));
+            b.append_value("");
         }
         self.push(name, Arc::new(b.finish()))
     }
@@ -278,7 +292,7 @@ fn lineage_batch(rows: &[&LineageRow], sources: &mut BTreeMap<i64, OwnedLineageS
         .push("source_id", source_ids)
         .text("row_key", rows, |r| Some(&r.row_key))
         .push("event_id", event_ids)
-        .text("locator", rows, |r| Some(r.locator.as_ref()))
+        .locators("locator", rows, |r| &r.locator)
         .text("value", rows, |r| r.value.as_deref())
         .finish()
 }

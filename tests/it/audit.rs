@@ -103,7 +103,7 @@ fn every_value_of_every_row_of_a_date_decodes_from_its_named_event() {
                 let sha = src.body_sha256.clone().expect("sha");
                 let body = bodies.entry(sha.clone()).or_insert_with(|| rt.block_on(lake.get_body(&sha.parse::<BodyHash>().expect("hash"))).expect("body"));
                 let decoded = spec.decode(body).expect("decodes");
-                let row = decoded.rows.iter().find(|r| *r.locator == *src.locator).unwrap_or_else(|| panic!("no row at {} in {sha}", src.locator));
+                let row = decoded.rows.iter().find(|r| r.locator == *src.locator.as_str()).unwrap_or_else(|| panic!("no row at {} in {sha}", src.locator));
                 if a.table == "session_hourly_metrics" {
                     let key: Vec<&str> = a.row_key.split('|').collect();
                     assert_eq!((row.strategis_id.as_deref(), row.hour.map(|h| h.to_string())), (Some(key[0]), Some(key[2].to_owned())), "{} names a row of another hour", a.row_key);
