@@ -670,7 +670,8 @@ fn pick<'s, T: std::fmt::Display>(sources: &'s BTreeMap<&'static str, Agg<'_>>, 
 /// names every column that row supplied; losing sources one entry per column with their value.
 #[derive(Default, Clone)]
 struct RowBuilder {
-    chosen: BTreeMap<(&'static str, RowRef), Vec<&'static str>>,
+    /// (endpoint, body row, column): grouped per body row when the row is finished.
+    chosen: Vec<(&'static str, RowRef, &'static str)>,
     lost: Vec<(&'static str, &'static str, RowRef, String)>,
     newest: Option<DateTime<Utc>>,
 }
@@ -680,7 +681,7 @@ impl RowBuilder {
         if let (Some(_), Some(endpoint)) = (&p.value, p.endpoint) {
             for &r in p.refs {
                 self.newest = self.newest.max(Some(day.fetched_at(r)));
-                self.chosen.entry((endpoint, r)).or_default().push(column);
+                self.chosen.push((endpoint, r, column));
             }
             for (loser, refs, value) in p.losers {
                 for &r in refs {
@@ -692,18 +693,17 @@ impl RowBuilder {
     }
 
     fn merge(&mut self, other: &RowBuilder) {
-        for (k, cols) in &other.chosen {
-            self.chosen.entry(*k).or_default().extend(cols.iter().copied());
-        }
+        self.chosen.extend_from_slice(&other.chosen);
         self.lost.extend(other.lost.iter().cloned());
         self.newest = self.newest.max(other.newest);
     }
 
-    fn finish(self, day: &DayData<'_>, table: &'static str, kind: &'static str, row_key: &Arc<str>, out: &mut Vec<LineageRow>) {
-        for ((endpoint, r), mut columns) in self.chosen {
-            columns.sort_unstable();
-            columns.dedup();
-            out.push(LineageRow::new(day, table, kind, row_key, columns, endpoint, r, true, None));
+    fn finish(mut self, day: &DayData<'_>, table: &'static str, kind: &'static str, row_key: &Arc<str>, out: &mut Vec<LineageRow>) {
+        self.chosen.sort_unstable();
+        self.chosen.dedup();
+        for group in self.chosen.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let columns = group.iter().map(|c| c.2).collect();
+            out.push(LineageRow::new(day, table, kind, row_key, columns, group[0].0, group[0].1, true, None));
         }
         // A losing body row gets one entry for all the columns it lost, values joined by
         // LOST_VALUE_SEPARATOR in column order (one entry per column if a value contains it).
@@ -1172,14 +1172,7 @@ impl<'c> Projector<'c> {
             let row_key: Arc<str> = Arc::from(row.key());
             if let Some((_, parent_lineage)) = parent {
                 let copied = RowBuilder {
-                    chosen: parent_lineage
-                        .chosen
-                        .iter()
-                        .filter_map(|(k, cols)| {
-                            let cols: Vec<&'static str> = cols.iter().copied().filter(|c| ADSET_COPIED.contains(c)).collect();
-                            (!cols.is_empty()).then_some((*k, cols))
-                        })
-                        .collect(),
+                    chosen: parent_lineage.chosen.iter().copied().filter(|(_, _, column)| ADSET_COPIED.contains(column)).collect(),
                     ..Default::default()
                 };
                 copied.finish(day, "campaign_index", "adset_copied", &row_key, &mut out.lineage);
