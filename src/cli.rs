@@ -214,6 +214,10 @@ pub enum BenchCommand {
         /// Keep the generated lake here and reuse it on the next run
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Measure this many times, each round ours and the baselines back to back, and report
+        /// the median round: on a shared machine one round's ratios can be off by a fifth
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
+        rounds: u32,
     },
     /// Ingest throughput against the fake upstream
     Ingest {

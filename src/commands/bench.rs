@@ -21,7 +21,7 @@ pub async fn run(ctx: &Context, cmd: BenchCommand) -> Result<u8, AppError> {
     match cmd {
         BenchCommand::Raw { bodies, total_mb, dir } => bench_raw(ctx, bodies, total_mb, dir).await,
         BenchCommand::Ingest { days, campaigns, latency_ms } => bench_ingest(ctx, days, campaigns, latency_ms).await,
-        BenchCommand::Reproject { days, campaigns, dir } => super::bench_reproject::run(ctx, days, campaigns, dir).await,
+        BenchCommand::Reproject { days, campaigns, dir, rounds } => super::bench_reproject::run(ctx, days, campaigns, dir, rounds).await,
     }
 }
 
