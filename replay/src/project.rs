@@ -74,6 +74,8 @@ impl DateWindow {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// A row of `campaign_index`. Its text values are shared (`Arc<str>`): a campaign's daily and
+/// reconciled rows, and its adset rows, carry the same metadata.
 pub struct CampaignRow {
     pub campaign_id: String,
     pub date: NaiveDate,
@@ -81,15 +83,15 @@ pub struct CampaignRow {
     pub snapshot_source: &'static str,
     pub adset_id: Option<String>,
     pub adset_name: Option<String>,
-    pub campaign_name: Option<String>,
-    pub owner: Option<String>,
-    pub lane: Option<String>,
-    pub category: Option<String>,
-    pub media_source: Option<String>,
-    pub network_id: Option<String>,
-    pub account_id: Option<String>,
-    pub rsoc_site: Option<String>,
-    pub platform_campaign_id: Option<String>,
+    pub campaign_name: Option<Arc<str>>,
+    pub owner: Option<Arc<str>>,
+    pub lane: Option<Arc<str>>,
+    pub category: Option<Arc<str>>,
+    pub media_source: Option<Arc<str>>,
+    pub network_id: Option<Arc<str>>,
+    pub account_id: Option<Arc<str>>,
+    pub rsoc_site: Option<Arc<str>>,
+    pub platform_campaign_id: Option<Arc<str>>,
     pub spend_usd: Option<Decimal>,
     pub spend_source: Option<String>,
     pub revenue_usd: Option<Decimal>,
@@ -1019,16 +1021,16 @@ impl<'c> Projector<'c> {
                 out.unmapped_campaigns.insert((date, key.clone()));
             }
             let mut b = RowBuilder::default();
-            let network_id = b.take(day, "network_id", pick(src, &["s1_daily_v3"], |r| r.network_id.as_deref())).map(str::to_owned);
+            let network_id: Option<Arc<str>> = b.take(day, "network_id", pick(src, &["s1_daily_v3"], |r| r.network_id.as_deref())).map(Arc::from);
             let media_source = match &network_id {
                 Some(id) => {
-                    let m = config.network_map.get(id).cloned();
+                    let m = config.network_map.get(&**id).map(|m| Arc::from(m.as_str()));
                     if m.is_none() {
-                        out.unmapped_network_ids.insert(id.clone());
+                        out.unmapped_network_ids.insert(id.to_string());
                     }
                     m
                 }
-                None => seen_platform.get(key).map(|p| p.to_string()),
+                None => seen_platform.get(key).map(|p| Arc::from(*p)),
             };
             let spend_order: Vec<&'static str> = media_source
                 .as_deref()
@@ -1052,9 +1054,9 @@ impl<'c> Projector<'c> {
             };
             let conversions = b.take(day, "conversions", pick(src, &conversion_order, |r| r.conversions));
             let avg_rpc_3d = b.take(day, "avg_rpc_3d", pick(src, &["s1_rpc_average"], |r| r.rpc));
-            let owner = b.take(day, "owner", pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.buyer.as_deref())).map(str::to_owned);
-            let lane = b.take(day, "lane", pick(src, &["facebook_campaigns"], |r| r.lane.as_deref())).map(str::to_owned);
-            let category = b.take(day, "category", pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.category.as_deref())).map(str::to_owned);
+            let owner = b.take(day, "owner", pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.buyer.as_deref())).map(Arc::from);
+            let lane = b.take(day, "lane", pick(src, &["facebook_campaigns"], |r| r.lane.as_deref())).map(Arc::from);
+            let category = b.take(day, "category", pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.category.as_deref())).map(Arc::from);
             // "The platform report": the spend endpoint first, then the platform's other reports.
             let platform_reports: Vec<&'static str> = same(spend_source)
                 .into_iter()
@@ -1067,19 +1069,19 @@ impl<'c> Projector<'c> {
                 });
             let mut name_order = vec!["facebook_campaigns", "s1_daily_v3"];
             name_order.extend(platform_reports.iter().copied().filter(|e| *e != "facebook_campaigns"));
-            let campaign_name = b.take(day, "campaign_name", pick(src, &name_order, |r| r.campaign_name.as_deref())).map(str::to_owned);
+            let campaign_name = b.take(day, "campaign_name", pick(src, &name_order, |r| r.campaign_name.as_deref())).map(Arc::from);
             let mut meta_order = vec!["s1_daily_v3"];
             meta_order.extend(platform_reports.iter().copied());
-            let account_id = b.take(day, "account_id", pick(src, &meta_order, |r| r.account_id.as_deref())).map(str::to_owned);
-            let rsoc_site = b.take(day, "rsoc_site", pick(src, &["s1_daily_v3"], |r| r.rsoc_site.as_deref())).map(str::to_owned);
-            let platform_campaign_id = b.take(day, "platform_campaign_id", pick(src, &meta_order, |r| r.platform_campaign_id.as_deref())).map(str::to_owned);
+            let account_id = b.take(day, "account_id", pick(src, &meta_order, |r| r.account_id.as_deref())).map(Arc::from);
+            let rsoc_site = b.take(day, "rsoc_site", pick(src, &["s1_daily_v3"], |r| r.rsoc_site.as_deref())).map(Arc::from);
+            let platform_campaign_id = b.take(day, "platform_campaign_id", pick(src, &meta_order, |r| r.platform_campaign_id.as_deref())).map(Arc::from);
             self.carry.daily_meta.insert(
                 (date, key.clone()),
                 CampaignMeta {
-                    owner: owner.as_deref().map(Arc::from),
-                    lane: lane.as_deref().map(Arc::from),
-                    category: category.as_deref().map(Arc::from),
-                    media_source: media_source.as_deref().map(Arc::from),
+                    owner: owner.clone(),
+                    lane: lane.clone(),
+                    category: category.clone(),
+                    media_source: media_source.clone(),
                 },
             );
 
@@ -1155,7 +1157,7 @@ impl<'c> Projector<'c> {
                 network_id: p.and_then(|p| p.network_id.clone()),
                 account_id: p.and_then(|p| p.account_id.clone()),
                 rsoc_site: p.and_then(|p| p.rsoc_site.clone()),
-                platform_campaign_id: p.and_then(|p| p.platform_campaign_id.clone()).or_else(|| agg.row.platform_campaign_id.as_deref().map(str::to_owned)),
+                platform_campaign_id: p.and_then(|p| p.platform_campaign_id.clone()).or_else(|| agg.row.platform_campaign_id.as_deref().map(Arc::from)),
                 spend_usd: agg.row.spend,
                 spend_source: agg.row.spend.map(|_| "facebook_adsets".to_owned()),
                 revenue_usd: None,
