@@ -769,6 +769,7 @@ impl LineageRow {
 /// position) packed into one integer: the order a stable sort by (campaign, hour) gives.
 fn in_campaign_hour_order<'s, A, B>(rows: Vec<(&'s str, u8, A, B)>) -> Vec<(u32, &'s str, u8, A, B)> {
     let mut campaigns: Vec<&str> = rows.iter().map(|r| r.0).collect();
+    // Adjacent repeats first (a campaign's hours), so the sort sees each campaign about once.
     campaigns.dedup();
     campaigns.sort_unstable();
     campaigns.dedup();
