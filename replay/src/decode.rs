@@ -227,14 +227,18 @@ pub fn text<'b>(row: &Json<'b>, field: &str) -> Option<Cow<'b, str>> {
 /// Exact decimal from a JSON number or a string, with `,` thousands separators allowed.
 pub fn decimal(row: &Json<'_>, field: &str) -> FieldResult<Decimal> {
     let Some(v) = present(row, field) else { return Ok(None) };
+    let mut float_text = ryu::Buffer::new();
     let raw = match v {
-        Json::Number(n) => match n.as_i64() {
-            Some(i) => return Ok(Some(Decimal::from(i))),
-            None => std::borrow::Cow::Owned(n.to_string()),
+        Json::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => return Ok(Some(Decimal::from(i))),
+            // The text serde_json prints for a float (it prints with ryu too), without a
+            // String and the formatting machinery.
+            (None, Some(f)) if n.is_f64() && f.is_finite() => Cow::Borrowed(float_text.format_finite(f)),
+            _ => Cow::Owned(n.to_string()),
         },
         Json::String(s) if s.trim().is_empty() => return Ok(None),
-        Json::String(s) if s.contains(',') => std::borrow::Cow::Owned(s.trim().replace(',', "")),
-        Json::String(s) => std::borrow::Cow::Borrowed(s.trim()),
+        Json::String(s) if s.contains(',') => Cow::Owned(s.trim().replace(',', "")),
+        Json::String(s) => Cow::Borrowed(s.trim()),
         other => return Err(format!("{field}: {other} is not a number")),
     };
     parse_decimal(&raw).map(Some).ok_or_else(|| format!("{field}: `{raw}` is not a number"))
@@ -251,6 +255,11 @@ pub fn count(row: &Json<'_>, field: &str) -> FieldResult<i64> {
         Some(Json::Number(n)) => {
             if let Some(i) = n.as_i64() {
                 return Ok(Some(i));
+            }
+            // A whole float below 2^53 (`23.0`) is exactly that integer: the decimal path below
+            // would print it, parse it and truncate it to the same number.
+            if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0) {
+                return Ok(Some(f as i64));
             }
         }
         // Most counts arrive as strings of plain digits: no need for a decimal parse.
@@ -347,6 +356,30 @@ mod tests {
         assert_eq!(Locator::text("/campaignResults/3").split(), ("/campaignResults", Some(3)));
         assert_eq!(Locator::text("/data/017").split(), ("/data/017", None));
         assert_ne!(Locator::text("/data/1"), Locator::text("/data/01"));
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn floats_read_as_the_decimal_serde_json_prints(f in proptest::prop_oneof![
+            proptest::num::f64::NORMAL | proptest::num::f64::SUBNORMAL | proptest::num::f64::ZERO,
+            -1e7..1e7f64,
+            (-1e6..1e6f64).prop_map(f64::round),
+            (-1e17..1e17f64).prop_map(f64::trunc),
+            proptest::strategy::Just(9_007_199_254_740_991.0),
+            proptest::strategy::Just(9_007_199_254_740_992.0),
+            proptest::strategy::Just(-0.0),
+        ]) {
+            use rust_decimal::prelude::ToPrimitive;
+            let text = json!({"v": f}).to_string();
+            let row = Json::parse(text.as_bytes()).unwrap();
+            let printed = serde_json::Number::from_f64(f).unwrap().to_string();
+            let expected = parse_decimal(&printed);
+            prop_assert_eq!(decimal(&row, "v").ok().flatten(), expected, "{}", printed);
+            let whole = expected.filter(|d| d.fract().is_zero()).and_then(|d| d.trunc().to_i64());
+            prop_assert_eq!(count(&row, "v").ok().flatten(), whole, "{}", printed);
+        }
     }
 
     #[test]
