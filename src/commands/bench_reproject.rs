@@ -9,6 +9,10 @@
 //! Beside them, DuckDB's own cost of storing the projected tables (copied by DuckDB from
 //! memory into a new file), and the ceilings that implies: a projector that only parsed at
 //! (a)'s cost and stored at DuckDB's could not beat them.
+//!
+//! `--rounds N` measures all of that N times, each round ours and the baselines back to
+//! back, and reports the median round: on a shared machine the host's load moves both sides
+//! of a round together, and one round alone can be off by a fifth.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
