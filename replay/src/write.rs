@@ -270,31 +270,16 @@ fn lineage_refs<'r>(
     let mut hex: BTreeMap<adlake_raw::EventId, String> = BTreeMap::new();
     let mut ids = StringBuilder::with_capacity(rows.len(), rows.len() * 64);
     let mut source_ids: BTreeMap<LineageSource<'r>, i64> = BTreeMap::new();
-    // Entries' names are static strings, so a source is first looked up by where its names
-    // are (same addresses: same text), which costs no string comparison; only a source not
-    // seen that way is compared by text.
-    let mut by_address: std::collections::HashMap<Vec<usize>, i64> = std::collections::HashMap::new();
-    let mut address: Vec<usize> = Vec::new();
     let mut source_column = Int64Builder::with_capacity(rows.len());
     for (source, event_id) in rows {
         ids.append_value(hex.entry(event_id).or_insert_with(|| event_id.to_hex()));
-        let (table, kind, columns, endpoint, chosen) = source;
-        address.clear();
-        address.extend([table, kind, endpoint].iter().chain(columns).flat_map(|s| [s.as_ptr() as usize, s.len()]));
-        address.push(usize::from(chosen));
-        let id = match by_address.get(address.as_slice()) {
-            Some(id) => *id,
-            None => {
-                let id = *source_ids.entry(source).or_insert_with(|| {
-                    let owned = (table, kind, columns.join(","), endpoint, chosen);
-                    let id = source_id(&owned);
-                    sources.insert(id, owned);
-                    id
-                });
-                by_address.insert(address.clone(), id);
-                id
-            }
-        };
+        let id = *source_ids.entry(source).or_insert_with(|| {
+            let (table, kind, columns, endpoint, chosen) = source;
+            let owned = (table, kind, columns.join(","), endpoint, chosen);
+            let id = source_id(&owned);
+            sources.insert(id, owned);
+            id
+        });
         source_column.append_value(id);
     }
     (Arc::new(source_column.finish()), Arc::new(ids.finish()))
