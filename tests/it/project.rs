@@ -210,3 +210,26 @@ fn a_full_reproject_from_an_empty_lake_is_refused_and_changes_nothing() {
     assert!(out.stderr.contains("holds no events") && out.stderr.contains("typo-lake"), "{}", out.stderr);
     assert_eq!(scalar(&s, "SELECT count(*) FROM campaign_index"), rows, "the database is untouched");
 }
+
+/// `bench reproject --rounds N` reports one whole round, the median by its paired ratio, with
+/// every round's headline ratios beside it. Only the report's shape is checked: timings are
+/// whatever the machine gave.
+#[test]
+fn bench_reproject_reports_the_median_of_its_rounds() {
+    let s = Scratch::new();
+    let out = run(s.adlake().args(["--json", "bench", "reproject", "--days", "2", "--campaigns", "4", "--rounds", "3", "--dir"]).arg(s.path().join("bench")));
+    expect_code(&out, 0);
+    let report = out.json();
+    assert_eq!(report["rounds"], 3);
+    assert!(report["campaign_rows"].as_u64().is_some_and(|n| n > 0), "{report}");
+    let rounds = report["per_round"].as_array().expect("per_round");
+    assert_eq!(rounds.len(), 3);
+    let by = report["reported_round"].as_str().expect("reported_round");
+    let key = ["full_vs_b_per_cpu_s", "full_vs_a_per_cpu_s"].into_iter().find(|k| by.ends_with(k)).expect("ranked by a ratio");
+    let ratio = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
+    let mut ratios: Vec<f64> = rounds.iter().map(|r| ratio(&r[key])).collect();
+    ratios.sort_by(f64::total_cmp);
+    assert!(ratio(&report[key]).total_cmp(&ratios[1]).is_eq(), "reported {} is not the median of {ratios:?}", report[key]);
+    let same_round = rounds.iter().find(|r| ratio(&r[key]).total_cmp(&ratio(&report[key])).is_eq()).expect("a round with the reported ratio");
+    assert_eq!(same_round["full_cpu_s"], report["full"]["cpu_s"], "the figures are that round's");
+}
