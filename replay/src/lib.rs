@@ -4,6 +4,7 @@
 //! comes from event envelopes.
 
 pub mod baseline;
+pub mod columns;
 pub mod db;
 pub mod decode;
 pub mod endpoints;

@@ -23,11 +23,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
+use crate::column;
+use crate::columns::Columns;
 use crate::decode::{Decoded, Locator, SourceRow};
 use crate::registry::{probe_csv, probe_value, BodyDecoder, EndpointSpec, NextPage, Probe, ENDPOINTS};
 
 /// Bumped whenever a rule changes what a projection produces.
-pub const PROJECTOR_VERSION: &str = "adlake-projector/1";
+pub const PROJECTOR_VERSION: &str = "adlake-projector/2";
 /// Days before a projected range that are read for `expected_min_rows` and lookups.
 pub const CONTEXT_DAYS: u64 = 7;
 
@@ -184,7 +186,7 @@ pub struct LineageRow {
     pub row_key: Arc<str>,
     /// Which rule of [`LINEAGE_RULES`] applies: campaign, adset_own, adset_copied, session.
     pub kind: &'static str,
-    pub columns: Vec<&'static str>,
+    pub columns: Columns,
     pub endpoint: &'static str,
     pub event_id: EventId,
     pub locator: Locator,
@@ -207,7 +209,7 @@ pub struct SessionLineage {
     pub campaign_id: String,
     pub hour_from: u8,
     pub hour_to: u8,
-    pub columns: &'static [&'static str],
+    pub columns: Columns,
     pub event_id: EventId,
     pub locator_prefix: Arc<str>,
     /// `None`: the locator has no row index, and `locator_prefix` is all of it (one hour only).
@@ -216,14 +218,14 @@ pub struct SessionLineage {
 
 impl SessionLineage {
     /// Whether `hour` of `campaign_id`, from body row `locator` of `event_id`, continues this run.
-    fn continues(&self, campaign_id: &str, hour: u8, columns: &'static [&'static str], event_id: EventId, locator: &Locator) -> bool {
+    fn continues(&self, campaign_id: &str, hour: u8, columns: Columns, event_id: EventId, locator: &Locator) -> bool {
         let Some(from) = self.index_from else { return false };
         let (prefix, index) = locator.split();
         Some(hour) == self.hour_to.checked_add(1)
             && index.is_some()
             && index == from.checked_add(u32::from(hour - self.hour_from))
             && self.event_id == event_id
-            && (std::ptr::eq(columns, self.columns) || self.columns == columns)
+            && self.columns == columns
             && (Arc::ptr_eq(locator.prefix(), &self.locator_prefix) || prefix == &*self.locator_prefix)
             && *self.campaign_id == *campaign_id
     }
@@ -235,7 +237,7 @@ impl SessionLineage {
             date: self.date,
             row_key: Arc::from(format!("{}|{}|{}", self.campaign_id, self.date, hour)),
             kind: "session",
-            columns: self.columns.to_vec(),
+            columns: self.columns,
             endpoint: "s1_hourly_v3",
             event_id: self.event_id,
             locator: match self.index_from {
@@ -604,7 +606,14 @@ pub fn name_prefix(name: &str) -> Option<String> {
 }
 
 /// Campaign metadata an adset row copies from its campaign row.
-const ADSET_COPIED: &[&str] = &["campaign_name", "owner", "lane", "category", "network_id", "account_id", "rsoc_site", "platform_campaign_id"];
+const ADSET_COPIED: Columns = column!("campaign_name")
+    .with(column!("owner"))
+    .with(column!("lane"))
+    .with(column!("category"))
+    .with(column!("network_id"))
+    .with(column!("account_id"))
+    .with(column!("rsoc_site"))
+    .with(column!("platform_campaign_id"));
 
 const SPEND_BY_PLATFORM: &[(&str, &[&str])] = &[
     ("facebook", &["facebook_report", "facebook_adsets"]),
@@ -673,13 +682,13 @@ fn pick<'s, T: std::fmt::Display>(sources: &'s BTreeMap<&'static str, Agg<'_>>, 
 #[derive(Default, Clone)]
 struct RowBuilder {
     /// (endpoint, body row, column): grouped per body row when the row is finished.
-    chosen: Vec<(&'static str, RowRef, &'static str)>,
-    lost: Vec<(&'static str, &'static str, RowRef, String)>,
+    chosen: Vec<(&'static str, RowRef, Columns)>,
+    lost: Vec<(Columns, &'static str, RowRef, String)>,
     newest: Option<DateTime<Utc>>,
 }
 
 impl RowBuilder {
-    fn take<T>(&mut self, day: &DayData<'_>, column: &'static str, p: Pick<'_, T>) -> Option<T> {
+    fn take<T>(&mut self, day: &DayData<'_>, column: Columns, p: Pick<'_, T>) -> Option<T> {
         if let (Some(_), Some(endpoint)) = (&p.value, p.endpoint) {
             for &r in p.refs {
                 self.newest = self.newest.max(Some(day.fetched_at(r)));
@@ -702,26 +711,25 @@ impl RowBuilder {
 
     fn finish(mut self, day: &DayData<'_>, table: &'static str, kind: &'static str, row_key: &Arc<str>, out: &mut Vec<LineageRow>) {
         self.chosen.sort_unstable();
-        self.chosen.dedup();
         for group in self.chosen.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-            let columns = group.iter().map(|c| c.2).collect();
+            let columns = group.iter().fold(Columns::EMPTY, |set, c| set.with(c.2));
             out.push(LineageRow::new(day, table, kind, row_key, columns, group[0].0, group[0].1, true, None));
         }
         // A losing body row gets one entry for all the columns it lost, values joined by
         // LOST_VALUE_SEPARATOR in column order (one entry per column if a value contains it).
-        let mut lost: BTreeMap<(&'static str, RowRef), Vec<(&'static str, &str)>> = BTreeMap::new();
+        let mut lost: BTreeMap<(&'static str, RowRef), Vec<(Columns, &str)>> = BTreeMap::new();
         for (column, endpoint, r, value) in &self.lost {
-            lost.entry((endpoint, *r)).or_default().push((column, value.as_str()));
+            lost.entry((endpoint, *r)).or_default().push((*column, value.as_str()));
         }
         for ((endpoint, r), mut values) in lost {
             values.sort_unstable();
             values.dedup();
             if values.iter().any(|(_, v)| v.contains(LOST_VALUE_SEPARATOR)) {
                 for (column, value) in values {
-                    out.push(LineageRow::new(day, table, kind, row_key, vec![column], endpoint, r, false, Some(value.to_owned())));
+                    out.push(LineageRow::new(day, table, kind, row_key, column, endpoint, r, false, Some(value.to_owned())));
                 }
             } else {
-                let columns = values.iter().map(|(c, _)| *c).collect();
+                let columns = values.iter().fold(Columns::EMPTY, |set, (c, _)| set.with(*c));
                 let joined = values.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(&LOST_VALUE_SEPARATOR.to_string());
                 out.push(LineageRow::new(day, table, kind, row_key, columns, endpoint, r, false, Some(joined)));
             }
@@ -735,7 +743,7 @@ pub const LOST_VALUE_SEPARATOR: char = '\u{1f}';
 impl LineageRow {
     /// The value this (losing) entry had for `column`.
     pub fn value_of(&self, column: &str) -> Option<&str> {
-        let at = self.columns.iter().position(|c| *c == column)?;
+        let at = self.columns.position(column)?;
         let value = self.value.as_deref()?;
         if self.columns.len() == 1 {
             Some(value)
@@ -745,7 +753,7 @@ impl LineageRow {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn new(day: &DayData<'_>, table: &'static str, kind: &'static str, row_key: &Arc<str>, columns: Vec<&'static str>, endpoint: &'static str, r: RowRef, chosen: bool, value: Option<String>) -> Self {
+    fn new(day: &DayData<'_>, table: &'static str, kind: &'static str, row_key: &Arc<str>, columns: Columns, endpoint: &'static str, r: RowRef, chosen: bool, value: Option<String>) -> Self {
         LineageRow {
             table_name: table,
             date: day.date,
@@ -1022,7 +1030,7 @@ impl<'c> Projector<'c> {
                 out.unmapped_campaigns.insert((date, key.clone()));
             }
             let mut b = RowBuilder::default();
-            let network_id: Option<Arc<str>> = b.take(day, "network_id", pick(src, &["s1_daily_v3"], |r| r.network_id.as_deref())).map(Arc::from);
+            let network_id: Option<Arc<str>> = b.take(day, column!("network_id"), pick(src, &["s1_daily_v3"], |r| r.network_id.as_deref())).map(Arc::from);
             let media_source = match &network_id {
                 Some(id) => {
                     let m = config.network_map.get(&**id).map(|m| Arc::from(m.as_str()));
@@ -1044,20 +1052,20 @@ impl<'c> Projector<'c> {
                 .collect();
             let spend = pick(src, &spend_order, |r| r.spend);
             let spend_source = spend.endpoint;
-            let spend_usd = b.take(day, "spend_usd", spend);
+            let spend_usd = b.take(day, column!("spend_usd"), spend);
             let same = |e: Option<&'static str>| e.map(|e| vec![e]).unwrap_or_default();
-            let clicks = b.take(day, "clicks", pick(src, &same(spend_source), |r| r.clicks));
-            let impressions = b.take(day, "impressions", pick(src, &[&["strategis_metrics"][..], &same(spend_source)].concat(), |r| r.impressions));
+            let clicks = b.take(day, column!("clicks"), pick(src, &same(spend_source), |r| r.clicks));
+            let impressions = b.take(day, column!("impressions"), pick(src, &[&["strategis_metrics"][..], &same(spend_source)].concat(), |r| r.impressions));
             let conversion_order: Vec<&'static str> = if media_source.as_deref() == Some("facebook") {
                 vec!["facebook_pixel", "facebook_report"]
             } else {
                 same(spend_source)
             };
-            let conversions = b.take(day, "conversions", pick(src, &conversion_order, |r| r.conversions));
-            let avg_rpc_3d = b.take(day, "avg_rpc_3d", pick(src, &["s1_rpc_average"], |r| r.rpc));
-            let owner = b.take(day, "owner", pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.buyer.as_deref())).map(Arc::from);
-            let lane = b.take(day, "lane", pick(src, &["facebook_campaigns"], |r| r.lane.as_deref())).map(Arc::from);
-            let category = b.take(day, "category", pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.category.as_deref())).map(Arc::from);
+            let conversions = b.take(day, column!("conversions"), pick(src, &conversion_order, |r| r.conversions));
+            let avg_rpc_3d = b.take(day, column!("avg_rpc_3d"), pick(src, &["s1_rpc_average"], |r| r.rpc));
+            let owner = b.take(day, column!("owner"), pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.buyer.as_deref())).map(Arc::from);
+            let lane = b.take(day, column!("lane"), pick(src, &["facebook_campaigns"], |r| r.lane.as_deref())).map(Arc::from);
+            let category = b.take(day, column!("category"), pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.category.as_deref())).map(Arc::from);
             // "The platform report": the spend endpoint first, then the platform's other reports.
             let platform_reports: Vec<&'static str> = same(spend_source)
                 .into_iter()
@@ -1070,12 +1078,12 @@ impl<'c> Projector<'c> {
                 });
             let mut name_order = vec!["facebook_campaigns", "s1_daily_v3"];
             name_order.extend(platform_reports.iter().copied().filter(|e| *e != "facebook_campaigns"));
-            let campaign_name = b.take(day, "campaign_name", pick(src, &name_order, |r| r.campaign_name.as_deref())).map(Arc::from);
+            let campaign_name = b.take(day, column!("campaign_name"), pick(src, &name_order, |r| r.campaign_name.as_deref())).map(Arc::from);
             let mut meta_order = vec!["s1_daily_v3"];
             meta_order.extend(platform_reports.iter().copied());
-            let account_id = b.take(day, "account_id", pick(src, &meta_order, |r| r.account_id.as_deref())).map(Arc::from);
-            let rsoc_site = b.take(day, "rsoc_site", pick(src, &["s1_daily_v3"], |r| r.rsoc_site.as_deref())).map(Arc::from);
-            let platform_campaign_id = b.take(day, "platform_campaign_id", pick(src, &meta_order, |r| r.platform_campaign_id.as_deref())).map(Arc::from);
+            let account_id = b.take(day, column!("account_id"), pick(src, &meta_order, |r| r.account_id.as_deref())).map(Arc::from);
+            let rsoc_site = b.take(day, column!("rsoc_site"), pick(src, &["s1_daily_v3"], |r| r.rsoc_site.as_deref())).map(Arc::from);
+            let platform_campaign_id = b.take(day, column!("platform_campaign_id"), pick(src, &meta_order, |r| r.platform_campaign_id.as_deref())).map(Arc::from);
             self.carry.daily_meta.insert(
                 (date, key.clone()),
                 CampaignMeta {
@@ -1092,9 +1100,9 @@ impl<'c> Projector<'c> {
                     continue;
                 }
                 let mut rb = RowBuilder::default();
-                let revenue_usd = rb.take(day, "revenue_usd", pick(src, &[revenue_endpoint], |r| r.revenue));
-                let sessions = rb.take(day, "sessions", pick(src, &[revenue_endpoint], |r| r.sessions));
-                let s1_clicks = rb.take(day, "s1_clicks", pick(src, &[revenue_endpoint], |r| r.s1_clicks));
+                let revenue_usd = rb.take(day, column!("revenue_usd"), pick(src, &[revenue_endpoint], |r| r.revenue));
+                let sessions = rb.take(day, column!("sessions"), pick(src, &[revenue_endpoint], |r| r.sessions));
+                let s1_clicks = rb.take(day, column!("s1_clicks"), pick(src, &[revenue_endpoint], |r| r.s1_clicks));
                 rb.merge(&b);
                 let row = CampaignRow {
                     campaign_id: key.clone(),
@@ -1175,18 +1183,18 @@ impl<'c> Projector<'c> {
             let row_key: Arc<str> = Arc::from(row.key());
             if let Some((_, parent_lineage)) = parent {
                 let copied = RowBuilder {
-                    chosen: parent_lineage.chosen.iter().copied().filter(|(_, _, column)| ADSET_COPIED.contains(column)).collect(),
+                    chosen: parent_lineage.chosen.iter().copied().filter(|(_, _, column)| column.intersects(ADSET_COPIED)).collect(),
                     ..Default::default()
                 };
                 copied.finish(day, "campaign_index", "adset_copied", &row_key, &mut out.lineage);
             }
-            let own: Vec<&'static str> = [("spend_usd", row.spend_usd.is_some()), ("clicks", row.clicks.is_some()), ("impressions", row.impressions.is_some())]
+            let own = [(column!("spend_usd"), row.spend_usd.is_some()), (column!("clicks"), row.clicks.is_some()), (column!("impressions"), row.impressions.is_some())]
                 .into_iter()
-                .filter_map(|(c, present)| present.then_some(c))
-                .collect();
+                .filter(|(_, present)| *present)
+                .fold(Columns::EMPTY, |set, (c, _)| set.with(c));
             if !own.is_empty() {
                 for r in &agg.refs {
-                    out.lineage.push(LineageRow::new(day, "campaign_index", "adset_own", &row_key, own.clone(), "facebook_adsets", *r, true, None));
+                    out.lineage.push(LineageRow::new(day, "campaign_index", "adset_own", &row_key, own, "facebook_adsets", *r, true, None));
                 }
             }
             out.campaign_index.push(row);
@@ -1249,11 +1257,11 @@ impl<'c> Projector<'c> {
                 media_source: meta.and_then(|m| m.media_source.clone()),
                 updated_at: refs.iter().map(|r| day.fetched_at(*r)).max(),
             };
-            let columns: &'static [&'static str] = match (row.sessions.is_some(), row.revenue.is_some()) {
-                (true, true) => &["sessions", "revenue"],
-                (true, false) => &["sessions"],
-                (false, true) => &["revenue"],
-                (false, false) => &[],
+            let columns = match (row.sessions.is_some(), row.revenue.is_some()) {
+                (true, true) => column!("revenue").with(column!("sessions")),
+                (true, false) => column!("sessions"),
+                (false, true) => column!("revenue"),
+                (false, false) => Columns::EMPTY,
             };
             if !columns.is_empty() {
                 let runs = &mut out.session_lineage;

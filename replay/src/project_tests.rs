@@ -145,7 +145,7 @@ fn never_sums_across_sources() {
     let reconciled = row(&p, "sire1f06al", "2025-11-23", "reconciled");
     assert_eq!((reconciled.revenue_usd, reconciled.sessions, reconciled.spend_usd), (dec("190.5"), Some(990), dec("100")));
     assert_eq!(reconciled.roas, Some(1.905));
-    let spend_lineage: Vec<_> = p.lineage.iter().filter(|l| *l.row_key == *daily.key() && l.columns.contains(&"spend_usd")).collect();
+    let spend_lineage: Vec<_> = p.lineage.iter().filter(|l| *l.row_key == *daily.key() && l.columns.contains("spend_usd")).collect();
     let chosen: Vec<_> = spend_lineage.iter().filter(|l| l.chosen).collect();
     assert_eq!(chosen.len(), 1);
     assert_eq!(chosen[0].endpoint, "facebook_report");
@@ -332,7 +332,7 @@ fn every_value_has_lineage_to_an_event() {
     let p = f.project();
     let r = row(&p, "sire1f06al", "2025-11-23", "daily");
     for column in ["revenue_usd", "sessions", "spend_usd", "clicks", "owner", "lane", "category", "campaign_name", "network_id"] {
-        let l = p.lineage.iter().find(|l| *l.row_key == *r.key() && l.chosen && l.columns.contains(&column)).unwrap_or_else(|| panic!("no lineage for {column}"));
+        let l = p.lineage.iter().find(|l| *l.row_key == *r.key() && l.chosen && l.columns.contains(column)).unwrap_or_else(|| panic!("no lineage for {column}"));
         assert!(f.events.iter().any(|e| e.id == l.event_id), "{column} points at an unknown event");
         assert!(l.locator.to_string().starts_with('/'), "{column}: {}", l.locator);
     }
@@ -500,7 +500,7 @@ fn a_losing_entry_names_each_columns_value() {
         date: d("2025-11-23"),
         row_key: Arc::from("k"),
         kind: "campaign",
-        columns: vec!["account_id", "campaign_name"],
+        columns: crate::column!("campaign_name").with(crate::column!("account_id")),
         endpoint: "facebook_report",
         event_id: EventId::of(b"e"),
         locator: "/data/0".into(),
@@ -510,7 +510,7 @@ fn a_losing_entry_names_each_columns_value() {
     assert_eq!(entry.value_of("account_id"), Some("123"));
     assert_eq!(entry.value_of("campaign_name"), Some("Campaign, ABC"));
     assert_eq!(entry.value_of("spend_usd"), None);
-    let single = LineageRow { columns: vec!["campaign_name"], value: Some("a\u{1f}b".into()), ..entry };
+    let single = LineageRow { columns: crate::column!("campaign_name"), value: Some("a\u{1f}b".into()), ..entry };
     assert_eq!(single.value_of("campaign_name"), Some("a\u{1f}b"), "a lone column's value is taken whole");
 }
 
@@ -543,14 +543,15 @@ fn session_lineage_runs_stand_for_exactly_the_rows_each_hour_came_from() {
     // What each row's lineage must be, straight from the body: every body row of its hour.
     let spec = crate::endpoint("s1_hourly_v3").unwrap();
     let body = f.events.iter().find(|e| e.id == page1).unwrap().body.clone().unwrap();
-    let mut expected: Vec<(String, Vec<&str>, String)> = Vec::new();
+    let mut expected: Vec<(String, Columns, String)> = Vec::new();
     for h in &p.session_hourly {
-        let columns: Vec<&str> = [("sessions", h.sessions.is_some()), ("revenue", h.revenue.is_some())].into_iter().filter(|c| c.1).map(|c| c.0).collect();
+        let names = [("sessions", h.sessions.is_some()), ("revenue", h.revenue.is_some())].into_iter().filter(|c| c.1).map(|c| c.0);
+        let columns = Columns::from_names(names).unwrap();
         for r in spec.decode(&body).unwrap().rows.iter().filter(|r| r.strategis_id.as_deref() == Some(&*h.campaign_id) && r.hour == Some(h.click_hour)) {
-            expected.push((h.key(), columns.clone(), r.locator.to_string()));
+            expected.push((h.key(), columns, r.locator.to_string()));
         }
     }
-    let mut expanded: Vec<(String, Vec<&str>, String)> = p.session_lineage.iter().flat_map(|run| run.entries()).map(|l| {
+    let mut expanded: Vec<(String, Columns, String)> = p.session_lineage.iter().flat_map(|run| run.entries()).map(|l| {
         assert_eq!((l.event_id, l.endpoint, l.kind, l.chosen), (page1, "s1_hourly_v3", "session", true));
         (l.row_key.to_string(), l.columns, l.locator.to_string())
     }).collect();

@@ -19,6 +19,7 @@ use duckdb::{params, Connection, Transaction};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
+use crate::columns::Columns;
 use crate::db::DbError;
 use crate::decode::Locator;
 use crate::project::{CampaignRow, Carry, CompletenessRow, DayProjection, HourRow, LineageRow, Projection, QuarantineRow, RawEventRow, RunRow, SessionLineage, LINEAGE_RULES, PROJECTOR_VERSION};
@@ -248,12 +249,10 @@ fn completeness_batch(rows: &[&CompletenessRow]) -> Result<RecordBatch, DbError>
 }
 
 /// What an entry's `source_id` stands for: (table, kind, columns, endpoint, chosen).
-type LineageSource<'r> = (&'static str, &'static str, &'r [&'static str], &'static str, bool);
-/// A [`LineageSource`] with its columns joined by `,`, as `lineage_sources` stores it.
-type OwnedLineageSource = (&'static str, &'static str, String, &'static str, bool);
+type LineageSource = (&'static str, &'static str, Columns, &'static str, bool);
 
 /// A stable id for a lineage source: the first 8 bytes of sha256 of its fields.
-fn source_id(source: &OwnedLineageSource) -> i64 {
+fn source_id(source: &LineageSource) -> i64 {
     let (table, kind, columns, endpoint, chosen) = source;
     let digest = Sha256::digest(format!("{table}|{kind}|{columns}|{endpoint}|{chosen}").as_bytes());
     let mut head = [0u8; 8];
@@ -262,31 +261,44 @@ fn source_id(source: &OwnedLineageSource) -> i64 {
 }
 
 /// The `source_id` and `event_id` columns of a batch of lineage entries. A date's entries
-/// name few distinct events and sources, so each is rendered (and hashed) once.
-fn lineage_refs<'r>(
-    rows: impl ExactSizeIterator<Item = (LineageSource<'r>, adlake_raw::EventId)>,
-    sources: &mut BTreeMap<i64, OwnedLineageSource>,
-) -> (ArrayRef, ArrayRef) {
-    let mut hex: BTreeMap<adlake_raw::EventId, String> = BTreeMap::new();
+/// name few distinct events and sources, and neighbours mostly share both, so each is
+/// rendered (and hashed) once and looked up only when it changes.
+fn lineage_refs(rows: impl ExactSizeIterator<Item = (LineageSource, adlake_raw::EventId)>, sources: &mut BTreeMap<i64, LineageSource>) -> (ArrayRef, ArrayRef) {
+    let mut hex: BTreeMap<adlake_raw::EventId, Arc<str>> = BTreeMap::new();
     let mut ids = StringBuilder::with_capacity(rows.len(), rows.len() * 64);
-    let mut source_ids: BTreeMap<LineageSource<'r>, i64> = BTreeMap::new();
+    let mut source_ids: BTreeMap<LineageSource, i64> = BTreeMap::new();
     let mut source_column = Int64Builder::with_capacity(rows.len());
+    let mut last_event: Option<(adlake_raw::EventId, Arc<str>)> = None;
+    let mut last_source: Option<(LineageSource, i64)> = None;
     for (source, event_id) in rows {
-        ids.append_value(hex.entry(event_id).or_insert_with(|| event_id.to_hex()));
-        let id = *source_ids.entry(source).or_insert_with(|| {
-            let (table, kind, columns, endpoint, chosen) = source;
-            let owned = (table, kind, columns.join(","), endpoint, chosen);
-            let id = source_id(&owned);
-            sources.insert(id, owned);
-            id
-        });
+        let event_hex = match &last_event {
+            Some((id, text)) if *id == event_id => text.clone(),
+            _ => {
+                let text = hex.entry(event_id).or_insert_with(|| Arc::from(event_id.to_hex())).clone();
+                last_event = Some((event_id, text.clone()));
+                text
+            }
+        };
+        ids.append_value(&*event_hex);
+        let id = match last_source {
+            Some((seen, id)) if seen == source => id,
+            _ => {
+                let id = *source_ids.entry(source).or_insert_with(|| {
+                    let id = source_id(&source);
+                    sources.insert(id, source);
+                    id
+                });
+                last_source = Some((source, id));
+                id
+            }
+        };
         source_column.append_value(id);
     }
     (Arc::new(source_column.finish()), Arc::new(ids.finish()))
 }
 
-fn lineage_batch(rows: &[&LineageRow], sources: &mut BTreeMap<i64, OwnedLineageSource>) -> Result<RecordBatch, DbError> {
-    let (source_ids, event_ids) = lineage_refs(rows.iter().map(|r| ((r.table_name, r.kind, &r.columns[..], r.endpoint, r.chosen), r.event_id)), sources);
+fn lineage_batch(rows: &[&LineageRow], sources: &mut BTreeMap<i64, LineageSource>) -> Result<RecordBatch, DbError> {
+    let (source_ids, event_ids) = lineage_refs(rows.iter().map(|r| ((r.table_name, r.kind, r.columns, r.endpoint, r.chosen), r.event_id)), sources);
     Batch::new()
         .date("date", rows, |r| Some(r.date))
         .push("source_id", source_ids)
@@ -297,8 +309,8 @@ fn lineage_batch(rows: &[&LineageRow], sources: &mut BTreeMap<i64, OwnedLineageS
         .finish()
 }
 
-fn session_lineage_batch(rows: &[&SessionLineage], sources: &mut BTreeMap<i64, OwnedLineageSource>) -> Result<RecordBatch, DbError> {
-    let (source_ids, event_ids) = lineage_refs(rows.iter().map(|r| (("session_hourly_metrics", "session", &r.columns[..], "s1_hourly_v3", true), r.event_id)), sources);
+fn session_lineage_batch(rows: &[&SessionLineage], sources: &mut BTreeMap<i64, LineageSource>) -> Result<RecordBatch, DbError> {
+    let (source_ids, event_ids) = lineage_refs(rows.iter().map(|r| (("session_hourly_metrics", "session", r.columns, "s1_hourly_v3", true), r.event_id)), sources);
     Batch::new()
         .date("date", rows, |r| Some(r.date))
         .push("source_id", source_ids)
@@ -369,7 +381,7 @@ pub struct Writer<'c> {
     tx: Transaction<'c>,
     window: Option<crate::project::DateWindow>,
     fingerprints: Vec<(&'static str, NaiveDate, usize, String)>,
-    lineage_sources: BTreeMap<i64, OwnedLineageSource>,
+    lineage_sources: BTreeMap<i64, LineageSource>,
 }
 
 impl<'c> Writer<'c> {
@@ -464,7 +476,7 @@ impl<'c> Writer<'c> {
         for (id, (table, kind, columns, endpoint, chosen)) in &self.lineage_sources {
             tx.execute(
                 "INSERT INTO lineage_sources SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM lineage_sources WHERE source_id = ?)",
-                params![id, table, kind, columns, endpoint, chosen, id],
+                params![id, table, kind, columns.to_string(), endpoint, chosen, id],
             )
             .map_err(DbError::query("write lineage_sources"))?;
         }
