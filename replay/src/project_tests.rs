@@ -486,6 +486,12 @@ fn streaming_and_whole_writes_give_the_same_fingerprints() {
     let filled = whole.iter().filter(|(_, v)| v.len() == 64).count();
     assert!(filled >= 4, "campaign, session, completeness and lineage fingerprints: {whole:?}");
     assert_eq!(streamed, whole);
+    // One connection writing again replaces what it wrote.
+    let twice = written_meta(|conn| {
+        crate::write::write(conn, &f.project()).unwrap();
+        crate::write::write(conn, &f.project()).unwrap();
+    });
+    assert_eq!(twice, whole);
     // And the fingerprints see content: a different projection differs.
     let mut other = f.project();
     other.campaign_index.pop();
