@@ -21,6 +21,7 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "0001_init", sql: include_str!("../../migrations/0001_init.sql") },
     Migration { version: 2, name: "0002_lineage_entries", sql: include_str!("../../migrations/0002_lineage_entries.sql") },
     Migration { version: 3, name: "0003_session_lineage_runs", sql: include_str!("../../migrations/0003_session_lineage_runs.sql") },
+    Migration { version: 4, name: "0004_lineage_event_index", sql: include_str!("../../migrations/0004_lineage_event_index.sql") },
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -204,6 +205,45 @@ mod tests {
             .query_row("SELECT count(*) FROM information_schema.tables WHERE table_name = 'ok'", [], |r| r.get(0))
             .unwrap();
         assert_eq!(tables, 0);
+    }
+
+    #[test]
+    fn migration_4_keeps_lineage_pointing_at_its_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.duckdb");
+        let mut conn = open(&path, Access::ReadWrite, Duration::ZERO).unwrap();
+        migrate_with(&mut conn, &path, &MIGRATIONS[..3]).unwrap();
+        // Three events of one date, inserted out of id order, and one of another date.
+        let ids = [adlake_raw::EventId::from_bytes([0xff; 32]), adlake_raw::EventId::of(b"one"), adlake_raw::EventId::from_bytes([0x01; 32])];
+        let other_day = adlake_raw::EventId::of(b"other day");
+        for (id, date) in ids.iter().map(|id| (id, "2025-11-23")).chain([(&other_day, "2025-11-24")]) {
+            let hex = id.to_hex();
+            conn.execute_batch(&format!(
+                "INSERT INTO raw_events (event_id, kind, source, date, run_id, fetched_at, body_sha256) VALUES ('{hex}', 'http', 's1_daily_v3', DATE '{date}', 'r', TIMESTAMP '2025-11-25 00:00:00', 'b{hex}');
+                 INSERT INTO lineage_entries VALUES (DATE '{date}', 7, 'row-{hex}', '{hex}', '/data/0', NULL);
+                 INSERT INTO session_lineage VALUES (DATE '{date}', 8, 'c-{hex}', 3, 4, '{hex}', '/data', 10);"
+            ))
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO lineage_sources VALUES (7, 'campaign_index', 'campaign', 'revenue_usd', 's1_daily_v3', true), (8, 'session_hourly_metrics', 'session', 'sessions', 's1_hourly_v3', true)",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn, &path).unwrap(), 1);
+        let mut by_id = ids;
+        by_id.sort();
+        for (place, id) in by_id.iter().enumerate() {
+            let hex = id.to_hex();
+            let index: i32 = conn.query_row("SELECT event_index FROM lineage_entries WHERE row_key = ?", [format!("row-{hex}")], |r| r.get(0)).unwrap();
+            assert_eq!(index as usize, place, "the place among the date's events by id, as the projector numbers them");
+        }
+        for id in ids.iter().chain([&other_day]) {
+            let hex = id.to_hex();
+            let rows: i64 = conn
+                .query_row("SELECT count(*) FROM lineage WHERE event_id = ? AND body_sha256 = ?", [hex.clone(), format!("b{hex}")], |r| r.get(0))
+                .unwrap();
+            assert_eq!(rows, 3, "one campaign entry and two session hours name {hex}");
+        }
     }
 
     #[test]

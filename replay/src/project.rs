@@ -189,6 +189,9 @@ pub struct LineageRow {
     pub columns: Columns,
     pub endpoint: &'static str,
     pub event_id: EventId,
+    /// How the lineage tables name the event: its place among its date's events ordered by
+    /// id (`raw_events.event_index`).
+    pub event_index: u32,
     pub locator: Locator,
     /// `false` for a source that had a value but lost to a higher-precedence one.
     pub chosen: bool,
@@ -211,6 +214,8 @@ pub struct SessionLineage {
     pub hour_to: u8,
     pub columns: Columns,
     pub event_id: EventId,
+    /// As [`LineageRow::event_index`].
+    pub event_index: u32,
     pub locator_prefix: Arc<str>,
     /// `None`: the locator has no row index, and `locator_prefix` is all of it (one hour only).
     pub index_from: Option<u32>,
@@ -240,6 +245,7 @@ impl SessionLineage {
             columns: self.columns,
             endpoint: "s1_hourly_v3",
             event_id: self.event_id,
+            event_index: self.event_index,
             locator: match self.index_from {
                 Some(from) => Locator::indexed(&self.locator_prefix, (from + u32::from(hour - self.hour_from)) as usize),
                 None => Locator::text(&self.locator_prefix),
@@ -263,6 +269,9 @@ pub struct QuarantineRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawEventRow {
     pub event_id: String,
+    /// How lineage names this event: its place among its date's events ordered by id. `None`
+    /// for run markers.
+    pub event_index: Option<i32>,
     pub kind: &'static str,
     pub source: String,
     pub date: NaiveDate,
@@ -320,14 +329,19 @@ struct Parsed<'e> {
 struct DayData<'e> {
     date: NaiveDate,
     events: Vec<&'e Event>,
+    /// Per event, its place among the date's events ordered by id: how lineage names it
+    /// (`raw_events.event_index`). A date is always projected whole, so the same events give
+    /// the same places in every projection.
+    event_index: Vec<u32>,
     parsed: Vec<Parsed<'e>>,
 }
 
 impl<'e> DayData<'e> {
     fn new(date: NaiveDate, events: impl IntoIterator<Item = &'e Event>) -> Self {
         let events = sorted_events(events);
+        let event_index = index_by_id(&events);
         let parsed = events.iter().map(|e| parse_event(e)).collect();
-        DayData { date, events, parsed }
+        DayData { date, events, event_index, parsed }
     }
 
     fn source_row(&self, r: RowRef) -> Option<&SourceRow<'_>> {
@@ -344,6 +358,17 @@ impl<'e> DayData<'e> {
     fn fetched_at(&self, r: RowRef) -> DateTime<Utc> {
         self.events[r.event].envelope.fetched_at
     }
+}
+
+/// Per event, its place among `events` ordered by id.
+fn index_by_id(events: &[&Event]) -> Vec<u32> {
+    let mut by_id: Vec<usize> = (0..events.len()).collect();
+    by_id.sort_by_key(|&i| events[i].id);
+    let mut index = vec![0u32; events.len()];
+    for (place, i) in by_id.into_iter().enumerate() {
+        index[i] = place as u32;
+    }
+    index
 }
 
 fn parse_event(e: &Event) -> Parsed<'_> {
@@ -762,6 +787,7 @@ impl LineageRow {
             columns,
             endpoint,
             event_id: day.events[r.event].id,
+            event_index: day.event_index[r.event],
             locator: day.locator(r),
             chosen,
             value,
@@ -954,7 +980,7 @@ impl<'c> Projector<'c> {
         if in_window {
             self.session_rows(&day, snapshot(&fetches, "s1_hourly_v3"), &mut out);
             out.quarantine = quarantine;
-            out.raw_events = day.events.iter().map(|e| raw_event_row(e)).collect();
+            out.raw_events = day.events.iter().zip(&day.event_index).map(|(e, &i)| RawEventRow { event_index: i32::try_from(i).ok(), ..raw_event_row(e) }).collect();
         } else {
             out.campaign_index.clear();
             out.lineage.clear();
@@ -1279,6 +1305,7 @@ impl<'c> Projector<'c> {
                                 hour_to: hour,
                                 columns,
                                 event_id,
+                                event_index: day.event_index[r.event],
                                 locator_prefix: locator.prefix().clone(),
                                 index_from: index,
                             });
@@ -1376,6 +1403,7 @@ fn raw_event_row(e: &Event) -> RawEventRow {
     let env = &e.envelope;
     RawEventRow {
         event_id: e.id.to_hex(),
+        event_index: None,
         kind: if env.http.is_some() { "http" } else { "run" },
         source: env.source.clone(),
         date: env.date,

@@ -509,6 +509,7 @@ fn a_losing_entry_names_each_columns_value() {
         columns: crate::column!("campaign_name").with(crate::column!("account_id")),
         endpoint: "facebook_report",
         event_id: EventId::of(b"e"),
+        event_index: 0,
         locator: "/data/0".into(),
         chosen: false,
         value: Some(format!("123{LOST_VALUE_SEPARATOR}Campaign, ABC")),
@@ -594,3 +595,4 @@ fn locators_split_into_prefix_and_index_only_when_they_round_trip() {
     assert_eq!(split_locator("/data/x"), ("/data/x", None));
     assert_eq!(split_locator("/data/99999999999"), ("/data/99999999999", None));
 }
+

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use duckdb::arrow::array::{Array, ArrayData, ArrayRef, BooleanBuilder, Decimal128Builder, Int64Builder, PrimitiveBuilder, StringBuilder};
+use duckdb::arrow::array::{Array, ArrayData, ArrayRef, BooleanBuilder, Decimal128Builder, Int32Builder, Int64Builder, PrimitiveBuilder, StringBuilder};
 use duckdb::arrow::datatypes::{ArrowPrimitiveType, Date32Type, Field, Float64Type, Int32Type, Int64Type, Schema, TimestampMicrosecondType};
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::{params, Connection, Transaction};
@@ -260,26 +260,16 @@ fn source_id(source: &LineageSource) -> i64 {
     i64::from_le_bytes(head)
 }
 
-/// The `source_id` and `event_id` columns of a batch of lineage entries. A date's entries
-/// name few distinct events and sources, and neighbours mostly share both, so each is
-/// rendered (and hashed) once and looked up only when it changes.
-fn lineage_refs(rows: impl ExactSizeIterator<Item = (LineageSource, adlake_raw::EventId)>, sources: &mut BTreeMap<i64, LineageSource>) -> (ArrayRef, ArrayRef) {
-    let mut hex: BTreeMap<adlake_raw::EventId, Arc<str>> = BTreeMap::new();
-    let mut ids = StringBuilder::with_capacity(rows.len(), rows.len() * 64);
+/// The `source_id` and `event_index` columns of a batch of lineage entries. A date's entries
+/// name few distinct sources, and neighbours mostly share one, so each source is hashed once
+/// and looked up only when it changes.
+fn lineage_refs(rows: impl ExactSizeIterator<Item = (LineageSource, u32)>, sources: &mut BTreeMap<i64, LineageSource>) -> Result<(ArrayRef, ArrayRef), DbError> {
+    let mut events = Int32Builder::with_capacity(rows.len());
     let mut source_ids: BTreeMap<LineageSource, i64> = BTreeMap::new();
     let mut source_column = Int64Builder::with_capacity(rows.len());
-    let mut last_event: Option<(adlake_raw::EventId, Arc<str>)> = None;
     let mut last_source: Option<(LineageSource, i64)> = None;
-    for (source, event_id) in rows {
-        let event_hex = match &last_event {
-            Some((id, text)) if *id == event_id => text.clone(),
-            _ => {
-                let text = hex.entry(event_id).or_insert_with(|| Arc::from(event_id.to_hex())).clone();
-                last_event = Some((event_id, text.clone()));
-                text
-            }
-        };
-        ids.append_value(&*event_hex);
+    for (source, event_index) in rows {
+        events.append_value(i32::try_from(event_index).map_err(|_| DbError::Value(format!("event index {event_index} does not fit INTEGER")))?);
         let id = match last_source {
             Some((seen, id)) if seen == source => id,
             _ => {
@@ -294,30 +284,30 @@ fn lineage_refs(rows: impl ExactSizeIterator<Item = (LineageSource, adlake_raw::
         };
         source_column.append_value(id);
     }
-    (Arc::new(source_column.finish()), Arc::new(ids.finish()))
+    Ok((Arc::new(source_column.finish()), Arc::new(events.finish())))
 }
 
 fn lineage_batch(rows: &[&LineageRow], sources: &mut BTreeMap<i64, LineageSource>) -> Result<RecordBatch, DbError> {
-    let (source_ids, event_ids) = lineage_refs(rows.iter().map(|r| ((r.table_name, r.kind, r.columns, r.endpoint, r.chosen), r.event_id)), sources);
+    let (source_ids, event_indexes) = lineage_refs(rows.iter().map(|r| ((r.table_name, r.kind, r.columns, r.endpoint, r.chosen), r.event_index)), sources)?;
     Batch::new()
         .date("date", rows, |r| Some(r.date))
         .push("source_id", source_ids)
         .text("row_key", rows, |r| Some(&r.row_key))
-        .push("event_id", event_ids)
+        .push("event_index", event_indexes)
         .locators("locator", rows, |r| &r.locator)
         .text("value", rows, |r| r.value.as_deref())
         .finish()
 }
 
 fn session_lineage_batch(rows: &[&SessionLineage], sources: &mut BTreeMap<i64, LineageSource>) -> Result<RecordBatch, DbError> {
-    let (source_ids, event_ids) = lineage_refs(rows.iter().map(|r| (("session_hourly_metrics", "session", r.columns, "s1_hourly_v3", true), r.event_id)), sources);
+    let (source_ids, event_indexes) = lineage_refs(rows.iter().map(|r| (("session_hourly_metrics", "session", r.columns, "s1_hourly_v3", true), r.event_index)), sources)?;
     Batch::new()
         .date("date", rows, |r| Some(r.date))
         .push("source_id", source_ids)
         .text("campaign_id", rows, |r| Some(&r.campaign_id))
         .int("hour_from", rows, |r| Some(i32::from(r.hour_from)))
         .int("hour_to", rows, |r| Some(i32::from(r.hour_to)))
-        .push("event_id", event_ids)
+        .push("event_index", event_indexes)
         .text("locator_prefix", rows, |r| Some(&r.locator_prefix))
         .big("index_from", rows, |r| r.index_from.map(i64::from))
         .finish()
@@ -349,6 +339,7 @@ fn raw_events_batch(rows: &[&RawEventRow]) -> Result<RecordBatch, DbError> {
         .text("url", rows, |r| r.url.as_deref())
         .text("body_sha256", rows, |r| r.body_sha256.as_deref())
         .big("body_len", rows, |r| r.body_len)
+        .int("event_index", rows, |r| r.event_index)
         .finish()
 }
 
