@@ -271,7 +271,7 @@ pub struct RawEventRow {
     pub event_id: String,
     /// How lineage names this event: its place among its date's events ordered by id. `None`
     /// for run markers.
-    pub event_index: Option<i32>,
+    pub event_index: Option<u32>,
     pub kind: &'static str,
     pub source: String,
     pub date: NaiveDate,
@@ -980,7 +980,7 @@ impl<'c> Projector<'c> {
         if in_window {
             self.session_rows(&day, snapshot(&fetches, "s1_hourly_v3"), &mut out);
             out.quarantine = quarantine;
-            out.raw_events = day.events.iter().zip(&day.event_index).map(|(e, &i)| RawEventRow { event_index: i32::try_from(i).ok(), ..raw_event_row(e) }).collect();
+            out.raw_events = day.events.iter().zip(&day.event_index).map(|(e, &i)| RawEventRow { event_index: Some(i), ..raw_event_row(e) }).collect();
         } else {
             out.campaign_index.clear();
             out.lineage.clear();

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use duckdb::arrow::array::{Array, ArrayData, ArrayRef, BooleanBuilder, Decimal128Builder, Int32Builder, Int64Builder, PrimitiveBuilder, StringBuilder};
+use duckdb::arrow::array::{Array, ArrayData, ArrayRef, BooleanBuilder, Decimal128Builder, Int32Array, Int32Builder, Int64Builder, PrimitiveBuilder, StringBuilder};
 use duckdb::arrow::datatypes::{ArrowPrimitiveType, Date32Type, Field, Float64Type, Int32Type, Int64Type, Schema, TimestampMicrosecondType};
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::{params, Connection, Transaction};
@@ -260,6 +260,11 @@ fn source_id(source: &LineageSource) -> i64 {
     i64::from_le_bytes(head)
 }
 
+/// An event's place in its date as the INTEGER the lineage tables and `raw_events` store.
+fn sql_event_index(index: u32) -> Result<i32, DbError> {
+    i32::try_from(index).map_err(|_| DbError::Value(format!("event index {index} does not fit INTEGER")))
+}
+
 /// The `source_id` and `event_index` columns of a batch of lineage entries. A date's entries
 /// name few distinct sources, and neighbours mostly share one, so each source is hashed once
 /// and looked up only when it changes.
@@ -269,7 +274,7 @@ fn lineage_refs(rows: impl ExactSizeIterator<Item = (LineageSource, u32)>, sourc
     let mut source_column = Int64Builder::with_capacity(rows.len());
     let mut last_source: Option<(LineageSource, i64)> = None;
     for (source, event_index) in rows {
-        events.append_value(i32::try_from(event_index).map_err(|_| DbError::Value(format!("event index {event_index} does not fit INTEGER")))?);
+        events.append_value(sql_event_index(event_index)?);
         let id = match last_source {
             Some((seen, id)) if seen == source => id,
             _ => {
@@ -324,6 +329,7 @@ fn quarantine_batch(rows: &[&QuarantineRow]) -> Result<RecordBatch, DbError> {
 }
 
 fn raw_events_batch(rows: &[&RawEventRow]) -> Result<RecordBatch, DbError> {
+    let event_indexes: Vec<Option<i32>> = rows.iter().map(|r| r.event_index.map(sql_event_index).transpose()).collect::<Result<_, _>>()?;
     Batch::new()
         .text("event_id", rows, |r| Some(&r.event_id))
         .text("kind", rows, |r| Some(r.kind))
@@ -339,7 +345,7 @@ fn raw_events_batch(rows: &[&RawEventRow]) -> Result<RecordBatch, DbError> {
         .text("url", rows, |r| r.url.as_deref())
         .text("body_sha256", rows, |r| r.body_sha256.as_deref())
         .big("body_len", rows, |r| r.body_len)
-        .int("event_index", rows, |r| r.event_index)
+        .push("event_index", Arc::new(Int32Array::from(event_indexes)))
         .finish()
 }
 
