@@ -2,6 +2,7 @@
 //! the commands. `main.rs` only parses arguments and maps [`AppError`] to an exit code;
 //! everything else lives here so integration tests can call it.
 
+pub mod allocator;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -10,6 +10,7 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    adlake::allocator::keep_freed_memory();
     let cli = adlake::cli::Cli::parse();
     adlake::logging::init(cli.global.verbose, cli.global.quiet);
     match adlake::run(cli) {
