@@ -86,6 +86,23 @@ pub struct DecodeError(pub String);
 
 pub type FieldResult<T> = Result<Option<T>, String>;
 
+/// An endpoint's row array that the projector streams out of the parser
+/// ([`Json::parse_streaming`]) instead of keeping it as a tree, and how one row decodes.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamedRows {
+    /// Object keys from the root to the array: the first place both the endpoint's decoder
+    /// and [`crate::registry::row_array`] look for rows.
+    pub path: &'static [&'static str],
+    pub row: for<'b> fn(&Json<'b>) -> Result<SourceRow<'b>, String>,
+}
+
+impl StreamedRows {
+    /// The JSON pointer of the array (`/data/data`): its rows' locator prefix.
+    pub fn pointer(&self) -> String {
+        self.path.iter().map(|key| format!("/{}", key.replace('~', "~0").replace('/', "~1"))).collect()
+    }
+}
+
 pub fn parse_json(body: &[u8]) -> Result<Json<'_>, DecodeError> {
     Json::parse(body).map_err(|e| DecodeError(format!("not JSON: {e}")))
 }
@@ -101,19 +118,41 @@ pub fn rows_at<'a, 'b>(value: &'a Json<'b>, pointers: &[&str]) -> Result<&'a Vec
 /// Decodes each row with `f`, collecting per-row failures instead of failing the body. Sets
 /// each row's locator (`{prefix}/{index}`).
 pub fn each_row<'b>(rows: &[Json<'b>], prefix: &str, f: impl Fn(&Json<'b>) -> Result<SourceRow<'b>, String>) -> Decoded<'b> {
-    let mut out = Decoded { rows: Vec::with_capacity(rows.len()), bad_rows: Vec::new() };
-    let prefix: Arc<str> = Arc::from(prefix);
+    let mut out = RowCollector::new(prefix, rows.len());
     for (i, row) in rows.iter().enumerate() {
-        let locator = Locator::indexed(&prefix, i);
-        match f(row) {
+        out.push(i, f(row));
+    }
+    out.finish()
+}
+
+/// [`each_row`] one row at a time, for rows that arrive one by one (streamed out of the
+/// parser): the same locators, the same split into rows and bad rows.
+pub struct RowCollector<'b> {
+    out: Decoded<'b>,
+    prefix: Arc<str>,
+}
+
+impl<'b> RowCollector<'b> {
+    /// Rows of the array at `prefix`; `capacity` rows expected.
+    pub fn new(prefix: &str, capacity: usize) -> Self {
+        RowCollector { out: Decoded { rows: Vec::with_capacity(capacity), bad_rows: Vec::new() }, prefix: Arc::from(prefix) }
+    }
+
+    /// Item `index` of the array, decoded.
+    pub fn push(&mut self, index: usize, row: Result<SourceRow<'b>, String>) {
+        let locator = Locator::indexed(&self.prefix, index);
+        match row {
             Ok(mut r) => {
                 r.locator = locator;
-                out.rows.push(r);
+                self.out.rows.push(r);
             }
-            Err(e) => out.bad_rows.push((locator.to_string(), e)),
+            Err(e) => self.out.bad_rows.push((locator.to_string(), e)),
         }
     }
-    out
+
+    pub fn finish(self) -> Decoded<'b> {
+        self.out
+    }
 }
 
 /// Where a row is in its body. Most rows are the items of one array, `{prefix}/{index}`: they

@@ -3,6 +3,10 @@
 //! and a `BTreeMap` for every object; report bodies are mostly short objects of short strings,
 //! so borrowing them and keeping objects as small vectors costs a fraction of that.
 //!
+//! One array of a document can be streamed instead of kept ([`Json::parse_streaming`]): its
+//! items go to a callback as they are parsed, so a body's rows are decoded without ever being
+//! a tree.
+//!
 //! The parser is a strict RFC 8259 recursive descent of its own: serde_json's scanner is not
 //! generic, so it is compiled at the dev profile's -O0 (it cannot be optimised on its own
 //! without rebuilding DuckDB, whose build script shares it), while this one is compiled with
@@ -35,18 +39,37 @@ pub enum Json<'a> {
 impl<'a> Json<'a> {
     /// Parses `bytes`, borrowing every string that needs no unescaping.
     pub fn parse(bytes: &'a [u8]) -> Result<Json<'a>, ParseError> {
-        // One validation of the whole body: every string is then sliced from it without
-        // re-checking. Outside strings JSON is ASCII, so this refuses exactly the bodies with
-        // invalid UTF-8 that a string-by-string check would.
-        let text = std::str::from_utf8(bytes).map_err(|e| ParseError { reason: "invalid UTF-8", offset: e.valid_up_to() })?;
-        let mut p = Parser { text, bytes, at: 0, depth: 0, entries: Vec::new(), items: Vec::new() };
-        p.skip_whitespace();
-        let value = p.value()?;
-        p.skip_whitespace();
-        if p.at < bytes.len() {
-            return Err(p.error("trailing characters after the document"));
+        Parser::document(bytes, None).map(|(document, _)| document)
+    }
+
+    /// Parses `bytes` like [`Json::parse`], except for the array at `path` (object keys from
+    /// the root): each of its items goes to `on_row` (with its index) as soon as it is parsed,
+    /// and the document keeps an empty array in its place. A body's row array is most of it:
+    /// streamed, its rows are decoded while they are in cache and are never kept as a tree.
+    ///
+    /// Returns the document and how many items were streamed; that count is `None` when the
+    /// streamed array is not the one [`Json::pointer`] finds at `path` (a key repeats along
+    /// the path, or no array is there). Then the document lacks whatever was streamed, and the
+    /// caller parses again with [`Json::parse`]. `on_row` may have seen items of a document
+    /// that turns out to be invalid: only an `Ok` counts.
+    pub fn parse_streaming(bytes: &'a [u8], path: &[&str], on_row: &mut dyn FnMut(usize, &Json<'a>)) -> Result<(Json<'a>, Option<usize>), ParseError> {
+        let (document, stream) = Parser::document(bytes, Some(Stream { path, on_row, arrays: Vec::new() }))?;
+        let arrays = stream.map(|s| s.arrays).unwrap_or_default();
+        let mut node = &document;
+        for key in path {
+            let Json::Object(entries) = node else { return Ok((document, None)) };
+            let mut found = entries.iter().filter(|(k, _)| k == key).map(|(_, v)| v);
+            match (found.next(), found.next()) {
+                (Some(v), None) => node = v,
+                _ => return Ok((document, None)),
+            }
         }
-        Ok(value)
+        // With every key once, only the array at `path` could have been streamed.
+        let streamed = match (node, arrays.as_slice()) {
+            (Json::Array(_), [rows]) => Some(*rows),
+            _ => None,
+        };
+        Ok((document, streamed))
     }
 
     /// The value of `key` in an object (the last one, if the key repeats).
@@ -157,7 +180,15 @@ pub struct ParseError {
 /// serde_json's limit: deeper documents are refused rather than risking the stack.
 const MAX_DEPTH: usize = 128;
 
-struct Parser<'a> {
+/// What [`Json::parse_streaming`] streams, and what it saw.
+struct Stream<'s, 'a> {
+    path: &'s [&'s str],
+    on_row: &'s mut dyn FnMut(usize, &Json<'a>),
+    /// Item counts of the arrays streamed: one, unless a key of the path repeats.
+    arrays: Vec<usize>,
+}
+
+struct Parser<'a, 's> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
@@ -167,9 +198,35 @@ struct Parser<'a> {
     entries: Vec<(Cow<'a, str>, Json<'a>)>,
     /// The same for arrays' items.
     items: Vec<Json<'a>>,
+    stream: Option<Stream<'s, 'a>>,
+    /// When streaming: `Some(n)` while the value about to be parsed is the one at the first
+    /// `n` keys of the stream's path (`Some(0)`: the document itself).
+    value_level: Option<usize>,
+    /// The same for the object or array whose opening bracket is at the cursor.
+    container_level: Option<usize>,
+    /// A streamed row object's emptied vector: the next object to close reuses it, so rows
+    /// do not each allocate.
+    spare: Vec<(Cow<'a, str>, Json<'a>)>,
 }
 
-impl<'a> Parser<'a> {
+impl<'a, 's> Parser<'a, 's> {
+    /// The document, and the stream back with what it saw.
+    fn document(bytes: &'a [u8], stream: Option<Stream<'s, 'a>>) -> Result<(Json<'a>, Option<Stream<'s, 'a>>), ParseError> {
+        // One validation of the whole body: every string is then sliced from it without
+        // re-checking. Outside strings JSON is ASCII, so this refuses exactly the bodies with
+        // invalid UTF-8 that a string-by-string check would.
+        let text = std::str::from_utf8(bytes).map_err(|e| ParseError { reason: "invalid UTF-8", offset: e.valid_up_to() })?;
+        let value_level = stream.as_ref().map(|_| 0);
+        let mut p = Parser { text, bytes, at: 0, depth: 0, entries: Vec::new(), items: Vec::new(), stream, value_level, container_level: None, spare: Vec::new() };
+        p.skip_whitespace();
+        let value = p.value()?;
+        p.skip_whitespace();
+        if p.at < bytes.len() {
+            return Err(p.error("trailing characters after the document"));
+        }
+        Ok((value, p.stream))
+    }
+
     fn error(&self, reason: &'static str) -> ParseError {
         ParseError { reason, offset: self.at }
     }
@@ -191,6 +248,7 @@ impl<'a> Parser<'a> {
     }
 
     fn value(&mut self) -> Result<Json<'a>, ParseError> {
+        self.container_level = self.value_level.take();
         match self.peek() {
             None => Err(self.error("EOF while parsing a value")),
             Some(b'{') => self.nested(Self::object),
@@ -224,6 +282,7 @@ impl<'a> Parser<'a> {
     }
 
     fn object(&mut self) -> Result<Json<'a>, ParseError> {
+        let level = self.container_level.take();
         self.at += 1;
         let base = self.entries.len();
         self.skip_whitespace();
@@ -242,6 +301,10 @@ impl<'a> Parser<'a> {
             }
             self.at += 1;
             self.skip_whitespace();
+            self.value_level = match (level, &self.stream) {
+                (Some(n), Some(stream)) if stream.path.get(n).is_some_and(|k| *k == key) => Some(n + 1),
+                _ => None,
+            };
             let value = self.value()?;
             self.entries.push((key, value));
             self.skip_whitespace();
@@ -252,7 +315,9 @@ impl<'a> Parser<'a> {
                 }
                 Some(b'}') => {
                     self.at += 1;
-                    return Ok(Json::Object(self.entries.drain(base..).collect()));
+                    let mut members = std::mem::take(&mut self.spare);
+                    members.extend(self.entries.drain(base..));
+                    return Ok(Json::Object(members));
                 }
                 None => return Err(self.error("EOF while parsing an object")),
                 Some(_) => return Err(self.error("expected `,` or `}`")),
@@ -260,31 +325,50 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// An array; the one at the stream's path hands each item to the stream instead of
+    /// keeping it, and is left empty.
     fn array(&mut self) -> Result<Json<'a>, ParseError> {
+        let level = self.container_level.take();
+        let streamed = matches!((level, &self.stream), (Some(n), Some(stream)) if n == stream.path.len());
         self.at += 1;
         let base = self.items.len();
+        let mut count = 0;
         self.skip_whitespace();
         if self.peek() == Some(b']') {
             self.at += 1;
-            return Ok(Json::Array(Vec::new()));
-        }
-        loop {
-            let item = self.value()?;
-            self.items.push(item);
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => {
-                    self.at += 1;
-                    self.skip_whitespace();
+        } else {
+            loop {
+                let item = self.value()?;
+                match self.stream.as_mut().filter(|_| streamed) {
+                    Some(stream) => {
+                        (stream.on_row)(count, &item);
+                        if let Json::Object(mut members) = item {
+                            members.clear();
+                            self.spare = members;
+                        }
+                    }
+                    None => self.items.push(item),
                 }
-                Some(b']') => {
-                    self.at += 1;
-                    return Ok(Json::Array(self.items.drain(base..).collect()));
+                count += 1;
+                self.skip_whitespace();
+                match self.peek() {
+                    Some(b',') => {
+                        self.at += 1;
+                        self.skip_whitespace();
+                    }
+                    Some(b']') => {
+                        self.at += 1;
+                        break;
+                    }
+                    None => return Err(self.error("EOF while parsing a list")),
+                    Some(_) => return Err(self.error("expected `,` or `]`")),
                 }
-                None => return Err(self.error("EOF while parsing a list")),
-                Some(_) => return Err(self.error("expected `,` or `]`")),
             }
         }
+        if let Some(stream) = self.stream.as_mut().filter(|_| streamed) {
+            stream.arrays.push(count);
+        }
+        Ok(Json::Array(self.items.drain(base..).collect()))
     }
 
     /// A string at `"`: borrowed when it has no escapes, else unescaped into an owned one.
@@ -535,6 +619,84 @@ mod tests {
         }
     }
 
+    /// `parse_streaming` of `text` at `path`: the streamed items (as documents), the document
+    /// and the count.
+    fn streamed(text: &[u8], path: &[&str]) -> Result<(Vec<serde_json::Value>, serde_json::Value, Option<usize>), ParseError> {
+        let mut items = Vec::new();
+        let mut next = 0;
+        let (document, count) = Json::parse_streaming(text, path, &mut |i, item| {
+            // Each streamed array counts from 0 (a repeated key streams a second one).
+            assert!(i == next || i == 0, "items come in order: {i} after {next}");
+            next = i + 1;
+            items.push(to_value(item));
+        })?;
+        Ok((items, to_value(&document), count))
+    }
+
+    /// Whatever `parse_streaming` returns agrees with `parse`: the same verdict and error; when
+    /// it counts its items, they are the items at `path` and the document is the rest.
+    fn streams_like_parse(text: &[u8], path: &[&str]) {
+        let whole = Json::parse(text);
+        match (streamed(text, path), &whole) {
+            (Err(s), Err(w)) => assert_eq!(&s, w, "{:?}", String::from_utf8_lossy(text)),
+            (Ok((items, document, Some(n))), Ok(whole)) => {
+                let pointer: String = path.iter().map(|k| format!("/{}", k.replace('~', "~0").replace('/', "~1"))).collect();
+                let mut expected = to_value(whole);
+                let array = expected.pointer_mut(&pointer).and_then(serde_json::Value::as_array_mut).expect("a counted stream names an array");
+                assert_eq!(items, std::mem::take(array), "{:?}", String::from_utf8_lossy(text));
+                assert_eq!(n, items.len());
+                assert_eq!(document, expected, "the document keeps an empty array in place of the rows");
+            }
+            (Ok((_, _, None)), Ok(whole)) => {
+                let pointer: String = path.iter().map(|k| format!("/{k}")).collect();
+                let unique = path.iter().try_fold(whole, |node, key| match node {
+                    Json::Object(entries) if entries.iter().filter(|(k, _)| k == key).count() == 1 => node.get(key),
+                    _ => None,
+                });
+                assert!(!unique.is_some_and(Json::is_array), "{pointer} is one array of {:?} but was not counted", String::from_utf8_lossy(text));
+            }
+            (s, w) => panic!("streaming {:?} but parse {:?} for {:?}", s.map(|_| ()), w.as_ref().map(|_| ()), String::from_utf8_lossy(text)),
+        }
+    }
+
+    #[test]
+    fn streaming_hands_over_the_rows_at_its_path_and_keeps_the_rest() {
+        let body = br#"{"data":{"data":[{"a":"1","b":2},{"a":"x\"y"},[],3,{"c":{"d":[1]}}],"page":1},"total":5}"#;
+        let (items, document, count) = streamed(body, &["data", "data"]).unwrap();
+        assert_eq!(count, Some(5));
+        assert_eq!(items[1], serde_json::json!({"a": "x\"y"}));
+        assert_eq!(document, serde_json::json!({"data": {"data": [], "page": 1}, "total": 5}));
+        streams_like_parse(body, &["data", "data"]);
+        streams_like_parse(br#"[{"a":1},{"a":2}]"#, &[]);
+        for ambiguous in [
+            &br#"{"data":{"data":[1]},"data":{"data":[2]}}"#[..],
+            br#"{"data":{"data":[1],"data":[2]}}"#,
+            br#"{"data":{"data":[1]},"data":5}"#,
+            br#"{"data":{"data":5}}"#,
+            br#"{"data":[{"data":[1]}]}"#,
+            br#"{"other":[1]}"#,
+            br#"[1]"#,
+        ] {
+            assert_eq!(streamed(ambiguous, &["data", "data"]).unwrap().2, None, "{:?}", String::from_utf8_lossy(ambiguous));
+            streams_like_parse(ambiguous, &["data", "data"]);
+        }
+    }
+
+    #[test]
+    fn every_truncation_and_byte_flip_streams_like_it_parses() {
+        let body = br#"{"data":{"data":[{"date":"2025-11-23","hour":"3","searches":"2"},{"hour":4,"k":[{"x":null}]}],"limit":2},"data2":[1]}"#;
+        for end in 0..=body.len() {
+            streams_like_parse(&body[..end], &["data", "data"]);
+        }
+        for at in 0..body.len() {
+            for replacement in [b'"', b'\\', b',', b'}', b']', b'[', b' ', b'0', 0xff] {
+                let mut flipped = body.to_vec();
+                flipped[at] = replacement;
+                streams_like_parse(&flipped, &["data", "data"]);
+            }
+        }
+    }
+
     fn any_json() -> impl Strategy<Value = serde_json::Value> {
         let leaf = prop_oneof![
             Just(serde_json::Value::Null),
@@ -560,6 +722,13 @@ mod tests {
             let text = if pretty { serde_json::to_string_pretty(&value) } else { serde_json::to_string(&value) }.unwrap();
             let ours = Json::parse(text.as_bytes()).map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
             prop_assert_eq!(to_value(&ours), value);
+        }
+
+        #[test]
+        fn streams_whatever_serde_json_writes(rows in any_json(), siblings in any_json(), pretty in any::<bool>()) {
+            let document = serde_json::json!({"data": {"data": rows, "page": siblings.clone()}, "next": siblings});
+            let text = if pretty { serde_json::to_string_pretty(&document) } else { serde_json::to_string(&document) }.unwrap();
+            streams_like_parse(text.as_bytes(), &["data", "data"]);
         }
     }
 }

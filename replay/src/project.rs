@@ -25,8 +25,8 @@ use rust_decimal::Decimal;
 
 use crate::column;
 use crate::columns::Columns;
-use crate::decode::{Decoded, Locator, SourceRow};
-use crate::registry::{probe_csv, probe_value, BodyDecoder, EndpointSpec, NextPage, Probe, ENDPOINTS};
+use crate::decode::{Decoded, Locator, RowCollector, SourceRow, StreamedRows};
+use crate::registry::{probe_csv, probe_streamed, probe_value, BodyDecoder, EndpointSpec, NextPage, Probe, ENDPOINTS};
 
 /// Bumped whenever a rule changes what a projection produces.
 pub const PROJECTOR_VERSION: &str = "adlake-projector/2";
@@ -319,6 +319,7 @@ struct RowRef {
 }
 
 /// One event's body, parsed once: what it says about itself, and its rows when it is data.
+#[derive(Debug, PartialEq)]
 struct Parsed<'e> {
     probe: Probe,
     /// Decoded only for a 2xx data page.
@@ -372,28 +373,60 @@ fn index_by_id(events: &[&Event]) -> Vec<u32> {
 }
 
 fn parse_event(e: &Event) -> Parsed<'_> {
-    let unparseable = |detail: String| Parsed { probe: Probe::Unparseable { detail }, decoded: None };
     let (Some(h), Some(spec)) = (&e.envelope.http, crate::endpoint(&e.envelope.source)) else {
-        return unparseable("not an http event of a known endpoint".into());
+        return Parsed::unparseable("not an http event of a known endpoint".into());
     };
     let status = h.status.unwrap_or(0);
     let body = e.body.as_deref().unwrap_or_default();
     let limit = limit_of(&h.url);
-    let data_2xx = |p: &Probe| matches!(p, Probe::Data { .. }) && (200..300).contains(&status);
+    spec.streamed_rows()
+        .and_then(|rows| parse_streamed(spec, rows, status, body, h.page, limit))
+        .unwrap_or_else(|| parse_whole(spec, status, body, h.page, limit))
+}
+
+impl Parsed<'_> {
+    fn unparseable(detail: String) -> Self {
+        Parsed { probe: Probe::Unparseable { detail }, decoded: None }
+    }
+
+    /// Whether the rows count: data, with a 2xx status.
+    fn is_data(probe: &Probe, status: u16) -> bool {
+        matches!(probe, Probe::Data { .. }) && (200..300).contains(&status)
+    }
+}
+
+/// One body of `spec`, parsed whole and decoded from the tree.
+fn parse_whole<'e>(spec: &EndpointSpec, status: u16, body: &'e [u8], page: u32, limit: u32) -> Parsed<'e> {
     match spec.decoder {
         BodyDecoder::Csv(decode) => {
             let probe = probe_csv(body);
-            let decoded = data_2xx(&probe).then(|| decode(body).map_err(|e| e.0));
+            let decoded = Parsed::is_data(&probe, status).then(|| decode(body).map_err(|e| e.0));
             Parsed { probe, decoded }
         }
         BodyDecoder::Json(decode) => match crate::json::Json::parse(body) {
-            Err(e) => unparseable(format!("not JSON: {e}")),
+            Err(e) => Parsed::unparseable(format!("not JSON: {e}")),
             Ok(value) => {
-                let probe = probe_value(spec, status, &value, h.page, limit);
-                let decoded = data_2xx(&probe).then(|| decode(&value).map_err(|e| e.0));
+                let probe = probe_value(spec, status, &value, page, limit);
+                let decoded = Parsed::is_data(&probe, status).then(|| decode(&value).map_err(|e| e.0));
                 Parsed { probe, decoded }
             }
         },
+    }
+}
+
+/// [`parse_whole`] of a body whose rows are streamed out of the parser: the same probe and
+/// rows, without the tree of rows. `None` when the rows are not where the stream looked
+/// (another envelope, a repeated key): then the body is parsed whole.
+fn parse_streamed<'e>(spec: &EndpointSpec, streamed: StreamedRows, status: u16, body: &'e [u8], page: u32, limit: u32) -> Option<Parsed<'e>> {
+    let mut rows = RowCollector::new(&streamed.pointer(), 0);
+    match crate::json::Json::parse_streaming(body, streamed.path, &mut |i, row| rows.push(i, (streamed.row)(row))) {
+        Err(e) => Some(Parsed::unparseable(format!("not JSON: {e}"))),
+        Ok((_, None)) => None,
+        Ok((document, Some(n))) => {
+            let probe = probe_streamed(spec, status, &document, page, limit, n);
+            let decoded = Parsed::is_data(&probe, status).then(|| Ok(rows.finish()));
+            Some(Parsed { probe, decoded })
+        }
     }
 }
 

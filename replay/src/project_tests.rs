@@ -596,3 +596,53 @@ fn locators_split_into_prefix_and_index_only_when_they_round_trip() {
     assert_eq!(split_locator("/data/99999999999"), ("/data/99999999999", None));
 }
 
+
+#[test]
+fn streamed_rows_parse_exactly_as_the_whole_body_does() {
+    let rows = json!([
+        {"clicks": "95", "date": "2026-09-20", "estimated_revenue": "63.70", "hour": "0", "networkId": "110", "searches": "216", "strategisCampaignId": "sibre1919t"},
+        {"clicks": 26, "date": "2026-09-20 00:00:00.0", "estimated_revenue": 17.5, "hour": 1.0, "networkId": 110, "searches": "1,060", "strategisCampaignId": "si\"esc\u{e9}"},
+        {"hour": "30", "strategisCampaignId": "late"},
+        {"strategisCampaignId": "no-hour"},
+        {"hour": "2", "searches": "1", "searches": "7", "strategisCampaignId": "x", "extra": {"nested": [1, {"a": null}]}},
+        {"hour": "25", "searches": null, "estimated_revenue": "", "strategisCampaignId": " padded "},
+        "not an object",
+    ]);
+    let usual = json!({"data": {"data": rows, "limit": 1000, "page": 1}}).to_string();
+    let bodies: Vec<(String, bool)> = vec![
+        (usual.clone(), true),
+        (json!({"data": {"data": []}}).to_string(), true),
+        (json!({"error": {"code": 17, "message": "slow down"}, "data": {"data": rows}}).to_string(), true),
+        (json!({"data": rows}).to_string(), false),
+        (rows.to_string(), false),
+        (json!({"data": {"data": 5}}).to_string(), false),
+        (format!(r#"{{"data":{{"data":[{{"hour":"1","strategisCampaignId":"a"}}]}},"data":{}}}"#, json!({"data": rows})), false),
+        (format!(r#"{{"data":{{"data":[{{"hour":"1","strategisCampaignId":"a"}}],"data":[]}}}}"#), false),
+    ];
+    let mut streamed_bodies = 0;
+    for spec in ENDPOINTS.iter() {
+        let Some(streamed) = spec.streamed_rows() else { continue };
+        for (body, streams) in &bodies {
+            for status in [200, 502] {
+                for limit in [0, 6, 7, 1000] {
+                    let whole = parse_whole(spec, status, body.as_bytes(), 1, limit);
+                    let fast = parse_streamed(spec, streamed, status, body.as_bytes(), 1, limit);
+                    assert_eq!(fast.is_some(), *streams, "{} streams {body}", spec.key);
+                    if let Some(fast) = fast {
+                        assert_eq!(fast, whole, "{} status {status} limit {limit}: {body}", spec.key);
+                        streamed_bodies += 1;
+                    }
+                }
+            }
+        }
+        let whole = parse_whole(spec, 200, usual.as_bytes(), 1, 1000);
+        let Some(Ok(decoded)) = &whole.decoded else { panic!("the usual body decodes: {whole:?}") };
+        assert_eq!((decoded.rows.len(), decoded.bad_rows.len()), (4, 3), "{decoded:?}");
+        for end in 0..usual.len() {
+            let truncated = &usual.as_bytes()[..end];
+            let fast = parse_streamed(spec, streamed, 200, truncated, 1, 1000);
+            assert_eq!(fast.unwrap_or_else(|| parse_whole(spec, 200, truncated, 1, 1000)), parse_whole(spec, 200, truncated, 1, 1000), "{}", &usual[..end]);
+        }
+    }
+    assert!(streamed_bodies > 0, "some endpoint streams its rows");
+}

@@ -6,7 +6,7 @@
 //! structural look at a body that says whether it is data, an in-body throttle, or unparseable,
 //! and where the next page is. It reads no values.
 
-use crate::decode::{DecodeError, Decoded};
+use crate::decode::{DecodeError, Decoded, StreamedRows};
 use crate::json::Json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +60,15 @@ pub enum BodyDecoder {
 }
 
 impl EndpointSpec {
+    /// The row array the projector streams out of the parser, for endpoints whose bodies are
+    /// most of a lake's bytes.
+    pub fn streamed_rows(&self) -> Option<StreamedRows> {
+        match self.key {
+            "s1_hourly_v3" => Some(crate::endpoints::s1_hourly_v3::STREAMED),
+            _ => None,
+        }
+    }
+
     /// Decodes one body of this endpoint.
     pub fn decode<'b>(&self, body: &'b [u8]) -> Result<Decoded<'b>, DecodeError> {
         match self.decoder {
@@ -146,6 +155,16 @@ pub fn probe(spec: &EndpointSpec, status: u16, body: &[u8], page: u32, limit: u3
 
 /// [`probe`] of a JSON body already parsed.
 pub fn probe_value(spec: &EndpointSpec, status: u16, value: &Json<'_>, page: u32, limit: u32) -> Probe {
+    probe_document(spec, status, value, page, limit, None)
+}
+
+/// [`probe_value`] of a document whose row array was streamed out of it
+/// ([`EndpointSpec::streamed_rows`]): `rows` items were in the array it left empty.
+pub fn probe_streamed(spec: &EndpointSpec, status: u16, value: &Json<'_>, page: u32, limit: u32, rows: usize) -> Probe {
+    probe_document(spec, status, value, page, limit, Some(rows))
+}
+
+fn probe_document(spec: &EndpointSpec, status: u16, value: &Json<'_>, page: u32, limit: u32, streamed_rows: Option<usize>) -> Probe {
     if let Some(err) = value.get("error").filter(|e| e.is_object()) {
         let code = err.get("code").and_then(Json::as_i64).unwrap_or_default();
         let message = err.get("message").and_then(Json::as_str).unwrap_or_default();
@@ -167,7 +186,7 @@ pub fn probe_value(spec: &EndpointSpec, status: u16, value: &Json<'_>, page: u32
     let Some(rows) = row_array(spec, value) else {
         return Probe::Unparseable { detail: format!("no row array where {} puts it", spec.key) };
     };
-    let n = rows.len();
+    let n = streamed_rows.unwrap_or(rows.len());
     let next = match spec.pagination {
         Pagination::None => NextPage::Done,
         Pagination::PageLimit => {

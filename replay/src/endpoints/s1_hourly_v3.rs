@@ -8,20 +8,26 @@ pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
         Some(r) => (r, "/data/data"),
         None => (rows_at(v, &["/data", ""])?, if v.is_array() { "" } else { "/data" }),
     };
-    Ok(each_row(rows, prefix, |r| {
-        let hour = count(r, "hour")?.ok_or("hour: missing")?;
-        if !(0..=27).contains(&hour) {
-            return Err(format!("hour: {hour} is outside 0..27"));
-        }
-        Ok(SourceRow {
-            date: date(r, "date")?,
-            hour: Some(hour as u8),
-            strategis_id: text(r, "strategisCampaignId"),
-            network_id: text(r, "networkId"),
-            sessions: count(r, "searches")?,
-            s1_clicks: count(r, "clicks")?,
-            revenue: decimal(r, "estimated_revenue")?,
-            ..Default::default()
-        })
-    }))
+    Ok(each_row(rows, prefix, row))
+}
+
+/// The rows of the usual envelope, `{data: {data: [...]}}`: what [`decode`] reads first. The
+/// projector streams them out of the parser (most of a lake's bytes are this endpoint's).
+pub const STREAMED: StreamedRows = StreamedRows { path: &["data", "data"], row };
+
+pub fn row<'b>(r: &Json<'b>) -> Result<SourceRow<'b>, String> {
+    let hour = count(r, "hour")?.ok_or("hour: missing")?;
+    if !(0..=27).contains(&hour) {
+        return Err(format!("hour: {hour} is outside 0..27"));
+    }
+    Ok(SourceRow {
+        date: date(r, "date")?,
+        hour: Some(hour as u8),
+        strategis_id: text(r, "strategisCampaignId"),
+        network_id: text(r, "networkId"),
+        sessions: count(r, "searches")?,
+        s1_clicks: count(r, "clicks")?,
+        revenue: decimal(r, "estimated_revenue")?,
+        ..Default::default()
+    })
 }
