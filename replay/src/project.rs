@@ -418,7 +418,9 @@ fn parse_whole<'e>(spec: &EndpointSpec, status: u16, body: &'e [u8], page: u32, 
 /// rows, without the tree of rows. `None` when the rows are not where the stream looked
 /// (another envelope, a repeated key): then the body is parsed whole.
 fn parse_streamed<'e>(spec: &EndpointSpec, streamed: StreamedRows, status: u16, body: &'e [u8], page: u32, limit: u32) -> Option<Parsed<'e>> {
-    let mut rows = RowCollector::new(&streamed.pointer(), 0);
+    // Sized once, for rows of 100 bytes or more: growing would copy every row decoded so
+    // far, and pages reserved past the last row are never touched.
+    let mut rows = RowCollector::new(&streamed.pointer(), body.len() / 100);
     match crate::json::Json::parse_streaming(body, streamed.path, &mut |i, row| rows.push(i, (streamed.row)(row))) {
         Err(e) => Some(Parsed::unparseable(format!("not JSON: {e}"))),
         Ok((_, None)) => None,
