@@ -15,6 +15,7 @@
 //! - Every projected value has lineage: the event and row locator of each source that
 //!   supplied it (and of each that had a value but lost), under a rule of [`LINEAGE_RULES`].
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -610,7 +611,8 @@ impl<'d> Agg<'d> {
 }
 
 /// Per date: campaign key → endpoint → aggregated rows of that endpoint's snapshot.
-type DaySources<'d> = BTreeMap<String, BTreeMap<&'static str, Agg<'d>>>;
+/// Keys borrow the body's Strategis id; only an id resolved from a platform id is owned.
+type DaySources<'d> = BTreeMap<Cow<'d, str>, BTreeMap<&'static str, Agg<'d>>>;
 
 /// The campaign metadata a session row copies: owner, lane, category, media_source.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -777,20 +779,25 @@ impl RowBuilder {
         }
         // A losing body row gets one entry for all the columns it lost, values joined by
         // LOST_VALUE_SEPARATOR in column order (one entry per column if a value contains it).
-        let mut lost: BTreeMap<(&'static str, RowRef), Vec<(Columns, &str)>> = BTreeMap::new();
-        for (column, endpoint, r, value) in &self.lost {
-            lost.entry((endpoint, *r)).or_default().push((*column, value.as_str()));
-        }
-        for ((endpoint, r), mut values) in lost {
-            values.sort_unstable();
-            values.dedup();
-            if values.iter().any(|(_, v)| v.contains(LOST_VALUE_SEPARATOR)) {
-                for (column, value) in values {
+        // Sorted by (body row, column, value): each body row's values in column order.
+        let mut lost: Vec<(&'static str, RowRef, Columns, &str)> = self.lost.iter().map(|(column, endpoint, r, value)| (*endpoint, *r, *column, value.as_str())).collect();
+        lost.sort_unstable();
+        lost.dedup();
+        for values in lost.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+            let (endpoint, r) = (values[0].0, values[0].1);
+            if values.iter().any(|(.., v)| v.contains(LOST_VALUE_SEPARATOR)) {
+                for &(.., column, value) in values {
                     out.push(LineageRow::new(day, table, kind, row_key, column, endpoint, r, false, Some(value.to_owned())));
                 }
             } else {
-                let columns = values.iter().fold(Columns::EMPTY, |set, (c, _)| set.with(*c));
-                let joined = values.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(&LOST_VALUE_SEPARATOR.to_string());
+                let columns = values.iter().fold(Columns::EMPTY, |set, (_, _, c, _)| set.with(*c));
+                let mut joined = String::with_capacity(values.iter().map(|(.., v)| v.len() + 1).sum());
+                for (i, (.., value)) in values.iter().enumerate() {
+                    if i > 0 {
+                        joined.push(LOST_VALUE_SEPARATOR);
+                    }
+                    joined.push_str(value);
+                }
                 out.push(LineageRow::new(day, table, kind, row_key, columns, endpoint, r, false, Some(joined)));
             }
         }
@@ -1037,9 +1044,9 @@ impl<'c> Projector<'c> {
         let date = day.date;
         let config = self.config;
         let mut sources: DaySources = BTreeMap::new();
-        let mut adsets: Vec<(String, RowRef, &SourceRow)> = Vec::new();
+        let mut adsets: Vec<(Cow<'_, str>, RowRef, &SourceRow)> = Vec::new();
         let mut unmapped_keys: BTreeSet<String> = BTreeSet::new();
-        let mut seen_platform: BTreeMap<String, &'static str> = BTreeMap::new();
+        let mut seen_platform: BTreeMap<Cow<'_, str>, &'static str> = BTreeMap::new();
         // Adset rows carry no campaign name: the name-prefix rule uses their campaign's name.
         let mut names: BTreeMap<String, String> = BTreeMap::new();
         for key in ["facebook_campaigns", "facebook_report"] {
@@ -1057,19 +1064,19 @@ impl<'c> Projector<'c> {
                 if row.date.is_some_and(|d| d != date) && spec.key != "s1_rpc_average" && spec.key != "facebook_campaigns" {
                     continue;
                 }
-                let key = match (&row.strategis_id, &row.platform_campaign_id) {
-                    (Some(sid), _) => sid.to_string(),
+                let key: Cow<'_, str> = match (&row.strategis_id, &row.platform_campaign_id) {
+                    (Some(sid), _) => Cow::Borrowed(sid),
                     (None, Some(pid)) => match self.carry.resolve(pid, row.campaign_name.as_deref().or(names.get(pid.as_ref()).map(String::as_str)), date) {
-                        Some(sid) => sid,
+                        Some(sid) => Cow::Owned(sid),
                         None => {
                             unmapped_keys.insert(pid.to_string());
-                            pid.to_string()
+                            Cow::Borrowed(pid)
                         }
                     },
                     (None, None) => continue,
                 };
-                if spec.platform != "all" {
-                    seen_platform.entry(key.clone()).or_insert(spec.platform);
+                if spec.platform != "all" && !seen_platform.contains_key(&key) {
+                    seen_platform.insert(key.clone(), spec.platform);
                 }
                 if spec.key == "facebook_adsets" {
                     adsets.push((key.clone(), at, row));
@@ -1083,12 +1090,13 @@ impl<'c> Projector<'c> {
         out.lineage.reserve(2 * source_rows + 2 * adsets.len());
         // Daily campaign rows (and their lineage) of the campaigns that have adset rows, which
         // copy them below.
-        let mut parents: BTreeMap<String, (CampaignRow, RowBuilder)> = BTreeMap::new();
-        let adset_parents: BTreeSet<&str> = adsets.iter().map(|(key, _, _)| key.as_str()).collect();
+        let mut parents: BTreeMap<&str, (CampaignRow, RowBuilder)> = BTreeMap::new();
+        let adset_parents: BTreeSet<&str> = adsets.iter().map(|(key, _, _)| key.as_ref()).collect();
         for (key, src) in &sources {
+            let key: &str = key;
             let unmapped = unmapped_keys.contains(key);
             if unmapped {
-                out.unmapped_campaigns.insert((date, key.clone()));
+                out.unmapped_campaigns.insert((date, key.to_owned()));
             }
             let mut b = RowBuilder::default();
             let network_id: Option<Arc<str>> = b.take(day, column!("network_id"), pick(src, &["s1_daily_v3"], |r| r.network_id.as_deref())).map(Arc::from);
@@ -1114,22 +1122,19 @@ impl<'c> Projector<'c> {
             let spend = pick(src, &spend_order, |r| r.spend);
             let spend_source = spend.endpoint;
             let spend_usd = b.take(day, column!("spend_usd"), spend);
-            let same = |e: Option<&'static str>| e.map(|e| vec![e]).unwrap_or_default();
-            let clicks = b.take(day, column!("clicks"), pick(src, &same(spend_source), |r| r.clicks));
-            let impressions = b.take(day, column!("impressions"), pick(src, &[&["strategis_metrics"][..], &same(spend_source)].concat(), |r| r.impressions));
-            let conversion_order: Vec<&'static str> = if media_source.as_deref() == Some("facebook") {
-                vec!["facebook_pixel", "facebook_report"]
-            } else {
-                same(spend_source)
-            };
-            let conversions = b.take(day, column!("conversions"), pick(src, &conversion_order, |r| r.conversions));
+            let same: &[&'static str] = spend_source.as_slice();
+            let clicks = b.take(day, column!("clicks"), pick(src, same, |r| r.clicks));
+            let impressions = b.take(day, column!("impressions"), pick(src, &[&["strategis_metrics"][..], same].concat(), |r| r.impressions));
+            let conversion_order: &[&'static str] = if media_source.as_deref() == Some("facebook") { &["facebook_pixel", "facebook_report"] } else { same };
+            let conversions = b.take(day, column!("conversions"), pick(src, conversion_order, |r| r.conversions));
             let avg_rpc_3d = b.take(day, column!("avg_rpc_3d"), pick(src, &["s1_rpc_average"], |r| r.rpc));
             let owner = b.take(day, column!("owner"), pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.buyer.as_deref())).map(Arc::from);
             let lane = b.take(day, column!("lane"), pick(src, &["facebook_campaigns"], |r| r.lane.as_deref())).map(Arc::from);
             let category = b.take(day, column!("category"), pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.category.as_deref())).map(Arc::from);
             // "The platform report": the spend endpoint first, then the platform's other reports.
-            let platform_reports: Vec<&'static str> = same(spend_source)
-                .into_iter()
+            let platform_reports: Vec<&'static str> = same
+                .iter()
+                .copied()
                 .chain(spend_order.iter().copied().filter(|e| *e != "strategis_metrics"))
                 .fold(Vec::new(), |mut v, e| {
                     if !v.contains(&e) {
@@ -1146,7 +1151,7 @@ impl<'c> Projector<'c> {
             let rsoc_site = b.take(day, column!("rsoc_site"), pick(src, &["s1_daily_v3"], |r| r.rsoc_site.as_deref())).map(Arc::from);
             let platform_campaign_id = b.take(day, column!("platform_campaign_id"), pick(src, &meta_order, |r| r.platform_campaign_id.as_deref())).map(Arc::from);
             self.carry.daily_meta.insert(
-                (date, key.clone()),
+                (date, key.to_owned()),
                 CampaignMeta {
                     owner: owner.clone(),
                     lane: lane.clone(),
@@ -1166,7 +1171,7 @@ impl<'c> Projector<'c> {
                 let s1_clicks = rb.take(day, column!("s1_clicks"), pick(src, &[revenue_endpoint], |r| r.s1_clicks));
                 rb.merge(&b);
                 let row = CampaignRow {
-                    campaign_id: key.clone(),
+                    campaign_id: key.to_owned(),
                     date,
                     level: "campaign",
                     snapshot_source,
@@ -1195,8 +1200,8 @@ impl<'c> Projector<'c> {
                     updated_at: rb.newest,
                 };
                 rb.finish(day, "campaign_index", "campaign", &Arc::from(row.key()), &mut out.lineage);
-                if snapshot_source == "daily" && adset_parents.contains(key.as_str()) {
-                    parents.insert(key.clone(), (row.clone(), b.clone()));
+                if snapshot_source == "daily" && adset_parents.contains(key) {
+                    parents.insert(key, (row.clone(), b.clone()));
                 }
                 out.campaign_index.push(row);
             }
@@ -1206,10 +1211,10 @@ impl<'c> Projector<'c> {
         let mut per_adset: BTreeMap<(String, String), Agg<'_>> = BTreeMap::new();
         for (key, at, row) in adsets {
             let Some(adset_id) = row.adset_id.as_deref().map(str::to_owned) else { continue };
-            per_adset.entry((key, adset_id)).or_default().add(row, at);
+            per_adset.entry((key.into_owned(), adset_id)).or_default().add(row, at);
         }
         for ((key, adset_id), agg) in per_adset {
-            let parent = parents.get(&key);
+            let parent = parents.get(key.as_str());
             let p = parent.map(|(row, _)| row);
             let newest = agg.refs.iter().map(|r| day.fetched_at(*r)).max();
             let row = CampaignRow {
