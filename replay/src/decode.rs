@@ -248,15 +248,25 @@ fn row_index(segment: &str) -> Option<u32> {
     canonical.then(|| segment.parse().ok()).flatten()
 }
 
+/// `str::trim`, without its per-character Unicode check for the usual value that starts and
+/// ends with a visible ASCII character (every id, count and amount of a report body).
+fn trim(s: &str) -> &str {
+    match s.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => s,
+        [only] if only.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 fn present<'a, 'b>(row: &'a Json<'b>, field: &str) -> Option<&'a Json<'b>> {
     row.get(field).filter(|v| !v.is_null())
 }
 
 pub fn text<'b>(row: &Json<'b>, field: &str) -> Option<Cow<'b, str>> {
     match present(row, field)? {
-        Json::String(s) if s.trim().is_empty() => None,
-        Json::String(Cow::Borrowed(s)) => Some(Cow::Borrowed(s.trim())),
-        Json::String(Cow::Owned(s)) => Some(Cow::Owned(s.trim().to_owned())),
+        Json::String(s) if trim(s).is_empty() => None,
+        Json::String(Cow::Borrowed(s)) => Some(Cow::Borrowed(trim(s))),
+        Json::String(Cow::Owned(s)) => Some(Cow::Owned(trim(s).to_owned())),
         Json::Number(n) => Some(Cow::Owned(n.to_string())),
         Json::Bool(b) => Some(Cow::Owned(b.to_string())),
         _ => None,
@@ -275,9 +285,9 @@ pub fn decimal(row: &Json<'_>, field: &str) -> FieldResult<Decimal> {
             (None, Some(f)) if n.is_f64() && f.is_finite() => Cow::Borrowed(float_text.format_finite(f)),
             _ => Cow::Owned(n.to_string()),
         },
-        Json::String(s) if s.trim().is_empty() => return Ok(None),
-        Json::String(s) if s.contains(',') => Cow::Owned(s.trim().replace(',', "")),
-        Json::String(s) => Cow::Borrowed(s.trim()),
+        Json::String(s) if trim(s).is_empty() => return Ok(None),
+        Json::String(s) if s.contains(',') => Cow::Owned(trim(s).replace(',', "")),
+        Json::String(s) => Cow::Borrowed(trim(s)),
         other => return Err(format!("{field}: {other} is not a number")),
     };
     parse_decimal(&raw).map(Some).ok_or_else(|| format!("{field}: `{raw}` is not a number"))
@@ -303,7 +313,7 @@ pub fn count(row: &Json<'_>, field: &str) -> FieldResult<i64> {
         }
         // Most counts arrive as strings of plain digits: no need for a decimal parse.
         Some(Json::String(s)) => {
-            let digits = s.trim();
+            let digits = trim(s);
             let unsigned = digits.strip_prefix('-').unwrap_or(digits);
             if (1..=18).contains(&unsigned.len()) && unsigned.bytes().all(|b| b.is_ascii_digit()) {
                 return digits.parse().map(Some).map_err(|_| format!("{field}: `{digits}` is out of range"));
@@ -332,7 +342,7 @@ pub fn date(row: &Json<'_>, field: &str) -> FieldResult<chrono::NaiveDate> {
 
 /// The common case of [`date`] without a format parser: `YYYY-MM-DD`, then anything.
 fn iso_day(s: &str) -> Option<chrono::NaiveDate> {
-    let b = s.trim().as_bytes();
+    let b = trim(s).as_bytes();
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
@@ -401,6 +411,11 @@ mod tests {
 
     proptest! {
         #[test]
+        fn trimming_matches_str_trim_for_any_text(s in "\\PC{0,6}|[ \t\u{a0}\u{2003}a-z0-9]{0,6}") {
+            prop_assert_eq!(trim(&s), s.trim());
+        }
+
+        #[test]
         fn floats_read_as_the_decimal_serde_json_prints(f in proptest::prop_oneof![
             proptest::num::f64::NORMAL | proptest::num::f64::SUBNORMAL | proptest::num::f64::ZERO,
             -1e7..1e7f64,
@@ -418,6 +433,13 @@ mod tests {
             prop_assert_eq!(decimal(&row, "v").ok().flatten(), expected, "{}", printed);
             let whole = expected.filter(|d| d.fract().is_zero()).and_then(|d| d.trunc().to_i64());
             prop_assert_eq!(count(&row, "v").ok().flatten(), whole, "{}", printed);
+        }
+    }
+
+    #[test]
+    fn trimming_matches_str_trim() {
+        for s in ["", " ", "a", " a", "a ", "\u{a0}a", "a\u{2003}", "\u{3000}", "ab", "a b", "\tx\n", "é", " é ", "x\u{85}", "~", "1,082.41"] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
         }
     }
 
