@@ -257,7 +257,7 @@ impl<'a, 's> Parser<'a, 's> {
             Some(b't') => self.literal(b"true", Json::Bool(true)),
             Some(b'f') => self.literal(b"false", Json::Bool(false)),
             Some(b'n') => self.literal(b"null", Json::Null),
-            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b'-' | b'0'..=b'9') => self.number().map(Json::Number),
             Some(_) => Err(self.error("expected a value")),
         }
     }
@@ -301,12 +301,22 @@ impl<'a, 's> Parser<'a, 's> {
             }
             self.at += 1;
             self.skip_whitespace();
-            self.value_level = match (level, &self.stream) {
-                (Some(n), Some(stream)) if stream.path.get(n).is_some_and(|k| *k == key) => Some(n + 1),
-                _ => None,
-            };
-            let value = self.value()?;
-            self.entries.push((key, value));
+            // Most members are strings or numbers. They are built in place: moving a parsed
+            // `Json` out through `value`'s `Result` cost more than parsing the string.
+            if self.peek() == Some(b'"') {
+                let text = self.string()?;
+                self.entries.push((key, Json::String(text)));
+            } else if let Some(b'-' | b'0'..=b'9') = self.peek() {
+                let number = self.number()?;
+                self.entries.push((key, Json::Number(number)));
+            } else {
+                self.value_level = match (level, &self.stream) {
+                    (Some(n), Some(stream)) if stream.path.get(n).is_some_and(|k| *k == key) => Some(n + 1),
+                    _ => None,
+                };
+                let value = self.value()?;
+                self.entries.push((key, value));
+            }
             self.skip_whitespace();
             match self.peek() {
                 Some(b',') => {
@@ -458,7 +468,7 @@ impl<'a, 's> Parser<'a, 's> {
         char::from_u32(code).ok_or_else(|| self.error("invalid \\u escape"))
     }
 
-    fn number(&mut self) -> Result<Json<'a>, ParseError> {
+    fn number(&mut self) -> Result<Number, ParseError> {
         let start = self.at;
         let digits = |p: &mut Self| -> usize {
             let from = p.at;
@@ -499,15 +509,15 @@ impl<'a, 's> Parser<'a, 's> {
         let text = self.slice(start)?;
         if integer {
             if let Ok(n) = text.parse::<u64>() {
-                return Ok(Json::Number(n.into()));
+                return Ok(n.into());
             }
             // `-0` stays a float, as serde_json keeps it: the sign is data.
             if let Ok(n) = text.parse::<i64>().map_err(drop).and_then(|n| if n == 0 { Err(()) } else { Ok(n) }) {
-                return Ok(Json::Number(n.into()));
+                return Ok(n.into());
             }
         }
         let f: f64 = text.parse().map_err(|_| self.error("invalid number"))?;
-        Number::from_f64(f).map(Json::Number).ok_or_else(|| ParseError { reason: "number out of range", offset: start })
+        Number::from_f64(f).ok_or_else(|| ParseError { reason: "number out of range", offset: start })
     }
 }
 
