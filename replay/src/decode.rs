@@ -93,7 +93,9 @@ pub struct StreamedRows {
     /// Object keys from the root to the array: the first place both the endpoint's decoder
     /// and [`crate::registry::row_array`] look for rows.
     pub path: &'static [&'static str],
-    pub row: for<'b> fn(&Json<'b>) -> Result<SourceRow<'b>, String>,
+    /// Decodes one row into a default row (written in place: a row is hundreds of bytes,
+    /// and it is moved into the rows vector only once).
+    pub fill: for<'b> fn(&Json<'b>, &mut SourceRow<'b>) -> Result<(), String>,
 }
 
 impl StreamedRows {
@@ -147,6 +149,17 @@ impl<'b> RowCollector<'b> {
                 self.out.rows.push(r);
             }
             Err(e) => self.out.bad_rows.push((locator.to_string(), e)),
+        }
+    }
+
+    /// Item `index` of the array, decoded by `fill` into a default row in place.
+    pub fn push_filled(&mut self, index: usize, fill: impl FnOnce(&mut SourceRow<'b>) -> Result<(), String>) {
+        self.out.rows.push(SourceRow { locator: Locator::indexed(&self.prefix, index), ..Default::default() });
+        let Some(row) = self.out.rows.last_mut() else { return };
+        if let Err(e) = fill(row) {
+            if let Some(row) = self.out.rows.pop() {
+                self.out.bad_rows.push((row.locator.to_string(), e));
+            }
         }
     }
 

@@ -422,7 +422,7 @@ fn parse_streamed<'e>(spec: &EndpointSpec, streamed: StreamedRows, status: u16, 
     // Sized once, for rows of 100 bytes or more: growing would copy every row decoded so
     // far, and pages reserved past the last row are never touched.
     let mut rows = RowCollector::new(&streamed.pointer(), body.len() / 100);
-    match crate::json::Json::parse_streaming(body, streamed.path, &mut |i, row| rows.push(i, (streamed.row)(row))) {
+    match crate::json::Json::parse_streaming(body, streamed.path, &mut |i, row| rows.push_filled(i, |slot| (streamed.fill)(row, slot))) {
         Err(e) => Some(Parsed::unparseable(format!("not JSON: {e}"))),
         Ok((_, None)) => None,
         Ok((document, Some(n))) => {

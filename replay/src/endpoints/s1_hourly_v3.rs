@@ -13,21 +13,26 @@ pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
 
 /// The rows of the usual envelope, `{data: {data: [...]}}`: what [`decode`] reads first. The
 /// projector streams them out of the parser (most of a lake's bytes are this endpoint's).
-pub const STREAMED: StreamedRows = StreamedRows { path: &["data", "data"], row };
+pub const STREAMED: StreamedRows = StreamedRows { path: &["data", "data"], fill };
 
 pub fn row<'b>(r: &Json<'b>) -> Result<SourceRow<'b>, String> {
+    let mut row = SourceRow::default();
+    fill(r, &mut row)?;
+    Ok(row)
+}
+
+/// [`row`], written into a default row where it will stay.
+fn fill<'b>(r: &Json<'b>, row: &mut SourceRow<'b>) -> Result<(), String> {
     let hour = count(r, "hour")?.ok_or("hour: missing")?;
     if !(0..=27).contains(&hour) {
         return Err(format!("hour: {hour} is outside 0..27"));
     }
-    Ok(SourceRow {
-        date: date(r, "date")?,
-        hour: Some(hour as u8),
-        strategis_id: text(r, "strategisCampaignId"),
-        network_id: text(r, "networkId"),
-        sessions: count(r, "searches")?,
-        s1_clicks: count(r, "clicks")?,
-        revenue: decimal(r, "estimated_revenue")?,
-        ..Default::default()
-    })
+    row.date = date(r, "date")?;
+    row.hour = Some(hour as u8);
+    row.strategis_id = text(r, "strategisCampaignId");
+    row.network_id = text(r, "networkId");
+    row.sessions = count(r, "searches")?;
+    row.s1_clicks = count(r, "clicks")?;
+    row.revenue = decimal(r, "estimated_revenue")?;
+    Ok(())
 }
