@@ -420,8 +420,9 @@ fn parse_whole<'e>(spec: &EndpointSpec, status: u16, body: &'e [u8], page: u32, 
 /// (another envelope, a repeated key): then the body is parsed whole.
 fn parse_streamed<'e>(spec: &EndpointSpec, streamed: StreamedRows, status: u16, body: &'e [u8], page: u32, limit: u32) -> Option<Parsed<'e>> {
     // Sized once, for rows of 100 bytes or more: growing would copy every row decoded so
-    // far, and pages reserved past the last row are never touched.
-    let mut rows = RowCollector::new(&streamed.pointer(), body.len() / 100);
+    // far, and pages reserved past the last row are never touched. Capped, so that a body
+    // of something else than rows does not reserve gigabytes.
+    let mut rows = RowCollector::new(&streamed.pointer(), (body.len() / 100).min(1 << 20));
     match crate::json::Json::parse_streaming(body, streamed.path, &mut |i, row| rows.push_filled(i, |slot| (streamed.fill)(row, slot))) {
         Err(e) => Some(Parsed::unparseable(format!("not JSON: {e}"))),
         Ok((_, None)) => None,
