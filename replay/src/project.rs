@@ -125,16 +125,31 @@ pub struct HourRow {
     pub sessions: Option<i64>,
     pub revenue: Option<Decimal>,
     pub rpc: Option<Decimal>,
-    pub owner: Option<Arc<str>>,
-    pub lane: Option<Arc<str>>,
-    pub category: Option<Arc<str>>,
-    pub media_source: Option<Arc<str>>,
+    /// owner, lane, category and media_source: the campaign's, one record shared by all
+    /// its hours (`None`: the campaign has no daily row to copy them from).
+    pub meta: Option<Arc<CampaignMeta>>,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
 impl HourRow {
     pub fn key(&self) -> String {
         format!("{}|{}|{}", self.campaign_id, self.date, self.click_hour)
+    }
+
+    pub fn owner(&self) -> Option<&str> {
+        self.meta.as_ref()?.owner.as_deref()
+    }
+
+    pub fn lane(&self) -> Option<&str> {
+        self.meta.as_ref()?.lane.as_deref()
+    }
+
+    pub fn category(&self) -> Option<&str> {
+        self.meta.as_ref()?.category.as_deref()
+    }
+
+    pub fn media_source(&self) -> Option<&str> {
+        self.meta.as_ref()?.media_source.as_deref()
     }
 }
 
@@ -1280,23 +1295,25 @@ impl<'c> Projector<'c> {
         let rows = in_campaign_hour_order(rows);
 
         // A campaign's hours are adjacent: its id and metadata are looked up once and shared.
-        let mut campaign: Option<(u32, Arc<str>, Option<&CampaignMeta>)> = None;
+        let mut campaign: Option<(u32, Arc<str>, Option<Arc<CampaignMeta>>)> = None;
         let mut meta_key = (date, String::new());
         let mut refs: Vec<RowRef> = Vec::new();
         out.session_hourly.reserve(rows.len());
         for group in rows.chunk_by(|a, b| (a.0, a.2) == (b.0, b.2)) {
             let (rank, sid, hour) = (group[0].0, group[0].1, group[0].2);
             let (campaign_id, meta) = match &campaign {
-                Some((cached, id, meta)) if *cached == rank => (id.clone(), *meta),
+                Some((cached, id, meta)) if *cached == rank => (id.clone(), meta.clone()),
                 _ => {
                     meta_key.1.clear();
                     meta_key.1.push_str(sid);
-                    let meta = (0..=CONTEXT_DAYS).find_map(|n| {
-                        meta_key.0 = date - chrono::Days::new(n);
-                        self.carry.daily_meta.get(&meta_key)
-                    });
+                    let meta = (0..=CONTEXT_DAYS)
+                        .find_map(|n| {
+                            meta_key.0 = date - chrono::Days::new(n);
+                            self.carry.daily_meta.get(&meta_key)
+                        })
+                        .map(|m| Arc::new(m.clone()));
                     let id: Arc<str> = Arc::from(sid);
-                    campaign = Some((rank, id.clone(), meta));
+                    campaign = Some((rank, id.clone(), meta.clone()));
                     (id, meta)
                 }
             };
@@ -1318,10 +1335,7 @@ impl<'c> Projector<'c> {
                 sessions,
                 revenue,
                 rpc,
-                owner: meta.and_then(|m| m.owner.clone()),
-                lane: meta.and_then(|m| m.lane.clone()),
-                category: meta.and_then(|m| m.category.clone()),
-                media_source: meta.and_then(|m| m.media_source.clone()),
+                meta,
                 updated_at: refs.iter().map(|r| day.fetched_at(*r)).max(),
             };
             let columns = match (row.sessions.is_some(), row.revenue.is_some()) {

@@ -269,7 +269,7 @@ fn click_hours_24_to_27_are_kept_on_their_day() {
     let hours: Vec<(u8, Option<i64>)> = p.session_hourly.iter().map(|h| (h.click_hour, h.sessions)).collect();
     assert_eq!(hours, vec![(14, Some(96)), (25, Some(10)), (27, Some(0))]);
     let h25 = &p.session_hourly[1];
-    assert_eq!((h25.revenue, h25.rpc, h25.owner.as_deref(), h25.media_source.as_deref()), (dec("1.00"), dec("0.1"), Some("Ana"), Some("taboola")));
+    assert_eq!((h25.revenue, h25.rpc, h25.owner(), h25.media_source()), (dec("1.00"), dec("0.1"), Some("Ana"), Some("taboola")));
     assert_eq!(p.session_hourly[2].rpc, None, "rpc is NULL when sessions = 0");
 }
 

@@ -219,10 +219,10 @@ fn session_batch(rows: &[&HourRow]) -> Result<RecordBatch, DbError> {
         .big("sessions", rows, |r| r.sessions)
         .money("revenue", rows, |r| r.revenue)?
         .money("rpc", rows, |r| r.rpc)?
-        .text("owner", rows, |r| r.owner.as_deref())
-        .text("lane", rows, |r| r.lane.as_deref())
-        .text("category", rows, |r| r.category.as_deref())
-        .text("media_source", rows, |r| r.media_source.as_deref())
+        .text("owner", rows, |r| r.owner())
+        .text("lane", rows, |r| r.lane())
+        .text("category", rows, |r| r.category())
+        .text("media_source", rows, |r| r.media_source())
         .ts("updated_at", rows, |r| r.updated_at)
         .finish()
 }
