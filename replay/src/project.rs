@@ -859,7 +859,7 @@ impl LineageRow {
 /// campaign is ranked once (its hours are adjacent in a body, so finding a row's rank is
 /// usually one comparison with the row before), and the rows are sorted by (rank, hour,
 /// position) packed into one integer: the order a stable sort by (campaign, hour) gives.
-fn in_campaign_hour_order<'s, A, B>(rows: Vec<(&'s str, u8, A, B)>) -> Vec<(u32, &'s str, u8, A, B)> {
+fn in_campaign_hour_order<'s, A: Copy, B: Copy>(rows: Vec<(&'s str, u8, A, B)>) -> Vec<(u32, &'s str, u8, A, B)> {
     let mut campaigns: Vec<&str> = rows.iter().map(|r| r.0).collect();
     // Adjacent repeats first (a campaign's hours), so the sort sees each campaign about once.
     campaigns.dedup();
@@ -884,8 +884,7 @@ fn in_campaign_hour_order<'s, A, B>(rows: Vec<(&'s str, u8, A, B)>) -> Vec<(u32,
     }
     let mut keys: Vec<u64> = ranked.iter().enumerate().map(|(i, r)| u64::from(r.0) << 40 | u64::from(r.2) << 32 | i as u64).collect();
     keys.sort_unstable();
-    let mut slots: Vec<Option<(u32, &str, u8, A, B)>> = ranked.into_iter().map(Some).collect();
-    keys.iter().filter_map(|k| slots[(k & 0xffff_ffff) as usize].take()).collect()
+    keys.iter().map(|k| ranked[(k & 0xffff_ffff) as usize]).collect()
 }
 
 fn roas(revenue: Option<Decimal>, spend: Option<Decimal>) -> Option<f64> {
