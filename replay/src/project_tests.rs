@@ -380,6 +380,25 @@ proptest! {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #[test]
+    fn revenue_per_session_equals_decimal_division_rounded(mantissa in -10_000_000_000_000i64..10_000_000_000_000, scale in 0u32..9, sessions in prop_oneof![1i64..50, 1i64..2_000_000_000]) {
+        let revenue = Decimal::new(mantissa, scale);
+        let got = revenue_per_session(revenue, sessions);
+        prop_assert_eq!(got, (revenue / Decimal::from(sessions)).round_dp(6), "{} / {}", revenue, sessions);
+        prop_assert!(got.scale() <= 6);
+    }
+}
+
+#[test]
+fn revenue_per_session_rounds_ties_to_even_in_both_directions() {
+    for (revenue, sessions, expected) in [("0.000005", 2, "0.000002"), ("0.000015", 2, "0.000008"), ("-0.000005", 2, "-0.000002"), ("-0.000015", 2, "-0.000008"), ("10", 3, "3.333333"), ("20", 3, "6.666667")] {
+        let revenue: Decimal = revenue.parse().unwrap();
+        assert_eq!(revenue_per_session(revenue, sessions), expected.parse::<Decimal>().unwrap(), "{revenue} / {sessions}");
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
     #[test]
     fn any_event_order_projects_the_same(seed in any::<u64>()) {

@@ -55,7 +55,8 @@ fn micros(t: DateTime<Utc>) -> i64 {
 /// below that).
 fn money(v: Option<Decimal>) -> Result<Option<i128>, DbError> {
     let Some(d) = v else { return Ok(None) };
-    let d = d.round_dp(6);
+    // Rounding is a no-op at 6 places or fewer, and most values have 2.
+    let d = if d.scale() > 6 { d.round_dp(6) } else { d };
     let scaled = d.mantissa() * 10i128.pow(6 - d.scale().min(6));
     if scaled.abs() >= 10i128.pow(18) {
         return Err(DbError::Value(format!("decimal {d} does not fit DECIMAL(18,6)")));
