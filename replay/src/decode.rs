@@ -292,7 +292,7 @@ pub fn decimal(row: &Json<'_>, field: &str) -> FieldResult<Decimal> {
     let mut float_text = ryu::Buffer::new();
     let raw = match v {
         Json::Number(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => return Ok(Some(Decimal::from(i))),
+            (Some(i), _) => return bounded_money(field, Decimal::from(i)),
             // The text serde_json prints for a float (it prints with ryu too), without a
             // String and the formatting machinery.
             (None, Some(f)) if n.is_f64() && f.is_finite() => Cow::Borrowed(float_text.format_finite(f)),
@@ -303,7 +303,30 @@ pub fn decimal(row: &Json<'_>, field: &str) -> FieldResult<Decimal> {
         Json::String(s) => Cow::Borrowed(trim(s)),
         other => return Err(format!("{field}: {other} is not a number")),
     };
-    parse_decimal(&raw).map(Some).ok_or_else(|| format!("{field}: `{raw}` is not a number"))
+    bounded_money(field, parse_decimal(&raw).ok_or_else(|| format!("{field}: `{raw}` is not a number"))?)
+}
+
+/// 10^12: money is stored as DECIMAL(18,6), below that in magnitude. A row with a larger value
+/// is a bad row, so that sums of good values stay far from Decimal's range.
+const MONEY_LIMIT: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0);
+
+fn bounded_money(field: &str, value: Decimal) -> FieldResult<Decimal> {
+    if value.abs() >= MONEY_LIMIT {
+        return Err(format!("{field}: {value} is beyond what DECIMAL(18,6) holds"));
+    }
+    Ok(Some(value))
+}
+
+/// Counts past 10^15 (a million billion) are garbage, not traffic: such a row is a bad row, so
+/// that a sum of counts overflows only past thousands of maximal rows in one group, and
+/// [`sum_opt`] saturates there instead of wrapping or panicking.
+const COUNT_LIMIT: i64 = 1_000_000_000_000_000;
+
+fn bounded_count(field: &str, count: i64) -> FieldResult<i64> {
+    if count.unsigned_abs() >= COUNT_LIMIT as u64 {
+        return Err(format!("{field}: {count} is beyond any count this pipeline stores (10^15)"));
+    }
+    Ok(Some(count))
 }
 
 pub fn parse_decimal(raw: &str) -> Option<Decimal> {
@@ -316,12 +339,12 @@ pub fn count(row: &Json<'_>, field: &str) -> FieldResult<i64> {
     match present(row, field) {
         Some(Json::Number(n)) => {
             if let Some(i) = n.as_i64() {
-                return Ok(Some(i));
+                return bounded_count(field, i);
             }
             // A whole float below 2^53 (`23.0`) is exactly that integer: the decimal path below
             // would print it, parse it and truncate it to the same number.
             if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0) {
-                return Ok(Some(f as i64));
+                return bounded_count(field, f as i64);
             }
         }
         // Most counts arrive as strings of plain digits: no need for a decimal parse.
@@ -329,7 +352,8 @@ pub fn count(row: &Json<'_>, field: &str) -> FieldResult<i64> {
             let digits = trim(s);
             let unsigned = digits.strip_prefix('-').unwrap_or(digits);
             if (1..=18).contains(&unsigned.len()) && unsigned.bytes().all(|b| b.is_ascii_digit()) {
-                return digits.parse().map(Some).map_err(|_| format!("{field}: `{digits}` is out of range"));
+                let count = digits.parse().map_err(|_| format!("{field}: `{digits}` is out of range"))?;
+                return bounded_count(field, count);
             }
         }
         _ => {}
@@ -337,7 +361,7 @@ pub fn count(row: &Json<'_>, field: &str) -> FieldResult<i64> {
     let Some(d) = decimal(row, field)? else { return Ok(None) };
     if d.fract().is_zero() {
         use rust_decimal::prelude::ToPrimitive;
-        d.trunc().to_i64().map(Some).ok_or_else(|| format!("{field}: {d} is out of range"))
+        bounded_count(field, d.trunc().to_i64().ok_or_else(|| format!("{field}: {d} is out of range"))?)
     } else {
         Err(format!("{field}: {d} is not a whole count"))
     }
@@ -363,9 +387,27 @@ fn iso_day(s: &str) -> Option<chrono::NaiveDate> {
     chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }
 
-pub fn sum_opt<T: std::ops::Add<Output = T>>(a: Option<T>, b: Option<T>) -> Option<T> {
+/// A value that sums without panicking: decoded values are bounded (see [`COUNT_LIMIT`],
+/// [`MONEY_LIMIT`]), so saturation takes thousands of maximal rows in one group.
+pub trait Summable: Copy {
+    fn plus(self, other: Self) -> Self;
+}
+
+impl Summable for i64 {
+    fn plus(self, other: Self) -> Self {
+        self.saturating_add(other)
+    }
+}
+
+impl Summable for Decimal {
+    fn plus(self, other: Self) -> Self {
+        self.saturating_add(other)
+    }
+}
+
+pub fn sum_opt<T: Summable>(a: Option<T>, b: Option<T>) -> Option<T> {
     match (a, b) {
-        (Some(x), Some(y)) => Some(x + y),
+        (Some(x), Some(y)) => Some(x.plus(y)),
         (x, None) => x,
         (None, y) => y,
     }
@@ -375,6 +417,20 @@ pub fn sum_opt<T: std::ops::Add<Output = T>>(a: Option<T>, b: Option<T>) -> Opti
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn money_and_counts_stop_just_below_their_limits() {
+        assert_eq!(MONEY_LIMIT, Decimal::from(1_000_000_000_000i64));
+        let text = json!({"m": "999999999999.999999", "big": 1_000_000_000_000i64, "neg": "-1,000,000,000,000", "c": "999999999999999", "cbig": 1_000_000_000_000_000i64, "cneg": "-1000000000000000"}).to_string();
+        let row = Json::parse(text.as_bytes()).unwrap();
+        assert!(decimal(&row, "m").unwrap().is_some());
+        assert!(decimal(&row, "big").unwrap_err().contains("DECIMAL(18,6)"));
+        assert!(decimal(&row, "neg").is_err());
+        assert_eq!(count(&row, "c").unwrap(), Some(999_999_999_999_999));
+        assert!(count(&row, "cbig").unwrap_err().contains("10^15"));
+        assert!(count(&row, "cneg").is_err());
+        assert_eq!(sum_opt(Some(i64::MAX), Some(1)), Some(i64::MAX), "saturates, never wraps or panics");
+    }
 
     #[test]
     fn reads_numbers_the_way_upstreams_send_them() {
@@ -394,7 +450,7 @@ mod tests {
         assert_eq!(count(&row, "a").unwrap(), Some(42));
         assert_eq!(count(&row, "b").unwrap(), Some(-7));
         assert_eq!(count(&row, "c").unwrap(), Some(12));
-        assert_eq!(count(&row, "d").unwrap(), Some(999_999_999_999_999_999));
+        assert!(count(&row, "d").unwrap_err().contains("10^15"), "within i64, beyond any count");
         assert!(count(&row, "e").is_err(), "beyond i64: out of range, as through the decimal path");
         assert!(count(&row, "f").is_err());
         assert_eq!(count(&row, "g").unwrap(), Some(1234));
@@ -443,8 +499,9 @@ mod tests {
             let row = Json::parse(text.as_bytes()).unwrap();
             let printed = serde_json::Number::from_f64(f).unwrap().to_string();
             let expected = parse_decimal(&printed);
-            prop_assert_eq!(decimal(&row, "v").ok().flatten(), expected, "{}", printed);
-            let whole = expected.filter(|d| d.fract().is_zero()).and_then(|d| d.trunc().to_i64());
+            let money = expected.filter(|d| d.abs() < MONEY_LIMIT);
+            prop_assert_eq!(decimal(&row, "v").ok().flatten(), money, "{}", printed);
+            let whole = expected.filter(|d| d.fract().is_zero()).and_then(|d| d.trunc().to_i64()).filter(|c| c.unsigned_abs() < COUNT_LIMIT as u64);
             prop_assert_eq!(count(&row, "v").ok().flatten(), whole, "{}", printed);
         }
     }

@@ -1047,7 +1047,7 @@ impl<'c> Projector<'c> {
             let mut previous: Option<&str> = None;
             for (_, r) in &f.rows {
                 stats.max_hour = stats.max_hour.max(r.hour.map(i32::from));
-                stats.sessions += r.sessions.unwrap_or(0);
+                stats.sessions = stats.sessions.saturating_add(r.sessions.unwrap_or(0));
                 // A campaign's hours are usually adjacent: look each campaign up once.
                 if let Some(s) = r.strategis_id.as_deref().filter(|s| previous != Some(*s)) {
                     if !stats.campaigns.contains(s) {
@@ -1431,7 +1431,7 @@ impl<'c> Projector<'c> {
                 finish
                     .as_ref()
                     .and_then(|f| f["fetches"].as_array())
-                    .map(|fs| fs.iter().filter(|f| (f["endpoint"].as_str() == Some("s1_hourly_v3")) == session).filter_map(|f| f["rows"].as_i64()).sum())
+                    .map(|fs| fs.iter().filter(|f| (f["endpoint"].as_str() == Some("s1_hourly_v3")) == session).filter_map(|f| f["rows"].as_i64()).fold(0, i64::saturating_add))
                     .unwrap_or(0)
             };
             let status = match &finish {

@@ -274,6 +274,27 @@ fn click_hours_24_to_27_are_kept_on_their_day() {
 }
 
 #[test]
+fn values_beyond_what_the_tables_store_are_bad_rows_and_never_overflow_a_sum() {
+    let mut f = Fixture::default();
+    let huge_money = "79228162514264337593543950335";
+    f.ok("s1_daily_v3", "2025-11-23", "r1", 10, s1_daily(json!([
+        {"date": "2025-11-23", "strategisCampaignId": "sibig0001", "networkId": "107", "estimated_revenue": huge_money, "searches": "5"},
+        {"date": "2025-11-23", "strategisCampaignId": "sibig0001", "networkId": "107", "estimated_revenue": huge_money, "searches": "5"},
+        {"date": "2025-11-23", "strategisCampaignId": "sibig0001", "networkId": "107", "estimated_revenue": "2.50", "searches": "5"}])));
+    let huge_count = i64::MAX.to_string();
+    f.ok("s1_hourly_v3", "2025-11-23", "r1", 11, json!({"data": {"data": [
+        {"date": "2025-11-23", "hour": "3", "strategisCampaignId": "sibig0001", "searches": huge_count, "estimated_revenue": "1"},
+        {"date": "2025-11-23", "hour": "3", "strategisCampaignId": "sibig0001", "searches": huge_count, "estimated_revenue": "1"},
+        {"date": "2025-11-23", "hour": "3", "strategisCampaignId": "sibig0001", "searches": "7", "estimated_revenue": "1"}], "page": 1, "limit": 500}}));
+    let p = f.project();
+    let daily = p.campaign_index.iter().find(|r| r.snapshot_source == "daily").unwrap();
+    assert_eq!((daily.revenue_usd, daily.sessions), (dec("2.50"), Some(5)), "only the storable row counts");
+    assert_eq!(p.session_hourly.iter().map(|h| (h.click_hour, h.sessions)).collect::<Vec<_>>(), vec![(3, Some(7))]);
+    assert_eq!(completeness(&p, "s1_daily_v3", "2025-11-23").status, "PARTIAL");
+    assert_eq!(completeness(&p, "s1_hourly_v3", "2025-11-23").status, "PARTIAL");
+}
+
+#[test]
 fn reconciled_lag_is_ok_but_an_old_empty_day_is_partial() {
     let mut f = Fixture::default();
     // Fetched 2025-11-24: the 23rd is inside the 2-day lag, the 17th is not.
