@@ -370,6 +370,36 @@ pub fn decode_body(hash: &BodyHash, compressed: &[u8]) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// [`decode_body`] straight into the shared buffer readers hold: decompressing into a Vec and
+/// then `Arc::from` copied every body a second time, into a second allocation of its size.
+pub fn decode_body_shared(hash: &BodyHash, compressed: &[u8]) -> Result<Arc<[u8]>> {
+    let shared = match zstd::zstd_safe::get_frame_content_size(compressed) {
+        Ok(Some(size)) if size <= ONE_CALL_LIMIT => decompress_shared(compressed, size as usize),
+        _ => None,
+    };
+    let body = match shared {
+        Some(body) => body,
+        // Concatenated frames, or no size in the header: the general path.
+        None => Arc::from(decompress(compressed).map_err(|e| RawError::CorruptBody { hash: hash.to_hex(), detail: format!("zstd: {e}") })?),
+    };
+    let actual = BodyHash::of(&body);
+    if actual != *hash {
+        return Err(RawError::CorruptBody { hash: hash.to_hex(), detail: format!("content hashes to {actual}") });
+    }
+    Ok(body)
+}
+
+/// One frame of `size` bytes decompressed into a new `Arc<[u8]>`; `None` when the frame does
+/// not hold exactly that many bytes.
+fn decompress_shared(compressed: &[u8], size: usize) -> Option<Arc<[u8]>> {
+    let mut slots = Arc::<[u8]>::new_uninit_slice(size);
+    Arc::get_mut(&mut slots)?.fill(std::mem::MaybeUninit::new(0));
+    // SAFETY: every element was initialised by the fill above.
+    let mut body = unsafe { slots.assume_init() };
+    let written = zstd::bulk::Decompressor::new().ok()?.decompress_to_buffer(compressed, Arc::get_mut(&mut body)?).ok()?;
+    (written == size).then_some(body)
+}
+
 fn prefixed(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore> {
     let prefix = prefix.trim_matches('/');
     if prefix.is_empty() {
@@ -404,5 +434,10 @@ mod tests {
         let hash = BodyHash::of(&body);
         assert_eq!(decode_body(&hash, &sized).unwrap(), body);
         assert!(matches!(decode_body(&BodyHash::of(b"other"), &sized), Err(RawError::CorruptBody { .. })));
+        assert_eq!(&*decode_body_shared(&hash, &sized).unwrap(), &body[..]);
+        assert!(matches!(decode_body_shared(&BodyHash::of(b"other"), &sized), Err(RawError::CorruptBody { .. })));
+        assert_eq!(&*decode_body_shared(&hash, &streamed).unwrap(), &body[..], "no size in the header");
+        assert_eq!(&*decode_body_shared(&BodyHash::of(&both), &two).unwrap(), &both[..], "an understating header");
+        assert!(matches!(decode_body_shared(&hash, &sized[..sized.len() / 2]), Err(RawError::CorruptBody { .. })), "a truncated frame");
     }
 }

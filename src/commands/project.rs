@@ -231,10 +231,10 @@ async fn with_bodies(lake: &Lake, stored: Vec<adlake_raw::store::StoredEvent>) -
     let bodies: BTreeMap<BodyHash, Arc<[u8]>> = futures::stream::iter(hashes)
         .map(|hash| async move {
             let compressed = lake.get_body_compressed(&hash).await?;
-            let plain = tokio::task::spawn_blocking(move || adlake_raw::store::decode_body(&hash, &compressed))
+            let plain = tokio::task::spawn_blocking(move || adlake_raw::store::decode_body_shared(&hash, &compressed))
                 .await
                 .map_err(|e| AppError::Usage(format!("decompression task failed: {e}")))??;
-            Ok::<_, AppError>((hash, Arc::<[u8]>::from(plain)))
+            Ok::<_, AppError>((hash, plain))
         })
         .buffer_unordered(PARALLEL_READS)
         .try_collect()
