@@ -363,11 +363,17 @@ pub fn decompress(compressed: &[u8]) -> std::io::Result<Vec<u8>> {
 
 pub fn decode_body(hash: &BodyHash, compressed: &[u8]) -> Result<Vec<u8>> {
     let bytes = decompress(compressed).map_err(|e| RawError::CorruptBody { hash: hash.to_hex(), detail: format!("zstd: {e}") })?;
-    let actual = BodyHash::of(&bytes);
+    check_hash(hash, &bytes)?;
+    Ok(bytes)
+}
+
+/// A body's bytes must hash to the name it is stored under.
+fn check_hash(hash: &BodyHash, bytes: &[u8]) -> Result<()> {
+    let actual = BodyHash::of(bytes);
     if actual != *hash {
         return Err(RawError::CorruptBody { hash: hash.to_hex(), detail: format!("content hashes to {actual}") });
     }
-    Ok(bytes)
+    Ok(())
 }
 
 /// [`decode_body`] straight into the shared buffer readers hold: decompressing into a Vec and
@@ -382,10 +388,7 @@ pub fn decode_body_shared(hash: &BodyHash, compressed: &[u8]) -> Result<Arc<[u8]
         // Concatenated frames, or no size in the header: the general path.
         None => Arc::from(decompress(compressed).map_err(|e| RawError::CorruptBody { hash: hash.to_hex(), detail: format!("zstd: {e}") })?),
     };
-    let actual = BodyHash::of(&body);
-    if actual != *hash {
-        return Err(RawError::CorruptBody { hash: hash.to_hex(), detail: format!("content hashes to {actual}") });
-    }
+    check_hash(hash, &body)?;
     Ok(body)
 }
 
