@@ -55,10 +55,17 @@ impl AppError {
     }
 }
 
+/// Threads for blocking work: a projection's three long-lived stages plus the lake's file
+/// reads and body decoding. Not tokio's default of 512: mimalloc gives every thread a heap of
+/// its own, and a reproject spawning a short-lived thread per body decode left pages spread
+/// over 66 heaps, 1.5 GiB committed on the 90-day benchmark lake against 0.54 GiB with 8.
+/// Each newly committed page is zeroed by the kernel: 2.2 against 0.9 system CPU-seconds.
+const BLOCKING_THREADS: usize = 8;
+
 /// Runs one command; `Ok` carries the exit code (a run with failed fetches is `Ok(1)`).
 pub fn run(cli: cli::Cli) -> Result<u8, AppError> {
     let settings = config::load(&cli.global, &config::process_env)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(AppError::Runtime)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().max_blocking_threads(BLOCKING_THREADS).enable_all().build().map_err(AppError::Runtime)?;
     let ctx = commands::Context { global: cli.global, settings };
     runtime.block_on(commands::dispatch(ctx, cli.command))
 }
