@@ -4,7 +4,13 @@
 //! Migrations are `migrations/NNNN_name.sql`, compiled into the binary, applied in order, each
 //! in its own transaction together with its `schema_migrations` row (version, name, sha256).
 //! An applied migration whose text changed is an error, never a silent re-run.
+//!
+//! A full projection does not rewrite the database in place: it builds a fresh file beside it
+//! and renames that over it once complete and closed ([`Target`]), holding the database's own
+//! lock throughout. A process killed at any instant leaves the previous file untouched, whatever
+//! DuckDB's recovery of an interrupted transaction would make of it.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -54,6 +60,14 @@ pub enum DbError {
         name: String,
         #[source]
         source: duckdb::Error,
+    },
+
+    #[error("cannot replace `{}` with its rebuilt copy `{}`; the previous database is unchanged", path.display(), fresh.display())]
+    Install {
+        path: PathBuf,
+        fresh: PathBuf,
+        #[source]
+        source: std::io::Error,
     },
 
     #[error("value cannot be stored: {0}")]
@@ -127,6 +141,108 @@ fn lock_holder(message: &str) -> String {
         .split_once("Conflicting lock is held in ")
         .map(|(_, rest)| rest.split(". ").next().unwrap_or(rest).trim().to_owned())
         .unwrap_or_else(|| "unknown process".to_owned())
+}
+
+/// Where a projection writes. A window projection replaces its dates in the database itself,
+/// in one transaction. A full projection writes a fresh file (`<db>.rebuild`) and
+/// [`Target::install`]s it over the database, unless the database holds objects adlake does not
+/// create (a user's views or tables), which only an in-place rebuild keeps.
+pub enum Target {
+    InPlace(Connection),
+    Fresh {
+        /// The database, open read-write for its lock and not written to: no other process
+        /// opens it (or the fresh file, which only its lock holder builds) until installed.
+        old: Connection,
+        path: PathBuf,
+        fresh: Connection,
+        fresh_path: PathBuf,
+    },
+}
+
+impl Target {
+    /// The target of a full projection into `conn`, the migrated database at `path`.
+    pub fn full(conn: Connection, path: &Path) -> Result<Target, DbError> {
+        let foreign = foreign_objects(&conn)?;
+        if !foreign.is_empty() {
+            tracing::info!(objects = %foreign.join(", "), "the database holds objects adlake does not create: rebuilding in place to keep them");
+            return Ok(Target::InPlace(conn));
+        }
+        // A write-ahead log beside the database would be replayed against the fresh file.
+        conn.execute_batch("CHECKPOINT").map_err(DbError::query("checkpoint before a rebuild"))?;
+        let fresh_path = rebuild_path(path);
+        let install_error = |source| DbError::Install { path: path.to_owned(), fresh: fresh_path.clone(), source };
+        // Left by a rebuild that was killed: nobody else can be writing it, as we hold the lock.
+        for stale in [fresh_path.clone(), wal_path(&fresh_path)] {
+            match std::fs::remove_file(&stale) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(install_error(e)),
+                _ => {}
+            }
+        }
+        let mut fresh = open(&fresh_path, Access::ReadWrite, Duration::ZERO)?;
+        migrate(&mut fresh, &fresh_path)?;
+        Ok(Target::Fresh { old: conn, path: path.to_owned(), fresh, fresh_path })
+    }
+
+    /// The connection rows are written through.
+    pub fn connection(&mut self) -> &mut Connection {
+        match self {
+            Target::InPlace(conn) => conn,
+            Target::Fresh { fresh, .. } => fresh,
+        }
+    }
+
+    /// Puts a completed projection in place: for a fresh file, closes it (checkpointed, so it
+    /// needs no log), syncs it and renames it over the database, then lets the database go.
+    pub fn install(self) -> Result<(), DbError> {
+        let Target::Fresh { old, path, fresh, fresh_path } = self else { return Ok(()) };
+        let install_error = |source| DbError::Install { path: path.clone(), fresh: fresh_path.clone(), source };
+        fresh.close().map_err(|(_, source)| DbError::Query { context: format!("close `{}`", fresh_path.display()), source })?;
+        for log in [wal_path(&fresh_path), wal_path(&path)] {
+            if log.exists() {
+                let message = format!("`{}` exists: a write-ahead log must not outlive the rename", log.display());
+                return Err(install_error(std::io::Error::other(message)));
+            }
+        }
+        std::fs::File::open(&fresh_path).and_then(|f| f.sync_all()).map_err(install_error)?;
+        std::fs::rename(&fresh_path, &path).map_err(install_error)?;
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(install_error)?;
+        drop(old);
+        Ok(())
+    }
+}
+
+/// `<db>.rebuild`, beside the database so that the rename stays on one filesystem.
+pub fn rebuild_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".rebuild");
+    PathBuf::from(name)
+}
+
+fn wal_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".wal");
+    PathBuf::from(name)
+}
+
+/// The main database's tables, views, macros, sequences and indexes, as "kind name".
+fn objects(conn: &Connection) -> Result<BTreeSet<String>, DbError> {
+    let sql = "SELECT 'table ' || table_name FROM duckdb_tables() WHERE database_name = current_database()
+               UNION ALL SELECT 'view ' || view_name FROM duckdb_views() WHERE NOT internal AND database_name = current_database()
+               UNION ALL SELECT 'macro ' || function_name FROM duckdb_functions() WHERE NOT internal AND database_name = current_database()
+               UNION ALL SELECT 'sequence ' || sequence_name FROM duckdb_sequences() WHERE database_name = current_database()
+               UNION ALL SELECT 'index ' || index_name FROM duckdb_indexes() WHERE database_name = current_database()";
+    let mut stmt = conn.prepare(sql).map_err(DbError::query("list database objects"))?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(DbError::query("list database objects"))?;
+    rows.collect::<Result<_, _>>().map_err(DbError::query("list database objects"))
+}
+
+/// Objects in `conn` that the migrations do not create, sorted.
+pub fn foreign_objects(conn: &Connection) -> Result<Vec<String>, DbError> {
+    let mut reference = Connection::open_in_memory().map_err(DbError::query("open an in-memory database"))?;
+    migrate(&mut reference, Path::new(":memory:"))?;
+    let ours = objects(&reference)?;
+    Ok(objects(conn)?.difference(&ours).cloned().collect())
 }
 
 pub fn checksum(sql: &str) -> String {
@@ -244,6 +360,46 @@ mod tests {
                 .unwrap();
             assert_eq!(rows, 3, "one campaign entry and two session hours name {hex}");
         }
+    }
+
+    #[test]
+    fn a_fresh_target_clears_what_a_killed_rebuild_left_and_replaces_the_file_on_install() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.duckdb");
+        let mut conn = open(&path, Access::ReadWrite, Duration::ZERO).unwrap();
+        migrate(&mut conn, &path).unwrap();
+        conn.execute_batch("INSERT INTO projection_meta VALUES ('projector_version', 'old')").unwrap();
+        let stale = rebuild_path(&path);
+        std::fs::write(&stale, b"half a database").unwrap();
+        std::fs::write(wal_path(&stale), b"its log").unwrap();
+
+        // Opening "half a database", or replaying its log, would fail.
+        let mut target = Target::full(conn, &path).unwrap();
+        assert_ne!(std::fs::read(wal_path(&stale)).unwrap_or_default(), b"its log");
+        let rows: i64 = target.connection().query_row("SELECT count(*) FROM projection_meta", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 0, "the fresh file starts empty");
+        target.connection().execute_batch("INSERT INTO projection_meta VALUES ('projector_version', 'new')").unwrap();
+        target.install().unwrap();
+
+        assert!(!stale.exists());
+        assert!(!wal_path(&path).exists());
+        let conn = open(&path, Access::ReadOnly, Duration::ZERO).unwrap();
+        let version: String = conn.query_row("SELECT value FROM projection_meta", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, "new");
+    }
+
+    #[test]
+    fn objects_the_migrations_do_not_create_are_foreign_and_keep_the_rebuild_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.duckdb");
+        let mut conn = open(&path, Access::ReadWrite, Duration::ZERO).unwrap();
+        migrate(&mut conn, &path).unwrap();
+        assert_eq!(foreign_objects(&conn).unwrap(), Vec::<String>::new());
+        conn.execute_batch("CREATE TABLE notes (a INT); CREATE VIEW roas_by_owner AS SELECT owner FROM campaign_index").unwrap();
+        assert_eq!(foreign_objects(&conn).unwrap(), vec!["table notes".to_string(), "view roas_by_owner".to_string()]);
+        let target = Target::full(conn, &path).unwrap();
+        assert!(matches!(target, Target::InPlace(_)));
+        assert!(!rebuild_path(&path).exists());
     }
 
     #[test]

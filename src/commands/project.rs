@@ -1,7 +1,8 @@
 //! The projection engine: reads events (and their bodies) from the lake date by date, runs the
 //! pure projector and the writer on blocking threads as the dates arrive, and commits once.
 //! `reproject` (also `--as-of`, and the shadow of `--dry-run`/`--diff`) and the end of
-//! `ingest` all come through here.
+//! `ingest` all come through here. A full projection writes a fresh file that replaces the
+//! database once complete (`adlake_replay::db::Target`); a window one replaces its dates in place.
 //!
 //! Memory is bounded by a few dates of bodies and rows, not by the lake: the loader reads
 //! ahead at most [`READ_AHEAD_DATES`] dates, and each date's rows are written and dropped
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use adlake_raw::store::EventFilter;
 use adlake_raw::{BodyHash, Envelope, Lake};
+use adlake_replay::db::Target;
 use adlake_replay::project::{self, Carry, DateWindow, Event};
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
@@ -73,13 +75,13 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
     // Open the database, and decide where the projection starts and what it carries in.
     let (path, wait) = (settings.db.clone(), settings.lock_wait);
     let lake_chains = chains.clone();
-    let (conn, window, carry) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+    let (target, window, carry) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
         let mut conn = adlake_replay::db::open(&path, adlake_replay::db::Access::ReadWrite, wait)?;
         adlake_replay::db::migrate(&mut conn, &path)?;
-        let Some(w) = window else { return Ok((conn, None, Carry::default())) };
+        let Some(w) = window else { return Ok((Target::full(conn, &path)?, None, Carry::default())) };
         if as_of.is_some() {
             let from = lake_chains.keys().next().copied().map_or(w.from, |first| first.min(w.from));
-            return Ok((conn, Some(DateWindow { from, to: w.to }), Carry::default()));
+            return Ok((Target::InPlace(conn), Some(DateWindow { from, to: w.to }), Carry::default()));
         }
         let recorded = adlake_replay::incremental::recorded_chains(&conn)?;
         let from = adlake_replay::incremental::start_date(w.from, &lake_chains, &recorded);
@@ -87,7 +89,7 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
             tracing::info!(requested = %w.from, from = %from, "earlier dates changed since they were projected: projecting from {from}");
         }
         let carry = adlake_replay::incremental::read_carry(&conn, from)?;
-        Ok((conn, Some(DateWindow { from, to: w.to }), carry))
+        Ok((Target::InPlace(conn), Some(DateWindow { from, to: w.to }), carry))
     })
     .await
     .map_err(|e| AppError::Usage(format!("database task failed: {e}")))??;
@@ -139,8 +141,8 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
         Err(AppError::Usage("projection stopped before its last date; nothing was written".into()))
     });
     let worker = tokio::task::spawn_blocking(move || -> Result<ProjectionSummary, AppError> {
-        let mut conn = conn;
-        let mut writer = adlake_replay::write::Writer::begin(&mut conn, window)?;
+        let mut target = target;
+        let mut writer = adlake_replay::write::Writer::begin(target.connection(), window)?;
         let mut summary = ProjectionSummary::empty(window);
         let mut writing = std::time::Duration::ZERO;
         for message in from_projector {
@@ -162,6 +164,7 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
                     let clock = std::time::Instant::now();
                     writer.carry(&carry, &chains)?;
                     writer.finish(&campaign_runs, &session_runs, &marker_rows, &applied)?;
+                    target.install()?;
                     tracing::debug!(writing_s = writing.as_secs_f64(), committing_s = clock.elapsed().as_secs_f64(), cpu_s = thread_cpu_seconds(), "writer");
                     return Ok(summary);
                 }

@@ -168,6 +168,38 @@ fn a_killed_reproject_leaves_the_previous_tables_intact() {
         let _ = child.wait();
         assert_eq!(export(&s), before, "tables changed after a reproject killed at {delay_ms} ms");
     }
+    // What a killed rebuild left beside the database is cleared by the next one.
+    expect_code(&run(s.adlake().arg("reproject")), 0);
+    assert_eq!(export(&s), before);
+    let rebuild = adlake_replay::db::rebuild_path(&s.db());
+    assert!(!rebuild.exists(), "{} left behind", rebuild.display());
+}
+
+#[test]
+fn a_full_reproject_replaces_the_file_unless_it_holds_objects_adlake_does_not_create() {
+    use std::os::unix::fs::MetadataExt;
+    let s = Scratch::new();
+    let _fake = messy_lake(&s);
+    let before = export(&s);
+    let inode = || std::fs::metadata(s.db()).expect("db").ino();
+    let first = inode();
+    expect_code(&run(s.adlake().arg("reproject")), 0);
+    assert_ne!(inode(), first, "a full reproject installs a fresh file");
+    assert_eq!(export(&s), before);
+
+    // A user's view lives only in this file: the rebuild happens in place and keeps it.
+    let conn = duckdb::Connection::open(s.db()).expect("open db");
+    conn.execute_batch("CREATE VIEW buyer_roas AS SELECT owner, sum(revenue_usd) / sum(spend_usd) AS roas FROM campaign_index GROUP BY owner").expect("view");
+    drop(conn);
+    let kept = inode();
+    let out = run(s.adlake().args(["-v", "reproject"]));
+    expect_code(&out, 0);
+    assert!(out.stderr.contains("view buyer_roas"), "says which objects made it rebuild in place: {}", out.stderr);
+    assert_eq!(inode(), kept);
+    assert_eq!(export(&s), before);
+    let groups = scalar(&s, "SELECT count(DISTINCT owner) + (count(*) FILTER (WHERE owner IS NULL) > 0)::INTEGER FROM campaign_index");
+    assert!(groups > 0);
+    assert_eq!(scalar(&s, "SELECT count(*) FROM buyer_roas"), groups, "the view still reads the rebuilt table");
 }
 
 #[test]
