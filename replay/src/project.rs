@@ -76,7 +76,7 @@ impl DateWindow {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 /// A row of `campaign_index`. Its text values are shared (`Arc<str>`): a campaign's daily and
 /// reconciled rows, and its adset rows, carry the same metadata.
 pub struct CampaignRow {
@@ -110,9 +110,43 @@ pub struct CampaignRow {
 }
 
 impl CampaignRow {
+    /// `campaign_id|date|level|snapshot_source|adset_id`: the row's identity, and its order.
     pub fn key(&self) -> String {
-        format!("{}|{}|{}|{}|{}", self.campaign_id, self.date, self.level, self.snapshot_source, self.adset_id.as_deref().unwrap_or(""))
+        let adset_id = self.adset_id.as_deref().unwrap_or("");
+        let mut key = String::with_capacity(self.campaign_id.len() + self.level.len() + self.snapshot_source.len() + adset_id.len() + 14);
+        for (i, part) in [&self.campaign_id[..], "", self.level, self.snapshot_source, adset_id].into_iter().enumerate() {
+            if i > 0 {
+                key.push('|');
+            }
+            if i == 1 {
+                push_date(&mut key, self.date);
+            } else {
+                key.push_str(part);
+            }
+        }
+        key
     }
+}
+
+/// Appends `date` as its `Display` writes it (`2025-11-23`). Keys carry their date, and a
+/// reproject builds a key per row and per sort step; the formatting machinery cost more
+/// than the rest of the key.
+fn push_date(out: &mut String, date: NaiveDate) {
+    use chrono::Datelike;
+    let year = date.year();
+    if !(0..=9999).contains(&year) {
+        out.push_str(&date.to_string());
+        return;
+    }
+    let digit = |n: u32| char::from(b'0' + (n % 10) as u8);
+    let year = year as u32;
+    for n in [year / 1000, year / 100, year / 10, year] {
+        out.push(digit(n));
+    }
+    out.push('-');
+    out.extend([digit(date.month() / 10), digit(date.month())]);
+    out.push('-');
+    out.extend([digit(date.day() / 10), digit(date.day())]);
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -628,7 +662,15 @@ impl<'d> Agg<'d> {
 
 /// Per date: campaign key → endpoint → aggregated rows of that endpoint's snapshot.
 /// Keys borrow the body's Strategis id; only an id resolved from a platform id is owned.
-type DaySources<'d> = BTreeMap<Cow<'d, str>, BTreeMap<&'static str, Agg<'d>>>;
+type DaySources<'d> = BTreeMap<Cow<'d, str>, KeySources<'d>>;
+
+/// One campaign key's sources on a date.
+#[derive(Default)]
+struct KeySources<'d> {
+    by_endpoint: BTreeMap<&'static str, Agg<'d>>,
+    /// The platform of the first platform report (not an "all" endpoint) naming the key.
+    platform: Option<&'static str>,
+}
 
 /// The campaign metadata a session row copies: owner, lane, category, media_source.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -1085,7 +1127,6 @@ impl<'c> Projector<'c> {
         let mut sources: DaySources = BTreeMap::new();
         let mut adsets: Vec<(Cow<'_, str>, RowRef, &SourceRow)> = Vec::new();
         let mut unmapped_keys: BTreeSet<String> = BTreeSet::new();
-        let mut seen_platform: BTreeMap<Cow<'_, str>, &'static str> = BTreeMap::new();
         // Adset rows carry no campaign name: the name-prefix rule uses their campaign's name.
         let mut names: BTreeMap<String, String> = BTreeMap::new();
         for key in ["facebook_campaigns", "facebook_report"] {
@@ -1114,25 +1155,27 @@ impl<'c> Projector<'c> {
                     },
                     (None, None) => continue,
                 };
-                if spec.platform != "all" && !seen_platform.contains_key(&key) {
-                    seen_platform.insert(key.clone(), spec.platform);
-                }
                 if spec.key == "facebook_adsets" {
                     adsets.push((key.clone(), at, row));
                 }
-                sources.entry(key).or_default().entry(spec.key).or_default().add(row, at);
+                let key_sources = sources.entry(key).or_default();
+                if spec.platform != "all" && key_sources.platform.is_none() {
+                    key_sources.platform = Some(spec.platform);
+                }
+                key_sources.by_endpoint.entry(spec.key).or_default().add(row, at);
             }
         }
         // Each source row gets about one entry in each of a campaign's two rows (chosen or
         // lost); reserving that up front spares copying a date's entries as the vector grows.
-        let source_rows: usize = sources.values().flat_map(|s| s.values()).map(|a| a.refs.len()).sum();
+        let source_rows: usize = sources.values().flat_map(|s| s.by_endpoint.values()).map(|a| a.refs.len()).sum();
         out.lineage.reserve(2 * source_rows + 2 * adsets.len());
         // Daily campaign rows (and their lineage) of the campaigns that have adset rows, which
         // copy them below.
         let mut parents: BTreeMap<&str, (CampaignRow, RowBuilder)> = BTreeMap::new();
         let adset_parents: BTreeSet<&str> = adsets.iter().map(|(key, _, _)| key.as_ref()).collect();
-        for (key, src) in &sources {
+        for (key, key_sources) in &sources {
             let key: &str = key;
+            let src = &key_sources.by_endpoint;
             let unmapped = unmapped_keys.contains(key);
             if unmapped {
                 out.unmapped_campaigns.insert((date, key.to_owned()));
@@ -1147,7 +1190,7 @@ impl<'c> Projector<'c> {
                     }
                     m
                 }
-                None => seen_platform.get(key).map(|p| Arc::from(*p)),
+                None => key_sources.platform.map(Arc::from),
             };
             let spend_order: Vec<&'static str> = media_source
                 .as_deref()

@@ -387,6 +387,13 @@ fn normalized(p: &Projection) -> String {
 
 proptest! {
     #[test]
+    fn campaign_keys_write_dates_as_display_does(days in -5_000_000i32..5_000_000, campaign in "[a-z0-9|]{0,12}", adset in proptest::option::of("[0-9]{1,6}")) {
+        let date = NaiveDate::from_num_days_from_ce_opt(days).unwrap();
+        let row = CampaignRow { campaign_id: campaign.clone(), date, level: "adset", snapshot_source: "daily", adset_id: adset.clone(), ..CampaignRow::default() };
+        prop_assert_eq!(row.key(), format!("{}|{}|adset|daily|{}", campaign, date, adset.as_deref().unwrap_or("")));
+    }
+
+    #[test]
     fn ranked_hour_order_is_a_stable_sort_by_campaign_and_hour(rows in proptest::collection::vec((0..6usize, 0u8..28), 0..200)) {
         let ids = ["b7", "a", "b", "sibre10", "sibre9", ""];
         let input: Vec<(&str, u8, usize, ())> = rows.iter().enumerate().map(|(i, &(c, h))| (ids[c], h, i, ())).collect();
