@@ -149,14 +149,34 @@ fn lock_holder(message: &str) -> String {
 /// create (a user's views or tables), which only an in-place rebuild keeps.
 pub enum Target {
     InPlace(Connection),
+    /// Fields drop in this order: the fresh file is closed and removed before the lock goes.
     Fresh {
+        fresh: Connection,
+        fresh_path: Unfinished,
         /// The database, open read-write for its lock and not written to: no other process
         /// opens it (or the fresh file, which only its lock holder builds) until installed.
         old: Connection,
         path: PathBuf,
-        fresh: Connection,
-        fresh_path: PathBuf,
     },
+}
+
+/// A rebuild's file until it is installed: a rebuild dropped unfinished (an error part way)
+/// removes it and its log rather than leave a second database's worth of disk behind.
+pub struct Unfinished(Option<PathBuf>);
+
+impl Unfinished {
+    fn path(&self) -> &Path {
+        self.0.as_deref().unwrap_or(Path::new(""))
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(wal_path(&path));
+            let _ = std::fs::remove_file(&path);
+        }
+    }
 }
 
 impl Target {
@@ -178,9 +198,10 @@ impl Target {
                 _ => {}
             }
         }
+        let unfinished = Unfinished(Some(fresh_path.clone()));
         let mut fresh = open(&fresh_path, Access::ReadWrite, Duration::ZERO)?;
         migrate(&mut fresh, &fresh_path)?;
-        Ok(Target::Fresh { old: conn, path: path.to_owned(), fresh, fresh_path })
+        Ok(Target::Fresh { fresh, fresh_path: unfinished, old: conn, path: path.to_owned() })
     }
 
     /// The connection rows are written through.
@@ -194,7 +215,8 @@ impl Target {
     /// Puts a completed projection in place: for a fresh file, closes it (checkpointed, so it
     /// needs no log), syncs it and renames it over the database, then lets the database go.
     pub fn install(self) -> Result<(), DbError> {
-        let Target::Fresh { old, path, fresh, fresh_path } = self else { return Ok(()) };
+        let Target::Fresh { fresh, fresh_path: mut unfinished, old, path } = self else { return Ok(()) };
+        let fresh_path = unfinished.path().to_owned();
         let install_error = |source| DbError::Install { path: path.clone(), fresh: fresh_path.clone(), source };
         fresh.close().map_err(|(_, source)| DbError::Query { context: format!("close `{}`", fresh_path.display()), source })?;
         for log in [wal_path(&fresh_path), wal_path(&path)] {
@@ -205,6 +227,7 @@ impl Target {
         }
         std::fs::File::open(&fresh_path).and_then(|f| f.sync_all()).map_err(install_error)?;
         std::fs::rename(&fresh_path, &path).map_err(install_error)?;
+        unfinished.0 = None;
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(install_error)?;
         drop(old);
@@ -386,6 +409,24 @@ mod tests {
         let conn = open(&path, Access::ReadOnly, Duration::ZERO).unwrap();
         let version: String = conn.query_row("SELECT value FROM projection_meta", [], |r| r.get(0)).unwrap();
         assert_eq!(version, "new");
+    }
+
+    #[test]
+    fn a_rebuild_dropped_unfinished_removes_its_file_and_leaves_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.duckdb");
+        let mut conn = open(&path, Access::ReadWrite, Duration::ZERO).unwrap();
+        migrate(&mut conn, &path).unwrap();
+        conn.execute_batch("INSERT INTO projection_meta VALUES ('projector_version', 'old')").unwrap();
+        let mut target = Target::full(conn, &path).unwrap();
+        target.connection().execute_batch("INSERT INTO projection_meta VALUES ('projector_version', 'new')").unwrap();
+        assert!(rebuild_path(&path).exists());
+        drop(target);
+        assert!(!rebuild_path(&path).exists());
+        assert!(!wal_path(&rebuild_path(&path)).exists());
+        let conn = open(&path, Access::ReadOnly, Duration::ZERO).unwrap();
+        let version: String = conn.query_row("SELECT value FROM projection_meta", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, "old");
     }
 
     #[test]
