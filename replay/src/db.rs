@@ -385,13 +385,24 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_fresh_target_clears_what_a_killed_rebuild_left_and_replaces_the_file_on_install() {
+    /// A migrated database whose `projection_meta` records `version`, in a directory of its own.
+    fn database_with_version(version: &str) -> (tempfile::TempDir, PathBuf, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.duckdb");
         let mut conn = open(&path, Access::ReadWrite, Duration::ZERO).unwrap();
         migrate(&mut conn, &path).unwrap();
-        conn.execute_batch("INSERT INTO projection_meta VALUES ('projector_version', 'old')").unwrap();
+        conn.execute("INSERT INTO projection_meta VALUES ('projector_version', ?)", [version]).unwrap();
+        (dir, path, conn)
+    }
+
+    fn version_in(path: &Path) -> String {
+        let conn = open(path, Access::ReadOnly, Duration::ZERO).unwrap();
+        conn.query_row("SELECT value FROM projection_meta", [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_fresh_target_clears_what_a_killed_rebuild_left_and_replaces_the_file_on_install() {
+        let (_dir, path, conn) = database_with_version("old");
         let stale = rebuild_path(&path);
         std::fs::write(&stale, b"half a database").unwrap();
         std::fs::write(wal_path(&stale), b"its log").unwrap();
@@ -406,27 +417,19 @@ mod tests {
 
         assert!(!stale.exists());
         assert!(!wal_path(&path).exists());
-        let conn = open(&path, Access::ReadOnly, Duration::ZERO).unwrap();
-        let version: String = conn.query_row("SELECT value FROM projection_meta", [], |r| r.get(0)).unwrap();
-        assert_eq!(version, "new");
+        assert_eq!(version_in(&path), "new");
     }
 
     #[test]
     fn a_rebuild_dropped_unfinished_removes_its_file_and_leaves_the_database() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.duckdb");
-        let mut conn = open(&path, Access::ReadWrite, Duration::ZERO).unwrap();
-        migrate(&mut conn, &path).unwrap();
-        conn.execute_batch("INSERT INTO projection_meta VALUES ('projector_version', 'old')").unwrap();
+        let (_dir, path, conn) = database_with_version("old");
         let mut target = Target::full(conn, &path).unwrap();
         target.connection().execute_batch("INSERT INTO projection_meta VALUES ('projector_version', 'new')").unwrap();
         assert!(rebuild_path(&path).exists());
         drop(target);
         assert!(!rebuild_path(&path).exists());
         assert!(!wal_path(&rebuild_path(&path)).exists());
-        let conn = open(&path, Access::ReadOnly, Duration::ZERO).unwrap();
-        let version: String = conn.query_row("SELECT value FROM projection_meta", [], |r| r.get(0)).unwrap();
-        assert_eq!(version, "old");
+        assert_eq!(version_in(&path), "old");
     }
 
     #[test]
