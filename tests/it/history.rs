@@ -22,7 +22,7 @@ fn tables_export(db: &std::path::Path) -> String {
 }
 
 #[test]
-fn dry_run_reports_exactly_the_rows_whose_spend_source_differs() {
+fn dry_run_reports_exactly_the_rows_a_spend_precedence_change_rewrites() {
     let s = Scratch::new();
     let fake = Fake::start(Fake::config(30));
     expect_code(&run(fake.ingest(&s).args(["--from", &days_ago(4).to_string(), "--to", &days_ago(3).to_string()])), 0);
@@ -43,35 +43,55 @@ fn dry_run_reports_exactly_the_rows_whose_spend_source_differs() {
     let tables = report["tables"].as_array().expect("tables");
     let ci = tables.iter().find(|t| t["table"] == "campaign_index").expect("campaign_index diff");
     let changed: BTreeSet<String> = ci["changed"].as_array().expect("changed").iter().map(|r| r["key"].as_str().unwrap_or_default().to_string()).collect();
-    // The rows whose spend source really differs: build the new rules' tables elsewhere and compare.
+    // What the new rules really rewrite: build their tables elsewhere and compare.
     let other = s.path().join("adsets-first.duckdb");
     let built = run(s.adlake().arg("--config").arg(&config).args(["reproject", "--as-of", &Utc::now().to_rfc3339(), "--into"]).arg(&other));
     expect_code(&built, 0);
-    let differs: BTreeSet<String> = {
-        let conn = duckdb::Connection::open_in_memory().expect("db");
-        conn.execute_batch(&format!("ATTACH '{}' AS cur (READ_ONLY); ATTACH '{}' AS new (READ_ONLY);", s.db().display(), other.display())).expect("attach");
-        let mut stmt = conn
-            .prepare(
-                "SELECT o.campaign_id || '|' || CAST(o.date AS VARCHAR) || '|' || o.level || '|' || o.snapshot_source || '|' || coalesce(o.adset_id, '')
-                 FROM cur.main.campaign_index o JOIN new.main.campaign_index n
-                   ON o.campaign_id = n.campaign_id AND o.date = n.date AND o.level = n.level AND o.snapshot_source = n.snapshot_source
-                  AND coalesce(o.adset_id, '') = coalesce(n.adset_id, '')
-                 WHERE o.spend_source IS DISTINCT FROM n.spend_source",
-            )
-            .expect("prepare");
+    let conn = duckdb::Connection::open_in_memory().expect("db");
+    conn.execute_batch(&format!("ATTACH '{}' AS cur (READ_ONLY); ATTACH '{}' AS new (READ_ONLY);", s.db().display(), other.display())).expect("attach");
+    let keys = |sql: &str| -> BTreeSet<String> {
+        let mut stmt = conn.prepare(sql).expect("prepare");
         stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows")
     };
-    assert!(differs.len() > 5 && differs.is_subset(&expected), "the new precedence moves Facebook report rows to adsets: {differs:?}");
+    let key = |t: &str| format!("{t}.campaign_id || '|' || CAST({t}.date AS VARCHAR) || '|' || {t}.level || '|' || {t}.snapshot_source || '|' || coalesce({t}.adset_id, '')");
+    let spend_differs = keys(&format!(
+        "SELECT {} FROM cur.main.campaign_index o JOIN new.main.campaign_index n ON {} = {} WHERE o.spend_source IS DISTINCT FROM n.spend_source",
+        key("o"),
+        key("o"),
+        key("n")
+    ));
+    assert!(spend_differs.len() > 5 && spend_differs.is_subset(&expected), "the new precedence moves Facebook report rows to adsets: {spend_differs:?}");
+    // Rows present on both sides that differ in any column (set operations compare NULLs as equal).
+    let differs = keys(&format!(
+        "SELECT k FROM (SELECT {k}, * FROM cur.main.campaign_index t EXCEPT SELECT {k}, * FROM new.main.campaign_index t) AS d(k)
+         WHERE k IN (SELECT {k} FROM new.main.campaign_index t)",
+        k = key("t")
+    ));
+    assert!(spend_differs.is_subset(&differs));
+    // The database must be free for the `--diff` below.
+    drop(conn);
     assert_eq!(
         changed,
         differs,
-        "exactly the rows whose spend source differs; reported but not differing: {:?}; differing but not reported: {:?}",
+        "exactly the rows the new rules rewrite; reported but not differing: {:?}; differing but not reported: {:?}",
         changed.difference(&differs).collect::<Vec<_>>(),
         differs.difference(&changed).collect::<Vec<_>>()
     );
+    // Campaign rows change their spend source; an adset row changes only what it copies from
+    // its campaign's daily row, whose metadata comes from the platform report the spend names.
+    const COPIED: &[&str] = &["campaign_name", "owner", "lane", "category", "media_source", "network_id", "account_id", "rsoc_site", "platform_campaign_id"];
     for row in ci["changed"].as_array().expect("changed") {
-        let spend = row["changes"].as_array().expect("changes").iter().find(|c| c["column"] == "spend_source").expect("spend_source changed");
-        assert_eq!((spend["old"].as_str(), spend["new"].as_str()), (Some("facebook_report"), Some("facebook_adsets")));
+        let key = row["key"].as_str().expect("key");
+        let parts: Vec<&str> = key.split('|').collect();
+        let changes = row["changes"].as_array().expect("changes");
+        if parts[2] == "adset" {
+            let parent = format!("{}|{}|campaign|daily|", parts[0], parts[1]);
+            assert!(spend_differs.contains(&parent), "{key} changed but its campaign's spend source did not");
+            assert!(changes.iter().all(|c| COPIED.contains(&c["column"].as_str().unwrap_or_default())), "{key}: {changes:?}");
+        } else {
+            let spend = changes.iter().find(|c| c["column"] == "spend_source").expect("spend_source changed");
+            assert_eq!((spend["old"].as_str(), spend["new"].as_str()), (Some("facebook_report"), Some("facebook_adsets")));
+        }
         assert!(!row["events"].as_array().expect("events").is_empty(), "each change names its events");
     }
     assert!(ci["added"].as_array().is_some_and(Vec::is_empty) && ci["removed"].as_array().is_some_and(Vec::is_empty));
