@@ -248,13 +248,14 @@ fn wal_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The main database's tables, views, macros, sequences and indexes, as "kind name".
+/// The main database's tables, views, macros, sequences, indexes and types, as "kind name".
 fn objects(conn: &Connection) -> Result<BTreeSet<String>, DbError> {
     let sql = "SELECT 'table ' || table_name FROM duckdb_tables() WHERE database_name = current_database()
                UNION ALL SELECT 'view ' || view_name FROM duckdb_views() WHERE NOT internal AND database_name = current_database()
                UNION ALL SELECT 'macro ' || function_name FROM duckdb_functions() WHERE NOT internal AND database_name = current_database()
                UNION ALL SELECT 'sequence ' || sequence_name FROM duckdb_sequences() WHERE database_name = current_database()
-               UNION ALL SELECT 'index ' || index_name FROM duckdb_indexes() WHERE database_name = current_database()";
+               UNION ALL SELECT 'index ' || index_name FROM duckdb_indexes() WHERE database_name = current_database()
+               UNION ALL SELECT 'type ' || type_name FROM duckdb_types() WHERE NOT internal AND database_name = current_database()";
     let mut stmt = conn.prepare(sql).map_err(DbError::query("list database objects"))?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(DbError::query("list database objects"))?;
     rows.collect::<Result<_, _>>().map_err(DbError::query("list database objects"))
@@ -439,8 +440,8 @@ mod tests {
         let mut conn = open(&path, Access::ReadWrite, Duration::ZERO).unwrap();
         migrate(&mut conn, &path).unwrap();
         assert_eq!(foreign_objects(&conn).unwrap(), Vec::<String>::new());
-        conn.execute_batch("CREATE TABLE notes (a INT); CREATE VIEW roas_by_owner AS SELECT owner FROM campaign_index").unwrap();
-        assert_eq!(foreign_objects(&conn).unwrap(), vec!["table notes".to_string(), "view roas_by_owner".to_string()]);
+        conn.execute_batch("CREATE TABLE notes (a INT); CREATE VIEW roas_by_owner AS SELECT owner FROM campaign_index; CREATE TYPE mood AS ENUM ('up', 'down')").unwrap();
+        assert_eq!(foreign_objects(&conn).unwrap(), vec!["table notes".to_string(), "type mood".to_string(), "view roas_by_owner".to_string()]);
         let target = Target::full(conn, &path).unwrap();
         assert!(matches!(target, Target::InPlace(_)));
         assert!(!rebuild_path(&path).exists());
