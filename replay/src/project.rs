@@ -30,7 +30,7 @@ use crate::decode::{Decoded, Locator, RowCollector, SourceRow, StreamedRows};
 use crate::registry::{probe_csv, probe_streamed, probe_value, BodyDecoder, EndpointSpec, NextPage, Probe, ENDPOINTS};
 
 /// Bumped whenever a rule changes what a projection produces.
-pub const PROJECTOR_VERSION: &str = "adlake-projector/2";
+pub const PROJECTOR_VERSION: &str = "adlake-projector/3";
 /// Days before a projected range that are read for `expected_min_rows` and lookups.
 pub const CONTEXT_DAYS: u64 = 7;
 
@@ -1298,7 +1298,11 @@ impl<'c> Projector<'c> {
         for ((key, adset_id), agg) in per_adset {
             let parent = parents.get(key.as_str());
             let p = parent.map(|(row, _)| row);
-            let newest = agg.refs.iter().map(|r| day.fetched_at(*r)).max();
+            // The parent's sources of what the row copies; its other sources (its spend,
+            // revenue) contribute nothing to an adset row.
+            let copied: Vec<(&'static str, RowRef, Columns)> =
+                parent.map(|(_, lineage)| lineage.chosen.iter().copied().filter(|(_, _, column)| column.intersects(ADSET_COPIED)).collect()).unwrap_or_default();
+            let newest = agg.refs.iter().chain(copied.iter().map(|(_, r, _)| r)).map(|r| day.fetched_at(*r)).max();
             let row = CampaignRow {
                 campaign_id: key.clone(),
                 date,
@@ -1326,15 +1330,11 @@ impl<'c> Projector<'c> {
                 roas: None,
                 avg_rpc_3d: None,
                 unmapped: p.is_none_or(|p| p.unmapped),
-                updated_at: newest.max(p.and_then(|p| p.updated_at)),
+                updated_at: newest,
             };
             let row_key: Arc<str> = Arc::from(row.key());
-            if let Some((_, parent_lineage)) = parent {
-                let copied = RowBuilder {
-                    chosen: parent_lineage.chosen.iter().copied().filter(|(_, _, column)| column.intersects(ADSET_COPIED)).collect(),
-                    ..Default::default()
-                };
-                copied.finish(day, "campaign_index", "adset_copied", &row_key, &mut out.lineage);
+            if parent.is_some() {
+                RowBuilder { chosen: copied, ..Default::default() }.finish(day, "campaign_index", "adset_copied", &row_key, &mut out.lineage);
             }
             let own = [(column!("spend_usd"), row.spend_usd.is_some()), (column!("clicks"), row.clicks.is_some()), (column!("impressions"), row.impressions.is_some())]
                 .into_iter()

@@ -240,6 +240,26 @@ fn adset_rows_carry_their_own_numbers_and_the_campaigns_metadata() {
 }
 
 #[test]
+fn an_adset_rows_updated_at_counts_only_its_own_rows_and_what_it_copies() {
+    let mut f = Fixture::default();
+    f.ok("s1_daily_v3", "2025-11-23", "r1", 10, s1_daily(json!([{"date": "2025-11-23", "strategisCampaignId": "sire1f06al", "networkId": "112",
+        "networkCampaignId": FB_ID, "networkAccountId": "1234567890", "networkCampaignName": "sire1f06al_20241208_facebook", "buyer": "John",
+        "category": "Finance", "estimated_revenue": "200.00"}])));
+    f.ok("facebook_campaigns", "2025-11-23", "r1", 12, json!({"data": [{"id": FB_ID, "name": "Campaign ABC", "status": "ACTIVE", "buyer": "John", "lane": "LAL_1"}], "paging": {}}));
+    f.ok("facebook_adsets", "2025-11-23", "r1", 15, json!({"data": [
+        {"adset_id": "a1", "adset_name": "LAL", "campaign_id": FB_ID, "spend": "60.00", "clicks": "300", "impressions": "7", "date_start": "2025-11-23"}], "paging": {}}));
+    // The campaign's spend comes from a report fetched last; the adset row shows nothing of it.
+    f.ok("facebook_report", "2025-11-23", "r1", 20, json!({"data": [{"account_id": "1234567890", "campaign_id": FB_ID, "campaign_name": "sire1f06al_20241208_facebook",
+        "spend": "100.00", "clicks": "500", "impressions": "58210", "date_start": "2025-11-23", "date_stop": "2025-11-23"}], "paging": {}}));
+    let p = f.project();
+    let at = |minute: i64| Some(Utc.timestamp_opt(1_763_942_400 + minute * 60, 0).unwrap());
+    let campaign = row(&p, "sire1f06al", "2025-11-23", "daily");
+    assert_eq!((campaign.spend_source.as_deref(), campaign.updated_at), (Some("facebook_report"), at(20)));
+    let adset = p.campaign_index.iter().find(|r| r.level == "adset").unwrap();
+    assert_eq!((adset.account_id.as_deref(), adset.lane.as_deref(), adset.updated_at), (Some("1234567890"), Some("LAL_1"), at(15)));
+}
+
+#[test]
 fn the_latest_successful_fetch_wins_and_a_later_failure_keeps_it() {
     let mut f = Fixture::default();
     let body = |rev: &str| s1_daily(json!([{"date": "2025-11-23", "strategisCampaignId": "silate0001", "networkId": "109", "estimated_revenue": rev}]));

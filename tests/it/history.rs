@@ -78,8 +78,9 @@ fn dry_run_reports_exactly_the_rows_a_spend_precedence_change_rewrites() {
         differs.difference(&changed).collect::<Vec<_>>()
     );
     // Campaign rows change their spend source; an adset row changes only what it copies from
-    // its campaign's daily row, whose metadata comes from the platform report the spend names.
-    const COPIED: &[&str] = &["campaign_name", "owner", "lane", "category", "media_source", "network_id", "account_id", "rsoc_site", "platform_campaign_id"];
+    // its campaign's daily row, whose metadata comes from the platform report the spend names,
+    // and with it `updated_at`, the newest fetch behind what the row shows.
+    const COPIED: &[&str] = &["campaign_name", "owner", "lane", "category", "media_source", "network_id", "account_id", "rsoc_site", "platform_campaign_id", "updated_at"];
     for row in ci["changed"].as_array().expect("changed") {
         let key = row["key"].as_str().expect("key");
         let parts: Vec<&str> = key.split('|').collect();
