@@ -114,15 +114,12 @@ impl CampaignRow {
     pub fn key(&self) -> String {
         let adset_id = self.adset_id.as_deref().unwrap_or("");
         let mut key = String::with_capacity(self.campaign_id.len() + self.level.len() + self.snapshot_source.len() + adset_id.len() + 14);
-        for (i, part) in [&self.campaign_id[..], "", self.level, self.snapshot_source, adset_id].into_iter().enumerate() {
-            if i > 0 {
-                key.push('|');
-            }
-            if i == 1 {
-                push_date(&mut key, self.date);
-            } else {
-                key.push_str(part);
-            }
+        key.push_str(&self.campaign_id);
+        key.push('|');
+        push_date(&mut key, self.date);
+        for part in [self.level, self.snapshot_source, adset_id] {
+            key.push('|');
+            key.push_str(part);
         }
         key
     }
