@@ -362,9 +362,13 @@ pub fn decompress(compressed: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 pub fn decode_body(hash: &BodyHash, compressed: &[u8]) -> Result<Vec<u8>> {
-    let bytes = decompress(compressed).map_err(|e| RawError::CorruptBody { hash: hash.to_hex(), detail: format!("zstd: {e}") })?;
+    let bytes = decompress(compressed).map_err(|e| zstd_error(hash, e))?;
     check_hash(hash, &bytes)?;
     Ok(bytes)
+}
+
+fn zstd_error(hash: &BodyHash, e: std::io::Error) -> RawError {
+    RawError::CorruptBody { hash: hash.to_hex(), detail: format!("zstd: {e}") }
 }
 
 /// A body's bytes must hash to the name it is stored under.
@@ -386,7 +390,7 @@ pub fn decode_body_shared(hash: &BodyHash, compressed: &[u8]) -> Result<Arc<[u8]
     let body = match shared {
         Some(body) => body,
         // Concatenated frames, or no size in the header: the general path.
-        None => Arc::from(decompress(compressed).map_err(|e| RawError::CorruptBody { hash: hash.to_hex(), detail: format!("zstd: {e}") })?),
+        None => Arc::from(decompress(compressed).map_err(|e| zstd_error(hash, e))?),
     };
     check_hash(hash, &body)?;
     Ok(body)
