@@ -4,6 +4,7 @@
 //! comes from event envelopes.
 
 pub mod baseline;
+pub mod chunks;
 pub mod columns;
 pub mod db;
 pub mod decode;

@@ -29,8 +29,9 @@ use crate::columns::Columns;
 use crate::decode::{Decoded, Locator, RowCollector, SourceRow, StreamedRows};
 use crate::registry::{probe_csv, probe_streamed, probe_value, BodyDecoder, EndpointSpec, NextPage, Probe, ENDPOINTS};
 
-/// Bumped whenever a rule changes what a projection produces.
-pub const PROJECTOR_VERSION: &str = "adlake-projector/3";
+/// Bumped whenever a rule changes what a projection produces, or how its fingerprints are
+/// taken (a database projected by another version is rebuilt whole by its next projection).
+pub const PROJECTOR_VERSION: &str = "adlake-projector/4";
 /// Days before a projected range that are read for `expected_min_rows` and lookups.
 pub const CONTEXT_DAYS: u64 = 7;
 

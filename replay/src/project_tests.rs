@@ -545,7 +545,7 @@ fn streaming_and_whole_writes_give_the_same_fingerprints() {
         // Dates in ascending order, each date's events in reverse: order must not matter.
         for (date, events) in &dates {
             let reversed: Vec<Event> = events.iter().rev().cloned().collect();
-            writer.day(&projector.day(*date, &reversed)).unwrap();
+            writer.day(projector.day(*date, &reversed)).unwrap();
         }
         let (campaign_runs, session_runs, marker_rows) = projector.runs(&markers);
         writer.finish(&campaign_runs, &session_runs, &marker_rows, &projector.events_applied()).unwrap();
@@ -564,6 +564,13 @@ fn streaming_and_whole_writes_give_the_same_fingerprints() {
     other.campaign_index.pop();
     let changed = written_meta(|conn| crate::write::write(conn, &other).unwrap());
     assert_ne!(changed, whole);
+    // Down to one value of one row, with every row count the same: only its table differs.
+    let mut one_value = f.project();
+    let row = &mut one_value.session_hourly[0];
+    row.sessions = Some(row.sessions.unwrap_or(0) + 1);
+    let nudged = written_meta(|conn| crate::write::write(conn, &one_value).unwrap());
+    let differing: Vec<&str> = whole.iter().zip(&nudged).filter(|(a, b)| a != b).map(|(a, _)| a.0.as_str()).collect();
+    assert_eq!(differing, ["fingerprint.session_hourly_metrics"]);
 }
 
 #[test]

@@ -2,26 +2,21 @@
 //! records `projection_meta`. A reader, or a crash, sees the old rows or the new rows, never a
 //! mix. One thread owns the connection.
 //!
-//! Rows go in as Arrow record batches, one per (table, date), through the Appender: DuckDB
-//! copies whole columns instead of binding one value at a time. Each batch is hashed as it is
-//! written; those per-date fingerprints (`projection_fingerprints`) are what the table
-//! fingerprints in `projection_meta` combine, so an incremental projection re-hashes only the
-//! dates it rewrote.
+//! Rows go in one statement per (table, date), straight into DuckDB's vectors (see
+//! [`crate::chunks`]); each table's columns are declared once below. Each statement's rows are
+//! hashed as they are written; those per-date fingerprints (`projection_fingerprints`) are what
+//! the table fingerprints in `projection_meta` combine, so an incremental projection re-hashes
+//! only the dates it rewrote.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
-use duckdb::arrow::array::{Array, ArrayData, ArrayRef, BooleanBuilder, Decimal128Builder, Int32Array, Int32Builder, Int64Builder, PrimitiveBuilder, StringBuilder};
-use duckdb::arrow::datatypes::{ArrowPrimitiveType, Date32Type, Field, Float64Type, Int32Type, Int64Type, Schema, TimestampMicrosecondType};
-use duckdb::arrow::record_batch::RecordBatch;
+use chrono::NaiveDate;
 use duckdb::{params, Connection, Transaction};
-use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
+use crate::chunks::{Column, Rows};
 use crate::columns::Columns;
 use crate::db::DbError;
-use crate::decode::Locator;
 use crate::project::{CampaignRow, Carry, CompletenessRow, DayProjection, HourRow, LineageRow, Projection, QuarantineRow, RawEventRow, RunRow, SessionLineage, LINEAGE_RULES, PROJECTOR_VERSION};
 
 /// Tables rebuilt by a projection, in the order they are written.
@@ -43,211 +38,143 @@ const DATED: &[&str] = &["campaign_index", "session_hourly_metrics", "endpoint_c
 /// Tables small enough to fingerprint in SQL after writing.
 const UNDATED: &[&str] = &["campaign_index_runs", "session_ingest_runs"];
 
-fn days_since_epoch(d: NaiveDate) -> i32 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32
+const CAMPAIGN_INDEX: &[Column<CampaignRow>] = &[
+    Column::Text("campaign_id", |r| Some(&r.campaign_id)),
+    Column::Date("date", |r| Some(r.date)),
+    Column::Text("level", |r| Some(r.level)),
+    Column::Text("snapshot_source", |r| Some(r.snapshot_source)),
+    Column::Text("adset_id", |r| r.adset_id.as_deref()),
+    Column::Text("adset_name", |r| r.adset_name.as_deref()),
+    Column::Text("campaign_name", |r| r.campaign_name.as_deref()),
+    Column::Text("owner", |r| r.owner.as_deref()),
+    Column::Text("lane", |r| r.lane.as_deref()),
+    Column::Text("category", |r| r.category.as_deref()),
+    Column::Text("media_source", |r| r.media_source.as_deref()),
+    Column::Text("network_id", |r| r.network_id.as_deref()),
+    Column::Text("account_id", |r| r.account_id.as_deref()),
+    Column::Text("rsoc_site", |r| r.rsoc_site.as_deref()),
+    Column::Text("platform_campaign_id", |r| r.platform_campaign_id.as_deref()),
+    Column::Money("spend_usd", |r| r.spend_usd),
+    Column::Text("spend_source", |r| r.spend_source.as_deref()),
+    Column::Money("revenue_usd", |r| r.revenue_usd),
+    Column::Big("sessions", |r| r.sessions),
+    Column::Big("s1_clicks", |r| r.s1_clicks),
+    Column::Big("clicks", |r| r.clicks),
+    Column::Big("impressions", |r| r.impressions),
+    Column::Big("conversions", |r| r.conversions),
+    Column::Double("roas", |r| r.roas),
+    Column::Money("avg_rpc_3d", |r| r.avg_rpc_3d),
+    Column::Bool("unmapped", |r| Some(r.unmapped)),
+    Column::Timestamp("updated_at", |r| r.updated_at),
+];
+
+const SESSION_HOURLY_METRICS: &[Column<HourRow>] = &[
+    Column::Text("campaign_id", |r| Some(&r.campaign_id)),
+    Column::Date("date", |r| Some(r.date)),
+    Column::Int("click_hour", |r| Some(i32::from(r.click_hour))),
+    Column::Big("sessions", |r| r.sessions),
+    Column::Money("revenue", |r| r.revenue),
+    Column::Money("rpc", |r| r.rpc),
+    Column::Text("owner", |r| r.owner()),
+    Column::Text("lane", |r| r.lane()),
+    Column::Text("category", |r| r.category()),
+    Column::Text("media_source", |r| r.media_source()),
+    Column::Timestamp("updated_at", |r| r.updated_at),
+];
+
+const ENDPOINT_COMPLETENESS: &[Column<CompletenessRow>] = &[
+    Column::Date("date", |r| Some(r.date)),
+    Column::Text("endpoint", |r| Some(r.endpoint)),
+    Column::Text("platform", |r| Some(r.platform)),
+    Column::Bool("critical", |r| Some(r.critical)),
+    Column::Text("status", |r| Some(r.status)),
+    Column::Big("row_count", |r| r.row_count),
+    Column::Bool("has_revenue", |r| r.has_revenue),
+    Column::Bool("has_spend", |r| r.has_spend),
+    Column::Text("error_message", |r| r.error_message.as_deref()),
+    Column::Int("retry_count", |r| Some(r.retry_count)),
+    Column::Int("http_status", |r| r.http_status),
+    Column::Text("run_id", |r| Some(&r.run_id)),
+    Column::Timestamp("started_at", |r| Some(r.started_at)),
+    Column::Timestamp("finished_at", |r| Some(r.finished_at)),
+    Column::Timestamp("last_success_at", |r| r.last_success_at),
+    Column::Double("expected_min_rows", |r| r.expected_min_rows),
+];
+
+/// `source_id` is given per entry by the writer (see [`source_ids`]).
+const LINEAGE_ENTRIES: &[Column<LineageRow>] = &[
+    Column::Date("date", |r| Some(r.date)),
+    Column::Given("source_id"),
+    Column::Text("row_key", |r| Some(&r.row_key)),
+    Column::Index("event_index", |r| Some(r.event_index)),
+    Column::Locator("locator", |r| &r.locator),
+    Column::Text("value", |r| r.value.as_deref()),
+];
+
+const SESSION_LINEAGE: &[Column<SessionLineage>] = &[
+    Column::Date("date", |r| Some(r.date)),
+    Column::Given("source_id"),
+    Column::Text("campaign_id", |r| Some(&r.campaign_id)),
+    Column::Int("hour_from", |r| Some(i32::from(r.hour_from))),
+    Column::Int("hour_to", |r| Some(i32::from(r.hour_to))),
+    Column::Index("event_index", |r| Some(r.event_index)),
+    Column::Text("locator_prefix", |r| Some(&r.locator_prefix)),
+    Column::Big("index_from", |r| r.index_from.map(i64::from)),
+];
+
+const QUARANTINE: &[Column<QuarantineRow>] = &[
+    Column::Text("event_id", |r| Some(&r.event_id)),
+    Column::Text("endpoint", |r| Some(&r.endpoint)),
+    Column::Date("date", |r| Some(r.date)),
+    Column::Text("body_sha256", |r| r.body_sha256.as_deref()),
+    Column::Text("error", |r| Some(&r.error)),
+];
+
+const RAW_EVENTS: &[Column<RawEventRow>] = &[
+    Column::Text("event_id", |r| Some(&r.event_id)),
+    Column::Text("kind", |r| Some(r.kind)),
+    Column::Text("source", |r| Some(&r.source)),
+    Column::Date("date", |r| Some(r.date)),
+    Column::Text("run_id", |r| Some(&r.run_id)),
+    Column::Timestamp("fetched_at", |r| Some(r.fetched_at)),
+    Column::Text("fetch_id", |r| r.fetch_id.as_deref()),
+    Column::Int("attempt", |r| r.attempt),
+    Column::Int("page", |r| r.page),
+    Column::Int("http_status", |r| r.http_status),
+    Column::Text("error", |r| r.error.as_deref()),
+    Column::Text("url", |r| r.url.as_deref()),
+    Column::Text("body_sha256", |r| r.body_sha256.as_deref()),
+    Column::Big("body_len", |r| r.body_len),
+    Column::Index("event_index", |r| r.event_index),
+];
+
+/// The columns of `campaign_index_runs`, then those `session_ingest_runs` adds.
+macro_rules! run_columns {
+    ($($more:expr),* $(,)?) => {
+        &[
+            Column::Text("run_id", |r| Some(&r.run_id)),
+            Column::Date("date_from", |r| r.date_from),
+            Column::Date("date_to", |r| r.date_to),
+            Column::Text("endpoints", |r| Some(&r.endpoints)),
+            Column::Timestamp("started_at", |r| r.started_at),
+            Column::Timestamp("finished_at", |r| r.finished_at),
+            Column::Text("status", |r| Some(&r.status)),
+            Column::Big("row_count", |r| Some(r.row_count)),
+            Column::Big("events_written", |r| Some(r.events_written)),
+            Column::Big("bytes_new", |r| Some(r.bytes_new)),
+            Column::Text("message", |r| r.message.as_deref()),
+            $($more),*
+        ]
+    };
 }
 
-fn micros(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
-}
+const CAMPAIGN_INDEX_RUNS: &[Column<RunRow>] = run_columns!();
 
-/// DECIMAL(18, 6) as its scaled integer: rounded half-even at 6 places (money is exact well
-/// below that).
-fn money(v: Option<Decimal>) -> Result<Option<i128>, DbError> {
-    let Some(d) = v else { return Ok(None) };
-    // Rounding is a no-op at 6 places or fewer, and most values have 2.
-    let d = if d.scale() > 6 { d.round_dp(6) } else { d };
-    let scaled = d.mantissa() * 10i128.pow(6 - d.scale().min(6));
-    if scaled.abs() >= 10i128.pow(18) {
-        return Err(DbError::Value(format!("decimal {d} does not fit DECIMAL(18,6)")));
-    }
-    Ok(Some(scaled))
-}
-
-/// Column builders for one batch, named as the table's columns in order.
-struct Batch {
-    fields: Vec<Field>,
-    columns: Vec<ArrayRef>,
-}
-
-impl Batch {
-    fn new() -> Self {
-        Batch { fields: Vec::new(), columns: Vec::new() }
-    }
-
-    fn push(mut self, name: &str, array: ArrayRef) -> Self {
-        self.fields.push(Field::new(name, array.data_type().clone(), true));
-        self.columns.push(array);
-        self
-    }
-
-    fn text<'a, T: 'a>(self, name: &str, rows: &[&'a T], f: impl Fn(&'a T) -> Option<&'a str>) -> Self {
-        // Sized exactly: growing the value buffer copies it, and columns run to megabytes.
-        let bytes = rows.iter().map(|r| f(r).map_or(0, str::len)).sum();
-        let mut b = StringBuilder::with_capacity(rows.len(), bytes);
-        for r in rows {
-            b.append_option(f(r));
-        }
-        self.push(name, Arc::new(b.finish()))
-    }
-
-    /// Row locators, printed straight into the column's buffer.
-    fn locators<'a, T: 'a>(self, name: &str, rows: &[&'a T], f: impl Fn(&'a T) -> &'a Locator) -> Self {
-        use std::fmt::Write;
-        let bytes = rows.iter().map(|r| f(r).len()).sum();
-        let mut b = StringBuilder::with_capacity(rows.len(), bytes);
-        for r in rows {
-            // Writing to a StringBuilder cannot fail.
-            let _ = write!(b, "{}", f(r));
-            b.append_value("");
-        }
-        self.push(name, Arc::new(b.finish()))
-    }
-
-    /// A column of a primitive Arrow type, one value (or null) per row.
-    fn primitive<T, P: ArrowPrimitiveType>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<P::Native>) -> Self {
-        let mut b = PrimitiveBuilder::<P>::with_capacity(rows.len());
-        for r in rows {
-            b.append_option(f(r));
-        }
-        self.push(name, Arc::new(b.finish()))
-    }
-
-    fn date<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<NaiveDate>) -> Self {
-        self.primitive::<T, Date32Type>(name, rows, |r| f(r).map(days_since_epoch))
-    }
-
-    fn ts<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<DateTime<Utc>>) -> Self {
-        self.primitive::<T, TimestampMicrosecondType>(name, rows, |r| f(r).map(micros))
-    }
-
-    fn big<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<i64>) -> Self {
-        self.primitive::<T, Int64Type>(name, rows, f)
-    }
-
-    fn int<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<i32>) -> Self {
-        self.primitive::<T, Int32Type>(name, rows, f)
-    }
-
-    fn double<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<f64>) -> Self {
-        self.primitive::<T, Float64Type>(name, rows, f)
-    }
-
-    fn boolean<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<bool>) -> Self {
-        let mut b = BooleanBuilder::with_capacity(rows.len());
-        for r in rows {
-            b.append_option(f(r));
-        }
-        self.push(name, Arc::new(b.finish()))
-    }
-
-    fn money<T>(self, name: &str, rows: &[&T], f: impl Fn(&T) -> Option<Decimal>) -> Result<Self, DbError> {
-        let mut b = Decimal128Builder::with_capacity(rows.len());
-        for r in rows {
-            b.append_option(money(f(r))?);
-        }
-        let array = b.finish().with_precision_and_scale(18, 6).map_err(|e| DbError::Value(format!("{name}: {e}")))?;
-        Ok(self.push(name, Arc::new(array)))
-    }
-
-    fn finish(self) -> Result<RecordBatch, DbError> {
-        RecordBatch::try_new(Arc::new(Schema::new(self.fields)), self.columns).map_err(|e| DbError::Value(format!("record batch: {e}")))
-    }
-}
-
-fn hash_array_data(h: &mut Sha256, data: &ArrayData) {
-    h.update((data.len() as u64).to_le_bytes());
-    h.update((data.offset() as u64).to_le_bytes());
-    if let Some(nulls) = data.nulls() {
-        let flags: Vec<u8> = (0..data.len()).map(|i| u8::from(nulls.is_null(i))).collect();
-        h.update(&flags);
-    }
-    for buffer in data.buffers() {
-        h.update((buffer.len() as u64).to_le_bytes());
-        h.update(buffer.as_slice());
-    }
-    for child in data.child_data() {
-        hash_array_data(h, child);
-    }
-}
-
-/// sha256 over every column of `batch`: equal for equal rows in equal order.
-fn batch_fingerprint(batch: &RecordBatch) -> String {
-    let mut h = Sha256::new();
-    for column in batch.columns() {
-        hash_array_data(&mut h, &column.to_data());
-    }
-    hex::encode(h.finalize())
-}
-
-fn campaign_batch(rows: &[&CampaignRow]) -> Result<RecordBatch, DbError> {
-    Batch::new()
-        .text("campaign_id", rows, |r| Some(&r.campaign_id))
-        .date("date", rows, |r| Some(r.date))
-        .text("level", rows, |r| Some(r.level))
-        .text("snapshot_source", rows, |r| Some(r.snapshot_source))
-        .text("adset_id", rows, |r| r.adset_id.as_deref())
-        .text("adset_name", rows, |r| r.adset_name.as_deref())
-        .text("campaign_name", rows, |r| r.campaign_name.as_deref())
-        .text("owner", rows, |r| r.owner.as_deref())
-        .text("lane", rows, |r| r.lane.as_deref())
-        .text("category", rows, |r| r.category.as_deref())
-        .text("media_source", rows, |r| r.media_source.as_deref())
-        .text("network_id", rows, |r| r.network_id.as_deref())
-        .text("account_id", rows, |r| r.account_id.as_deref())
-        .text("rsoc_site", rows, |r| r.rsoc_site.as_deref())
-        .text("platform_campaign_id", rows, |r| r.platform_campaign_id.as_deref())
-        .money("spend_usd", rows, |r| r.spend_usd)?
-        .text("spend_source", rows, |r| r.spend_source.as_deref())
-        .money("revenue_usd", rows, |r| r.revenue_usd)?
-        .big("sessions", rows, |r| r.sessions)
-        .big("s1_clicks", rows, |r| r.s1_clicks)
-        .big("clicks", rows, |r| r.clicks)
-        .big("impressions", rows, |r| r.impressions)
-        .big("conversions", rows, |r| r.conversions)
-        .double("roas", rows, |r| r.roas)
-        .money("avg_rpc_3d", rows, |r| r.avg_rpc_3d)?
-        .boolean("unmapped", rows, |r| Some(r.unmapped))
-        .ts("updated_at", rows, |r| r.updated_at)
-        .finish()
-}
-
-fn session_batch(rows: &[&HourRow]) -> Result<RecordBatch, DbError> {
-    Batch::new()
-        .text("campaign_id", rows, |r| Some(r.campaign_id.as_ref()))
-        .date("date", rows, |r| Some(r.date))
-        .int("click_hour", rows, |r| Some(i32::from(r.click_hour)))
-        .big("sessions", rows, |r| r.sessions)
-        .money("revenue", rows, |r| r.revenue)?
-        .money("rpc", rows, |r| r.rpc)?
-        .text("owner", rows, |r| r.owner())
-        .text("lane", rows, |r| r.lane())
-        .text("category", rows, |r| r.category())
-        .text("media_source", rows, |r| r.media_source())
-        .ts("updated_at", rows, |r| r.updated_at)
-        .finish()
-}
-
-fn completeness_batch(rows: &[&CompletenessRow]) -> Result<RecordBatch, DbError> {
-    Batch::new()
-        .date("date", rows, |r| Some(r.date))
-        .text("endpoint", rows, |r| Some(r.endpoint))
-        .text("platform", rows, |r| Some(r.platform))
-        .boolean("critical", rows, |r| Some(r.critical))
-        .text("status", rows, |r| Some(r.status))
-        .big("row_count", rows, |r| r.row_count)
-        .boolean("has_revenue", rows, |r| r.has_revenue)
-        .boolean("has_spend", rows, |r| r.has_spend)
-        .text("error_message", rows, |r| r.error_message.as_deref())
-        .int("retry_count", rows, |r| Some(r.retry_count))
-        .int("http_status", rows, |r| r.http_status)
-        .text("run_id", rows, |r| Some(&r.run_id))
-        .ts("started_at", rows, |r| Some(r.started_at))
-        .ts("finished_at", rows, |r| Some(r.finished_at))
-        .ts("last_success_at", rows, |r| r.last_success_at)
-        .double("expected_min_rows", rows, |r| r.expected_min_rows)
-        .finish()
-}
+const SESSION_INGEST_RUNS: &[Column<RunRow>] = run_columns!(
+    Column::Int("max_click_hour", |r| r.max_click_hour),
+    Column::Big("session_count", |r| r.session_count),
+    Column::Big("campaign_count", |r| r.campaign_count),
+);
 
 /// What an entry's `source_id` stands for: (table, kind, columns, endpoint, chosen).
 type LineageSource = (&'static str, &'static str, Columns, &'static str, bool);
@@ -261,116 +188,39 @@ fn source_id(source: &LineageSource) -> i64 {
     i64::from_le_bytes(head)
 }
 
-/// An event's place in its date as the INTEGER the lineage tables and `raw_events` store.
-fn sql_event_index(index: u32) -> Result<i32, DbError> {
-    i32::try_from(index).map_err(|_| DbError::Value(format!("event index {index} does not fit INTEGER")))
-}
-
-/// The `source_id` and `event_index` columns of a batch of lineage entries. A date's entries
-/// name few distinct sources, and neighbours mostly share one, so each source is hashed once
-/// and looked up only when it changes.
-fn lineage_refs(rows: impl ExactSizeIterator<Item = (LineageSource, u32)>, sources: &mut BTreeMap<i64, LineageSource>) -> Result<(ArrayRef, ArrayRef), DbError> {
-    let mut events = Int32Builder::with_capacity(rows.len());
-    let mut source_ids: BTreeMap<LineageSource, i64> = BTreeMap::new();
-    let mut source_column = Int64Builder::with_capacity(rows.len());
-    let mut last_source: Option<(LineageSource, i64)> = None;
-    for (source, event_index) in rows {
-        events.append_value(sql_event_index(event_index)?);
-        let id = match last_source {
+/// The `source_id` of each of a batch of lineage entries. A date's entries name few distinct
+/// sources, and neighbours mostly share one, so each source is hashed once and looked up only
+/// when it changes.
+fn source_ids(entries: impl ExactSizeIterator<Item = LineageSource>, sources: &mut BTreeMap<i64, LineageSource>) -> Vec<i64> {
+    let mut ids = Vec::with_capacity(entries.len());
+    let mut known: BTreeMap<LineageSource, i64> = BTreeMap::new();
+    let mut last: Option<(LineageSource, i64)> = None;
+    for source in entries {
+        let id = match last {
             Some((seen, id)) if seen == source => id,
             _ => {
-                let id = *source_ids.entry(source).or_insert_with(|| {
+                let id = *known.entry(source).or_insert_with(|| {
                     let id = source_id(&source);
                     sources.insert(id, source);
                     id
                 });
-                last_source = Some((source, id));
+                last = Some((source, id));
                 id
             }
         };
-        source_column.append_value(id);
+        ids.push(id);
     }
-    Ok((Arc::new(source_column.finish()), Arc::new(events.finish())))
+    ids
 }
 
-fn lineage_batch(rows: &[&LineageRow], sources: &mut BTreeMap<i64, LineageSource>) -> Result<RecordBatch, DbError> {
-    let (source_ids, event_indexes) = lineage_refs(rows.iter().map(|r| ((r.table_name, r.kind, r.columns, r.endpoint, r.chosen), r.event_index)), sources)?;
-    Batch::new()
-        .date("date", rows, |r| Some(r.date))
-        .push("source_id", source_ids)
-        .text("row_key", rows, |r| Some(&r.row_key))
-        .push("event_index", event_indexes)
-        .locators("locator", rows, |r| &r.locator)
-        .text("value", rows, |r| r.value.as_deref())
-        .finish()
+fn lineage_rows(rows: Vec<LineageRow>, sources: &mut BTreeMap<i64, LineageSource>) -> Result<Rows<LineageRow>, DbError> {
+    let given = source_ids(rows.iter().map(|r| (r.table_name, r.kind, r.columns, r.endpoint, r.chosen)), sources);
+    Rows::with_given(rows, given, LINEAGE_ENTRIES)
 }
 
-fn session_lineage_batch(rows: &[&SessionLineage], sources: &mut BTreeMap<i64, LineageSource>) -> Result<RecordBatch, DbError> {
-    let (source_ids, event_indexes) = lineage_refs(rows.iter().map(|r| (("session_hourly_metrics", "session", r.columns, "s1_hourly_v3", true), r.event_index)), sources)?;
-    Batch::new()
-        .date("date", rows, |r| Some(r.date))
-        .push("source_id", source_ids)
-        .text("campaign_id", rows, |r| Some(&r.campaign_id))
-        .int("hour_from", rows, |r| Some(i32::from(r.hour_from)))
-        .int("hour_to", rows, |r| Some(i32::from(r.hour_to)))
-        .push("event_index", event_indexes)
-        .text("locator_prefix", rows, |r| Some(&r.locator_prefix))
-        .big("index_from", rows, |r| r.index_from.map(i64::from))
-        .finish()
-}
-
-fn quarantine_batch(rows: &[&QuarantineRow]) -> Result<RecordBatch, DbError> {
-    Batch::new()
-        .text("event_id", rows, |r| Some(&r.event_id))
-        .text("endpoint", rows, |r| Some(&r.endpoint))
-        .date("date", rows, |r| Some(r.date))
-        .text("body_sha256", rows, |r| r.body_sha256.as_deref())
-        .text("error", rows, |r| Some(&r.error))
-        .finish()
-}
-
-fn raw_events_batch(rows: &[&RawEventRow]) -> Result<RecordBatch, DbError> {
-    let event_indexes: Vec<Option<i32>> = rows.iter().map(|r| r.event_index.map(sql_event_index).transpose()).collect::<Result<_, _>>()?;
-    Batch::new()
-        .text("event_id", rows, |r| Some(&r.event_id))
-        .text("kind", rows, |r| Some(r.kind))
-        .text("source", rows, |r| Some(&r.source))
-        .date("date", rows, |r| Some(r.date))
-        .text("run_id", rows, |r| Some(&r.run_id))
-        .ts("fetched_at", rows, |r| Some(r.fetched_at))
-        .text("fetch_id", rows, |r| r.fetch_id.as_deref())
-        .int("attempt", rows, |r| r.attempt)
-        .int("page", rows, |r| r.page)
-        .int("http_status", rows, |r| r.http_status)
-        .text("error", rows, |r| r.error.as_deref())
-        .text("url", rows, |r| r.url.as_deref())
-        .text("body_sha256", rows, |r| r.body_sha256.as_deref())
-        .big("body_len", rows, |r| r.body_len)
-        .push("event_index", Arc::new(Int32Array::from(event_indexes)))
-        .finish()
-}
-
-fn runs_batch(rows: &[&RunRow], session: bool) -> Result<RecordBatch, DbError> {
-    let b = Batch::new()
-        .text("run_id", rows, |r| Some(&r.run_id))
-        .date("date_from", rows, |r| r.date_from)
-        .date("date_to", rows, |r| r.date_to)
-        .text("endpoints", rows, |r| Some(&r.endpoints))
-        .ts("started_at", rows, |r| r.started_at)
-        .ts("finished_at", rows, |r| r.finished_at)
-        .text("status", rows, |r| Some(&r.status))
-        .big("row_count", rows, |r| Some(r.row_count))
-        .big("events_written", rows, |r| Some(r.events_written))
-        .big("bytes_new", rows, |r| Some(r.bytes_new))
-        .text("message", rows, |r| r.message.as_deref());
-    if session {
-        b.int("max_click_hour", rows, |r| r.max_click_hour)
-            .big("session_count", rows, |r| r.session_count)
-            .big("campaign_count", rows, |r| r.campaign_count)
-            .finish()
-    } else {
-        b.finish()
-    }
+fn session_lineage_rows(rows: Vec<SessionLineage>, sources: &mut BTreeMap<i64, LineageSource>) -> Result<Rows<SessionLineage>, DbError> {
+    let given = source_ids(rows.iter().map(|r| ("session_hourly_metrics", "session", r.columns, "s1_hourly_v3", true)), sources);
+    Rows::with_given(rows, given, SESSION_LINEAGE)
 }
 
 /// A projection being written: begun (the window's rows deleted), fed date by date, finished
@@ -387,6 +237,7 @@ impl<'c> Writer<'c> {
         // Appends run on the calling thread; DuckDB's worker threads only added scheduling and
         // lock traffic here (about 8% of a reproject's CPU), competing with the projector.
         conn.execute_batch("SET threads = 1").map_err(DbError::query("set threads"))?;
+        crate::chunks::register(conn)?;
         let tx = conn.transaction().map_err(DbError::query("begin projection"))?;
         match window {
             None => {
@@ -407,35 +258,31 @@ impl<'c> Writer<'c> {
         Ok(Writer { tx, window, fingerprints: Vec::new(), lineage_sources: BTreeMap::new() })
     }
 
-    fn append(&self, table: &str, batch: RecordBatch) -> Result<(), DbError> {
-        if batch.num_rows() == 0 {
-            return Ok(());
-        }
-        let mut a = self.tx.appender(table).map_err(DbError::query(format!("appender {table}")))?;
-        a.append_record_batch(batch).map_err(DbError::query(format!("append {table}")))?;
-        a.flush().map_err(DbError::query(format!("flush {table}")))
+    fn append<R: Send + Sync + 'static>(&self, table: &str, rows: Rows<R>) -> Result<(), DbError> {
+        crate::chunks::insert(&self.tx, table, rows).map(drop)
     }
 
-    /// Appends `batch` as `table`'s rows of `date`, and remembers its fingerprint.
-    fn append_dated(&mut self, table: &'static str, date: NaiveDate, batch: RecordBatch) -> Result<(), DbError> {
-        if batch.num_rows() > 0 {
-            self.fingerprints.push((table, date, batch.num_rows(), batch_fingerprint(&batch)));
+    /// Appends `rows` as `table`'s rows of `date`, and remembers their fingerprint.
+    fn append_dated<R: Send + Sync + 'static>(&mut self, table: &'static str, date: NaiveDate, rows: Rows<R>) -> Result<(), DbError> {
+        let count = rows.len();
+        if let Some(fingerprint) = crate::chunks::insert(&self.tx, table, rows)? {
+            self.fingerprints.push((table, date, count, fingerprint));
         }
-        self.append(table, batch)
+        Ok(())
     }
 
     /// Writes one date's rows (all of them of that date).
-    pub fn day(&mut self, d: &DayProjection) -> Result<(), DbError> {
+    pub fn day(&mut self, d: DayProjection) -> Result<(), DbError> {
         let Some(date) = d.date else { return Ok(()) };
-        self.append_dated("campaign_index", date, campaign_batch(&d.campaign_index.iter().collect::<Vec<_>>())?)?;
-        self.append_dated("session_hourly_metrics", date, session_batch(&d.session_hourly.iter().collect::<Vec<_>>())?)?;
-        self.append_dated("endpoint_completeness", date, completeness_batch(&d.completeness.iter().collect::<Vec<_>>())?)?;
-        let lineage = lineage_batch(&d.lineage.iter().collect::<Vec<_>>(), &mut self.lineage_sources)?;
+        self.append_dated("campaign_index", date, Rows::new(d.campaign_index, CAMPAIGN_INDEX))?;
+        self.append_dated("session_hourly_metrics", date, Rows::new(d.session_hourly, SESSION_HOURLY_METRICS))?;
+        self.append_dated("endpoint_completeness", date, Rows::new(d.completeness, ENDPOINT_COMPLETENESS))?;
+        let lineage = lineage_rows(d.lineage, &mut self.lineage_sources)?;
         self.append_dated("lineage_entries", date, lineage)?;
-        let session_lineage = session_lineage_batch(&d.session_lineage.iter().collect::<Vec<_>>(), &mut self.lineage_sources)?;
+        let session_lineage = session_lineage_rows(d.session_lineage, &mut self.lineage_sources)?;
         self.append_dated("session_lineage", date, session_lineage)?;
-        self.append_dated("quarantine", date, quarantine_batch(&d.quarantine.iter().collect::<Vec<_>>())?)?;
-        self.append("raw_events", raw_events_batch(&d.raw_events.iter().collect::<Vec<_>>())?)
+        self.append_dated("quarantine", date, Rows::new(d.quarantine, QUARANTINE))?;
+        self.append("raw_events", Rows::new(d.raw_events, RAW_EVENTS))
     }
 
     /// Records what the window's dates leave for later projections: identity pairs first seen
@@ -467,9 +314,9 @@ impl<'c> Writer<'c> {
                 tx.execute(&format!("DELETE FROM {t} WHERE run_id = ?"), params![run.run_id]).map_err(DbError::query(format!("replace {t}")))?;
             }
         }
-        self.append("campaign_index_runs", runs_batch(&campaign_runs.iter().collect::<Vec<_>>(), false)?)?;
-        self.append("session_ingest_runs", runs_batch(&session_runs.iter().collect::<Vec<_>>(), true)?)?;
-        self.append("raw_events", raw_events_batch(&marker_rows.iter().collect::<Vec<_>>())?)?;
+        self.append("campaign_index_runs", Rows::new(campaign_runs.to_vec(), CAMPAIGN_INDEX_RUNS))?;
+        self.append("session_ingest_runs", Rows::new(session_runs.to_vec(), SESSION_INGEST_RUNS))?;
+        self.append("raw_events", Rows::new(marker_rows.to_vec(), RAW_EVENTS))?;
 
         for (id, (table, kind, columns, endpoint, chosen)) in &self.lineage_sources {
             tx.execute(
@@ -526,10 +373,10 @@ impl<'c> Writer<'c> {
 }
 
 /// Splits rows by date, keeping their order.
-fn by_date<T>(rows: &[T], date: impl Fn(&T) -> NaiveDate) -> BTreeMap<NaiveDate, Vec<&T>> {
-    let mut out: BTreeMap<NaiveDate, Vec<&T>> = BTreeMap::new();
+fn by_date<T: Clone>(rows: &[T], date: impl Fn(&T) -> NaiveDate) -> BTreeMap<NaiveDate, Vec<T>> {
+    let mut out: BTreeMap<NaiveDate, Vec<T>> = BTreeMap::new();
     for r in rows {
-        out.entry(date(r)).or_default().push(r);
+        out.entry(date(r)).or_default().push(r.clone());
     }
     out
 }
@@ -539,28 +386,27 @@ fn by_date<T>(rows: &[T], date: impl Fn(&T) -> NaiveDate) -> BTreeMap<NaiveDate,
 pub fn write(conn: &mut Connection, p: &Projection) -> Result<(), DbError> {
     let mut w = Writer::begin(conn, p.window)?;
     for (date, rows) in by_date(&p.campaign_index, |r| r.date) {
-        w.append_dated("campaign_index", date, campaign_batch(&rows)?)?;
+        w.append_dated("campaign_index", date, Rows::new(rows, CAMPAIGN_INDEX))?;
     }
     for (date, rows) in by_date(&p.session_hourly, |r| r.date) {
-        w.append_dated("session_hourly_metrics", date, session_batch(&rows)?)?;
+        w.append_dated("session_hourly_metrics", date, Rows::new(rows, SESSION_HOURLY_METRICS))?;
     }
     for (date, rows) in by_date(&p.completeness, |r| r.date) {
-        w.append_dated("endpoint_completeness", date, completeness_batch(&rows)?)?;
+        w.append_dated("endpoint_completeness", date, Rows::new(rows, ENDPOINT_COMPLETENESS))?;
     }
     for (date, rows) in by_date(&p.lineage, |r| r.date) {
-        let lineage = lineage_batch(&rows, &mut w.lineage_sources)?;
+        let lineage = lineage_rows(rows, &mut w.lineage_sources)?;
         w.append_dated("lineage_entries", date, lineage)?;
     }
     for (date, rows) in by_date(&p.session_lineage, |r| r.date) {
-        let lineage = session_lineage_batch(&rows, &mut w.lineage_sources)?;
+        let lineage = session_lineage_rows(rows, &mut w.lineage_sources)?;
         w.append_dated("session_lineage", date, lineage)?;
     }
     for (date, rows) in by_date(&p.quarantine, |r| r.date) {
-        w.append_dated("quarantine", date, quarantine_batch(&rows)?)?;
+        w.append_dated("quarantine", date, Rows::new(rows, QUARANTINE))?;
     }
-    let (markers, http): (Vec<&RawEventRow>, Vec<&RawEventRow>) = p.raw_events.iter().partition(|r| r.kind == "run");
-    w.append("raw_events", raw_events_batch(&http)?)?;
-    let markers: Vec<RawEventRow> = markers.into_iter().cloned().collect();
+    let (markers, http): (Vec<RawEventRow>, Vec<RawEventRow>) = p.raw_events.iter().cloned().partition(|r| r.kind == "run");
+    w.append("raw_events", Rows::new(http, RAW_EVENTS))?;
     w.finish(&p.campaign_runs, &p.session_runs, &markers, &p.events_applied)
 }
 

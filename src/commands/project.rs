@@ -151,8 +151,7 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
                     let clock = std::time::Instant::now();
                     summary.body_bytes += body_bytes;
                     summary.add_day(&day);
-                    writer.day(&day)?;
-                    drop(day);
+                    writer.day(day)?;
                     writing += clock.elapsed();
                     if let Some(bar) = &progress {
                         bar.inc(1);
