@@ -349,8 +349,8 @@ impl VTab for RowsFunction {
 
     fn func(info: &TableFunctionInfo<Self>, output: &mut DataChunkHandle) -> Result<(), Box<dyn std::error::Error>> {
         let feed = &info.get_bind_data().0;
-        // One thread scans (DuckDB gives a function without a local init one), so the
-        // cursor only has to be shared, not contended.
+        // DuckDB scans a table function without a local init on one thread, so the cursor
+        // is shared but never contended.
         let cursor = &info.get_init_data().0;
         let from = cursor.load(Ordering::Acquire);
         let n = feed.len().saturating_sub(from).min(CHUNK_ROWS);
@@ -383,8 +383,9 @@ fn insert_as<R: Send + Sync + 'static>(id: u64, conn: &Connection, table: &str, 
     }
     let fingerprint = rows.fingerprint.clone();
     REGISTERED.lock().map_err(|_| DbError::Value("the rows registry is poisoned".into()))?.insert(id, Box::new(rows));
-    // Qualified, so that a macro of the same name in the user's database cannot stand in.
-    let result = conn.execute(&format!("INSERT INTO {table} SELECT * FROM system.main.{FUNCTION}(?)"), [id]);
+    // The id is a literal (DuckDB binds the function once, with it), and the function is
+    // qualified, so that a macro of the same name in the user's database cannot stand in.
+    let result = conn.execute_batch(&format!("INSERT INTO {table} SELECT * FROM system.main.{FUNCTION}({id}::UBIGINT)"));
     // Bound rows were taken out already; these are the rows of a statement that failed first.
     if let Ok(mut registered) = REGISTERED.lock() {
         registered.remove(&id);
