@@ -9,8 +9,8 @@
 //! function takes the rows out of the registry when DuckDB binds it, so each registration is
 //! read by one statement; the writer removes it afterwards in case the statement failed before
 //! binding. The rows are owned (`'static`): nothing DuckDB holds can outlive what it reads.
-//! This replaces building Arrow batches that the duckdb crate then converts value by value,
-//! which cost more than DuckDB's own work of storing them.
+//! The duckdb crate's Appender takes Arrow batches, which it converts to vectors value by
+//! value: building and converting them cost more than DuckDB's own work of storing the rows.
 //!
 //! Invariants: the fingerprint covers exactly the values written, in the order written. A
 //! value a column cannot hold (money beyond DECIMAL(18, 6)) fails the statement, and with it
