@@ -181,18 +181,12 @@ impl<R: 'static> Rows<R> {
             match column {
                 Column::Text(_, f) => {
                     for (i, r) in rows.iter().enumerate() {
-                        match f(r) {
-                            Some(s) => {
-                                unsafe { assign_text(vector, i, s) };
-                                bytes.push(1);
-                                bytes.extend_from_slice(&(s.len() as u64).to_le_bytes());
-                                bytes.extend_from_slice(s.as_bytes());
-                            }
-                            None => {
-                                v.set_null(i);
-                                bytes.push(0);
-                            }
+                        let value = f(r);
+                        match value {
+                            Some(s) => unsafe { assign_text(vector, i, s) },
+                            None => v.set_null(i),
                         }
+                        encode_text(bytes, value);
                     }
                 }
                 Column::Locator(_, f) => {
@@ -201,9 +195,7 @@ impl<R: 'static> Rows<R> {
                         // Writing to a String cannot fail.
                         let _ = write!(text, "{}", f(r));
                         unsafe { assign_text(vector, i, text) };
-                        bytes.push(1);
-                        bytes.extend_from_slice(&(text.len() as u64).to_le_bytes());
-                        bytes.extend_from_slice(text.as_bytes());
+                        encode_text(bytes, Some(text));
                     }
                 }
                 Column::Date(_, f) => unsafe { primitives(&mut v, bytes, rows.iter().map(|r| Ok(f(r).map(days_since_epoch))))? },
@@ -230,6 +222,19 @@ impl<R: 'static> Rows<R> {
             *self.fingerprint.lock().map_err(|_| DbError::Value("a fill of these rows failed before".into()))? = Some(done);
         }
         Ok(())
+    }
+}
+
+/// A text value as a fingerprint hashes it: tagged null or present, then its length, then its
+/// bytes.
+fn encode_text(bytes: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        None => bytes.push(0),
+        Some(t) => {
+            bytes.push(1);
+            bytes.extend_from_slice(&(t.len() as u64).to_le_bytes());
+            bytes.extend_from_slice(t.as_bytes());
+        }
     }
 }
 
