@@ -53,15 +53,19 @@ pub enum Command {
     Reproject(ReprojectArgs),
     /// Days whose numbers changed between fetches, with per-campaign deltas, largest first
     Restatements {
+        /// First date (UTC day, inclusive) to look at; with --to. Default: every date in the lake
         #[arg(long, requires = "to")]
         from: Option<NaiveDate>,
+        /// Last date (inclusive); with --from
         #[arg(long, requires = "from")]
         to: Option<NaiveDate>,
+        /// Only this endpoint key, e.g. s1_daily_v3
         #[arg(long)]
         endpoint: Option<String>,
     },
     /// Endpoint health, recent runs, quarantined events, unmapped campaigns
     Status {
+        /// Dates shown, ending with the latest projected date
         #[arg(long, default_value_t = 7)]
         days: u32,
     },
@@ -78,8 +82,10 @@ pub enum Command {
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct ReprojectArgs {
+    /// First date (UTC day, inclusive) to rebuild; with --to. Default: every date in the lake
     #[arg(long, requires = "to")]
     pub from: Option<NaiveDate>,
+    /// Last date (inclusive) to rebuild; with --from
     #[arg(long, requires = "from")]
     pub to: Option<NaiveDate>,
     /// Project into a shadow copy and print what would change; change nothing
@@ -100,10 +106,13 @@ pub struct ReprojectArgs {
 pub enum RawCommand {
     /// One line per event
     Ls {
+        /// Only events of this date (UTC day) or later
         #[arg(long)]
         from: Option<NaiveDate>,
+        /// Only events of this date or earlier
         #[arg(long)]
         to: Option<NaiveDate>,
+        /// Only this endpoint key, e.g. s1_daily_v3
         #[arg(long)]
         endpoint: Option<String>,
     },
@@ -124,8 +133,11 @@ pub struct IngestArgs {
     /// One UTC day
     #[arg(long, conflicts_with_all = ["from", "to"])]
     pub date: Option<NaiveDate>,
+    /// First date (UTC day, inclusive) to fetch; with --to. Default: today and each endpoint's
+    /// lookback window before it
     #[arg(long, requires = "to")]
     pub from: Option<NaiveDate>,
+    /// Last date (inclusive) to fetch; with --from
     #[arg(long, requires = "from")]
     pub to: Option<NaiveDate>,
     /// Comma-separated endpoint keys (default: all 15)
@@ -144,6 +156,7 @@ pub struct IngestArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct FakeArgs {
+    /// Address to listen on (port 0: any free port)
     #[arg(long, default_value = "127.0.0.1:8787")]
     pub bind: String,
     #[command(flatten)]
@@ -155,8 +168,10 @@ pub struct FakeArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct UniverseArgs {
+    /// Seed of the campaign universe: the same seed serves the same reports
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Campaigns in the universe
     #[arg(long, default_value_t = 40)]
     pub campaigns: usize,
     /// The fake's "today" (UTC); default: the real date
@@ -172,6 +187,7 @@ pub struct UniverseArgs {
     /// Login accepted by the fake
     #[arg(long, default_value = "demo@adlake.test")]
     pub email: String,
+    /// Password accepted by the fake
     #[arg(long, env = "FAKE_UPSTREAM_PASSWORD", default_value = "demo-password", hide_env_values = true)]
     pub password: String,
     /// Lifetime of issued tokens, seconds
@@ -187,6 +203,7 @@ pub struct DemoArgs {
     /// Days to ingest, ending today
     #[arg(long, default_value_t = 7)]
     pub days: u32,
+    /// Campaigns in the fake upstream's universe
     #[arg(long, default_value_t = 40)]
     pub campaigns: usize,
 }
@@ -195,6 +212,7 @@ pub struct DemoArgs {
 pub enum BenchCommand {
     /// Lake put/get throughput vs zstd-3 + sha256 alone over the same bytes
     Raw {
+        /// Bodies to generate
         #[arg(long, default_value_t = 10_000)]
         bodies: usize,
         /// Total megabytes of bodies to generate (sizes 1 KB .. 2 MB, skewed small)
@@ -207,8 +225,10 @@ pub enum BenchCommand {
     /// Full and one-day reprojection of a generated lake, vs decompress+parse alone and vs
     /// DuckDB's own read_json (through the `duckdb` Python package, when installed)
     Reproject {
+        /// Days of reports in the generated lake
         #[arg(long, default_value_t = 90)]
         days: u32,
+        /// Campaigns in the generated lake
         #[arg(long, default_value_t = 2000)]
         campaigns: usize,
         /// Keep the generated lake here and reuse it on the next run
@@ -221,8 +241,10 @@ pub enum BenchCommand {
     },
     /// Ingest throughput against the fake upstream
     Ingest {
+        /// Days to ingest
         #[arg(long, default_value_t = 30)]
         days: u32,
+        /// Campaigns in the fake upstream's universe
         #[arg(long, default_value_t = 40)]
         campaigns: usize,
         /// Fake latency per response, ms (run once per value)

@@ -13,14 +13,19 @@ use adlake_replay::db::DbError;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct AuditArgs {
+    /// The row's campaign_id (a Strategis id; an unmapped campaign's platform id)
     #[arg(long)]
     pub campaign: String,
+    /// The row's date (UTC day)
     #[arg(long)]
     pub date: NaiveDate,
+    /// Which campaign_index snapshot
     #[arg(long, default_value = "daily", value_parser = ["daily", "reconciled"])]
     pub snapshot: String,
+    /// Campaign row or adset row (adset rows need --adset)
     #[arg(long, default_value = "campaign", value_parser = ["campaign", "adset"])]
     pub level: String,
+    /// With --level adset: the adset id
     #[arg(long)]
     pub adset: Option<String>,
     /// Audit a session_hourly_metrics row (click hour 0..27) instead
