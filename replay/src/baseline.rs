@@ -1,24 +1,16 @@
 //! The floor `adlake bench reproject` measures the projector against: decompress and parse
 //! the same bodies, nothing else. It lives in this crate so it is compiled exactly as the
-//! projector is (same optimisation level, same serde_json instantiations): a like-for-like
-//! comparison, not a different build.
+//! projector is (same optimisation level, the same JSON parser): a like-for-like comparison,
+//! not a different build.
 
 use adlake_raw::BodyHash;
 
 use crate::registry::BodyFormat;
 
-/// How far the floor parses each body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParseDepth {
-    /// Validate the JSON syntax only (`IgnoredAny`): no values are built.
-    Syntax,
-    /// Build the borrowed document ([`crate::json::Json`]) the projector decodes from.
-    Document,
-}
-
-/// Decompresses (and verifies) every body, then parses it to `depth`. CSV bodies are only
-/// decompressed. Returns the uncompressed bytes processed.
-pub fn decompress_and_parse(bodies: &[(BodyHash, BodyFormat, &[u8])], depth: ParseDepth) -> Result<u64, String> {
+/// Decompresses (and verifies) every body, then parses it into the borrowed document
+/// ([`crate::json::Json`]) the projector decodes from. CSV bodies are only decompressed.
+/// Returns the uncompressed bytes processed.
+pub fn decompress_and_parse(bodies: &[(BodyHash, BodyFormat, &[u8])]) -> Result<u64, String> {
     let mut total = 0u64;
     for (hash, format, compressed) in bodies {
         let plain = adlake_raw::store::decode_body(hash, compressed).map_err(|e| e.to_string())?;
@@ -26,11 +18,7 @@ pub fn decompress_and_parse(bodies: &[(BodyHash, BodyFormat, &[u8])], depth: Par
         if *format == BodyFormat::Csv {
             continue;
         }
-        let parsed = match depth {
-            ParseDepth::Syntax => serde_json::from_slice::<serde::de::IgnoredAny>(&plain).map(|_| ()).map_err(|e| e.to_string()),
-            ParseDepth::Document => crate::json::Json::parse(&plain).map(drop).map_err(|e| e.to_string()),
-        };
-        parsed.map_err(|e| format!("body {hash}: {e}"))?;
+        crate::json::Json::parse(&plain).map_err(|e| format!("body {hash}: {e}"))?;
     }
     Ok(total)
 }
@@ -46,8 +34,8 @@ mod tests {
         let z = |b: &[u8]| zstd::encode_all(b, 3).unwrap();
         let (zg, zb) = (z(good), z(bad));
         let ok = [(BodyHash::of(good), BodyFormat::Json, zg.as_slice())];
-        assert_eq!(decompress_and_parse(&ok, ParseDepth::Document).unwrap(), good.len() as u64);
+        assert_eq!(decompress_and_parse(&ok).unwrap(), good.len() as u64);
         let broken = [(BodyHash::of(bad), BodyFormat::Json, zb.as_slice())];
-        assert!(decompress_and_parse(&broken, ParseDepth::Syntax).is_err());
+        assert!(decompress_and_parse(&broken).is_err());
     }
 }

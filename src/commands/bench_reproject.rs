@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use adlake_raw::{Envelope, HttpExchange, Lake};
 use adlake_replay::project::DateWindow;
-use adlake_replay::baseline::ParseDepth;
 use adlake_replay::registry::BodyFormat;
 use adlake_replay::ENDPOINTS;
 use chrono::{NaiveDate, Utc};
@@ -208,13 +207,9 @@ async fn measure_round(
     let one_day = Measured { wall: t0.elapsed(), cpu: cpu_seconds() - cpu0 };
 
     // Baseline (a): decompress + parse, one thread, the same bodies.
-    let floor_run = |depth: ParseDepth| -> Result<(Measured, u64), AppError> {
-        let (cpu0, t0) = (cpu_seconds(), Instant::now());
-        let bytes = adlake_replay::baseline::decompress_and_parse(compressed, depth).map_err(AppError::Usage)?;
-        Ok((Measured { wall: t0.elapsed(), cpu: cpu_seconds() - cpu0 }, bytes))
-    };
-    let (floor, parsed_bytes) = floor_run(ParseDepth::Document)?;
-    let (syntax_floor, _) = floor_run(ParseDepth::Syntax)?;
+    let (cpu0, t0) = (cpu_seconds(), Instant::now());
+    let parsed_bytes = adlake_replay::baseline::decompress_and_parse(compressed).map_err(AppError::Usage)?;
+    let floor = Measured { wall: t0.elapsed(), cpu: cpu_seconds() - cpu0 };
 
     // Baseline (b): DuckDB alone over the same decompressed bodies, every endpoint.
     let duckdb_alone = duckdb_baseline(bodies_dir);
@@ -230,8 +225,6 @@ async fn measure_round(
                  "rows_s": ratio((summary.campaign_rows + summary.session_rows) as f64, full.wall.as_secs_f64())},
         "one_day": {"wall_s": one_day.wall.as_secs_f64(), "cpu_s": one_day.cpu, "fraction_of_full": ratio(one_day.wall.as_secs_f64(), full.wall.as_secs_f64())},
         "baseline_a_decompress_parse": {"wall_s": floor.wall.as_secs_f64(), "cpu_s": floor.cpu, "mb_per_cpu_s": floor_mb_cpu, "parse": "into the borrowed JSON document the projector decodes from"},
-        "baseline_a0_decompress_validate_only": {"wall_s": syntax_floor.wall.as_secs_f64(), "cpu_s": syntax_floor.cpu,
-                 "mb_per_cpu_s": ratio(parsed_bytes as f64 / 1_048_576.0, syntax_floor.cpu)},
         "baseline_b_duckdb_read_json": duckdb_alone.clone(),
         "full_vs_a_per_cpu_s": ratio(full_mb_cpu, floor_mb_cpu),
         "full_vs_b_per_cpu_s": duckdb_alone.get("mb_per_cpu_s").and_then(|v| v.as_f64()).map(|b| ratio(full_mb_cpu, b)),
