@@ -28,6 +28,7 @@ pub static MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "0002_lineage_entries", sql: include_str!("../../migrations/0002_lineage_entries.sql") },
     Migration { version: 3, name: "0003_session_lineage_runs", sql: include_str!("../../migrations/0003_session_lineage_runs.sql") },
     Migration { version: 4, name: "0004_lineage_event_index", sql: include_str!("../../migrations/0004_lineage_event_index.sql") },
+    Migration { version: 5, name: "0005_lineage_shared_by_snapshots", sql: include_str!("../../migrations/0005_lineage_shared_by_snapshots.sql") },
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -369,7 +370,7 @@ mod tests {
             "INSERT INTO lineage_sources VALUES (7, 'campaign_index', 'campaign', 'revenue_usd', 's1_daily_v3', true), (8, 'session_hourly_metrics', 'session', 'sessions', 's1_hourly_v3', true)",
         )
         .unwrap();
-        assert_eq!(migrate(&mut conn, &path).unwrap(), 1);
+        assert_eq!(migrate(&mut conn, &path).unwrap(), MIGRATIONS.len() - 3);
         let mut by_id = ids;
         by_id.sort();
         for (place, id) in by_id.iter().enumerate() {

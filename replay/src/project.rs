@@ -31,7 +31,7 @@ use crate::registry::{probe_csv, probe_streamed, probe_value, BodyDecoder, Endpo
 
 /// Bumped whenever a rule changes what a projection produces, or how its fingerprints are
 /// taken (a database projected by another version is rebuilt whole by its next projection).
-pub const PROJECTOR_VERSION: &str = "adlake-projector/4";
+pub const PROJECTOR_VERSION: &str = "adlake-projector/5";
 /// Days before a projected range that are read for `expected_min_rows` and lookups.
 pub const CONTEXT_DAYS: u64 = 7;
 
@@ -243,6 +243,10 @@ pub struct LineageRow {
     pub locator: Locator,
     /// `false` for a source that had a value but lost to a higher-precedence one.
     pub chosen: bool,
+    /// An entry of a campaign's daily row that is also its reconciled row's: both rows take
+    /// every column but revenue_usd, sessions and s1_clicks from the same picks, so those
+    /// entries are stored once (the `lineage` view lists them under both rows).
+    pub both_snapshots: bool,
     /// The losing source's values, one per column (see [`LineageRow::value_of`]); `None` for
     /// chosen sources (their value is the row's).
     pub value: Option<String>,
@@ -299,6 +303,7 @@ impl SessionLineage {
                 None => Locator::text(&self.locator_prefix),
             },
             chosen: true,
+            both_snapshots: false,
             value: None,
         })
     }
@@ -821,13 +826,7 @@ impl RowBuilder {
         p.value
     }
 
-    fn merge(&mut self, other: &RowBuilder) {
-        self.chosen.extend_from_slice(&other.chosen);
-        self.lost.extend(other.lost.iter().cloned());
-        self.newest = self.newest.max(other.newest);
-    }
-
-    fn finish(mut self, day: &DayData<'_>, table: &'static str, kind: &'static str, row_key: &Arc<str>, out: &mut Vec<LineageRow>) {
+    fn finish(&mut self, day: &DayData<'_>, table: &'static str, kind: &'static str, row_key: &Arc<str>, out: &mut Vec<LineageRow>) {
         self.chosen.sort_unstable();
         for group in self.chosen.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
             let columns = group.iter().fold(Columns::EMPTY, |set, c| set.with(c.2));
@@ -888,6 +887,7 @@ impl LineageRow {
             event_index: day.event_index[r.event],
             locator: day.locator(r),
             chosen,
+            both_snapshots: false,
             value,
         }
     }
@@ -1163,8 +1163,9 @@ impl<'c> Projector<'c> {
                 key_sources.by_endpoint.entry(spec.key).or_default().add(row, at);
             }
         }
-        // Each source row gets about one entry in each of a campaign's two rows (chosen or
-        // lost); reserving that up front spares copying a date's entries as the vector grows.
+        // Each source row gets one or two entries (chosen or lost; the revenue reports one for
+        // their own snapshot's columns, one for the shared ones); reserving that up front
+        // spares copying a date's entries as the vector grows.
         let source_rows: usize = sources.values().flat_map(|s| s.by_endpoint.values()).map(|a| a.refs.len()).sum();
         out.lineage.reserve(2 * source_rows + 2 * adsets.len());
         // Daily campaign rows (and their lineage) of the campaigns that have adset rows, which
@@ -1240,16 +1241,16 @@ impl<'c> Projector<'c> {
                 },
             );
 
+            let has_reconciled = src.contains_key("s1_reconciled");
             for snapshot_source in ["daily", "reconciled"] {
                 let revenue_endpoint = if snapshot_source == "daily" { "s1_daily_v3" } else { "s1_reconciled" };
-                if snapshot_source == "reconciled" && !src.contains_key("s1_reconciled") {
+                if snapshot_source == "reconciled" && !has_reconciled {
                     continue;
                 }
                 let mut rb = RowBuilder::default();
                 let revenue_usd = rb.take(day, column!("revenue_usd"), pick(src, &[revenue_endpoint], |r| r.revenue));
                 let sessions = rb.take(day, column!("sessions"), pick(src, &[revenue_endpoint], |r| r.sessions));
                 let s1_clicks = rb.take(day, column!("s1_clicks"), pick(src, &[revenue_endpoint], |r| r.s1_clicks));
-                rb.merge(&b);
                 let row = CampaignRow {
                     campaign_id: key.to_owned(),
                     date,
@@ -1277,11 +1278,22 @@ impl<'c> Projector<'c> {
                     roas: roas(revenue_usd, spend_usd),
                     avg_rpc_3d,
                     unmapped,
-                    updated_at: rb.newest,
+                    updated_at: rb.newest.max(b.newest),
                 };
-                rb.finish(day, "campaign_index", "campaign", &Arc::from(row.key()), &mut out.lineage);
-                if snapshot_source == "daily" && adset_parents.contains(key) {
-                    parents.insert(key, (row.clone(), b.clone()));
+                let row_key: Arc<str> = Arc::from(row.key());
+                rb.finish(day, "campaign_index", "campaign", &row_key, &mut out.lineage);
+                if snapshot_source == "daily" {
+                    // Every other column comes from the same picks in both rows: its lineage
+                    // is written once, with the daily row, and marked as the reconciled row's
+                    // too (the `lineage` view lists it under both).
+                    let shared = out.lineage.len();
+                    b.finish(day, "campaign_index", "campaign", &row_key, &mut out.lineage);
+                    for entry in &mut out.lineage[shared..] {
+                        entry.both_snapshots = has_reconciled;
+                    }
+                    if adset_parents.contains(key) {
+                        parents.insert(key, (row.clone(), b.clone()));
+                    }
                 }
                 out.campaign_index.push(row);
             }

@@ -379,6 +379,43 @@ fn every_value_has_lineage_to_an_event() {
     }
 }
 
+#[test]
+fn a_reconciled_row_shares_the_daily_rows_lineage_for_what_both_take_alike() {
+    let mut f = Fixture::default();
+    facebook_example(&mut f);
+    // Without a reconciled row, nothing is shared.
+    let alone = f.project();
+    assert!(alone.campaign_index.iter().all(|r| r.snapshot_source == "daily"));
+    assert!(!alone.lineage.is_empty() && alone.lineage.iter().all(|l| !l.both_snapshots));
+    // Fetched before the daily reports, so the newest source of the reconciled row is a shared one.
+    f.ok("s1_reconciled", "2025-11-23", "r1", 5, json!([{"date": "2025-11-23", "strategisCampaignId": "sire1f06al", "searches": 990, "clicks": 210, "revenue": 190.5}]));
+    let p = f.project();
+    let (daily, reconciled) = (row(&p, "sire1f06al", "2025-11-23", "daily"), row(&p, "sire1f06al", "2025-11-23", "reconciled"));
+    let own = ["revenue_usd", "sessions", "s1_clicks"];
+    // The reconciled row's entries are only its own columns, from its own report.
+    let under_reconciled: Vec<_> = p.lineage.iter().filter(|l| *l.row_key == *reconciled.key()).collect();
+    assert!(!under_reconciled.is_empty());
+    for l in &under_reconciled {
+        assert_eq!(l.endpoint, "s1_reconciled", "{l:?}");
+        assert!(l.columns.iter().all(|c| own.contains(&c)), "{l:?}");
+        assert!(!l.both_snapshots);
+    }
+    // Every other value of the reconciled row is named once, by an entry of the daily row
+    // marked as both rows'; the daily row's own columns are never shared.
+    for column in ["spend_usd", "clicks", "owner", "lane", "category", "campaign_name", "network_id"] {
+        let shared: Vec<_> = p.lineage.iter().filter(|l| *l.row_key == *daily.key() && l.chosen && l.columns.contains(column)).collect();
+        assert_eq!(shared.len(), 1, "{column}: {shared:?}");
+        assert!(shared[0].both_snapshots, "{column}");
+    }
+    for l in p.lineage.iter().filter(|l| *l.row_key == *daily.key() && l.columns.iter().any(|c| own.contains(&c))) {
+        assert!(!l.both_snapshots && l.columns.iter().all(|c| own.contains(&c)), "{l:?}");
+    }
+    let fetched_at = |id: EventId| f.events.iter().find(|e| e.id == id).map(|e| e.envelope.fetched_at);
+    let newest = p.lineage.iter().filter(|l| l.chosen && (*l.row_key == *reconciled.key() || (*l.row_key == *daily.key() && l.both_snapshots))).filter_map(|l| fetched_at(l.event_id)).max();
+    assert_eq!(reconciled.updated_at, newest, "updated_at counts the shared sources");
+    assert!(newest > p.lineage.iter().filter(|l| *l.row_key == *reconciled.key()).filter_map(|l| fetched_at(l.event_id)).max(), "a shared source is the newest here");
+}
+
 /// Several days, several endpoints, restatements and failures: the determinism corpus.
 fn corpus() -> Fixture {
     let mut f = Fixture::default();
@@ -586,6 +623,7 @@ fn a_losing_entry_names_each_columns_value() {
         event_index: 0,
         locator: "/data/0".into(),
         chosen: false,
+        both_snapshots: false,
         value: Some(format!("123{LOST_VALUE_SEPARATOR}Campaign, ABC")),
     };
     assert_eq!(entry.value_of("account_id"), Some("123"));

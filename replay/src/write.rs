@@ -109,6 +109,7 @@ const LINEAGE_ENTRIES: &[Column<LineageRow>] = &[
     Column::Index("event_index", |r| Some(r.event_index)),
     Column::Locator("locator", |r| &r.locator),
     Column::Text("value", |r| r.value.as_deref()),
+    Column::Bool("both_snapshots", |r| Some(r.both_snapshots)),
 ];
 
 const SESSION_LINEAGE: &[Column<SessionLineage>] = &[

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use adlake::commands::audit::{audit, AuditArgs};
 use adlake_raw::{BodyHash, Lake};
 use adlake_replay::decode::SourceRow;
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use crate::util::*;
@@ -52,20 +53,25 @@ fn every_value_of_every_row_of_a_date_decodes_from_its_named_event() {
     expect_code(&run(fake.ingest(&s).args(&range)), 0);
 
     let conn = duckdb::Connection::open(s.db()).expect("db");
-    let keys: Vec<(String, String, String, Option<String>)> = conn
-        .prepare("SELECT campaign_id, level, snapshot_source, adset_id FROM campaign_index WHERE date = CAST(? AS DATE) ORDER BY ALL")
+    // Every campaign_index row of both dates: the older one has reconciled rows, whose shared
+    // lineage the `lineage` view lists under the daily row's entries.
+    let keys: Vec<(String, String, String, String, Option<String>)> = conn
+        .prepare("SELECT CAST(date AS VARCHAR), campaign_id, level, snapshot_source, adset_id FROM campaign_index WHERE date BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) ORDER BY ALL")
         .expect("prepare")
-        .query_map([d.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .query_map([days_ago(2).to_string(), d.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
         .expect("query")
         .collect::<Result<_, _>>()
         .expect("rows");
-    assert!(keys.len() > 40, "{} rows", keys.len());
+    assert!(keys.len() > 80, "{} rows", keys.len());
+    let reconciled_rows = keys.iter().filter(|k| k.3 == "reconciled").count();
+    assert!(reconciled_rows > 20, "{reconciled_rows} reconciled rows");
     let lake = Lake::open(s.lake().to_str().expect("utf8")).expect("lake");
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
     let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut audits = Vec::new();
-    for (campaign, level, snapshot, adset) in keys {
-        let args = AuditArgs { campaign, date: d, snapshot, level, adset, hour: None, field: None, raw: false };
+    for (date, campaign, level, snapshot, adset) in keys {
+        let date: NaiveDate = date.parse().expect("a date");
+        let args = AuditArgs { campaign, date, snapshot, level, adset, hour: None, field: None, raw: false };
         audits.push(audit(&conn, &args).expect("audit").expect("row exists"));
     }
     // Session rows: their lineage is stored as runs of hours; every hour must still name its
@@ -82,7 +88,7 @@ fn every_value_of_every_row_of_a_date_decodes_from_its_named_event() {
         let args = AuditArgs { campaign, date: d, snapshot: "daily".into(), level: "campaign".into(), adset: None, hour: Some(hour as u8), field: None, raw: false };
         audits.push(audit(&conn, &args).expect("audit").expect("row exists"));
     }
-    let (mut checked, mut checked_sessions) = (0, 0);
+    let (mut checked, mut checked_sessions, mut checked_reconciled) = (0, 0, 0);
     for a in audits {
         for column in &a.columns {
             let Some(value) = &column.value else { continue };
@@ -121,9 +127,13 @@ fn every_value_of_every_row_of_a_date_decodes_from_its_named_event() {
             if a.table == "session_hourly_metrics" {
                 checked_sessions += 1;
             }
+            if a.row_key.ends_with("|reconciled|") && !["revenue_usd", "sessions", "s1_clicks"].contains(&column.column.as_str()) {
+                checked_reconciled += 1;
+            }
         }
     }
     assert!(checked_sessions > 200, "only {checked_sessions} session values checked");
+    assert!(checked_reconciled > 100, "only {checked_reconciled} shared values of reconciled rows checked");
     assert!(checked > 300, "only {checked} values checked");
 }
 
