@@ -14,6 +14,8 @@
 //!   across sources; rows of one source for one key are summed within that source.
 //! - Every projected value has lineage: the event and row locator of each source that
 //!   supplied it (and of each that had a value but lost), under a rule of [`LINEAGE_RULES`].
+//!   What a campaign's reconciled row takes exactly as its daily row does is one entry of the
+//!   daily row, marked [`LineageRow::both_snapshots`].
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
