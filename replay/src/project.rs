@@ -632,24 +632,39 @@ fn collect_fetches<'d>(day: &'d DayData<'_>) -> (BTreeMap<&'static str, Vec<Fetc
 // ---------------------------------------------------------------------------------------
 // Merging
 
-#[derive(Default, Clone)]
+/// The rows of one source for one key. A source row is hundreds of bytes and most keys have
+/// one row per source, so the first is borrowed and only a second makes an owned, merged row;
+/// an `Agg` itself stays small, cheap to build and to move within a map.
 struct Agg<'d> {
-    /// The one source row, borrowed; merged into an owned row from the second on. Only the
-    /// fields `add` sums or keeps are read from it.
-    row: std::borrow::Cow<'d, SourceRow<'d>>,
+    first: &'d SourceRow<'d>,
+    /// From the second row on: the rows merged. Only the fields `add` sums or keeps are read.
+    merged: Option<Box<SourceRow<'d>>>,
     refs: Vec<RowRef>,
 }
 
 impl<'d> Agg<'d> {
+    fn new(r: &'d SourceRow<'d>, at: RowRef) -> Self {
+        Agg { first: r, merged: None, refs: vec![at] }
+    }
+
+    /// The merged row: the first one itself while it is alone.
+    fn row(&self) -> &SourceRow<'d> {
+        self.merged.as_deref().unwrap_or(self.first)
+    }
+
+    /// Adds `r` to the rows of the key at `entry`.
+    fn add_to<K: Ord>(entry: std::collections::btree_map::Entry<'_, K, Agg<'d>>, r: &'d SourceRow<'d>, at: RowRef) {
+        match entry {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(Agg::new(r, at));
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => o.get_mut().add(r, at),
+        }
+    }
+
     fn add(&mut self, r: &'d SourceRow<'d>, at: RowRef) {
         use crate::decode::sum_opt;
-        if self.refs.is_empty() {
-            // Most keys have one row per source: nothing to sum, nothing to copy.
-            self.row = std::borrow::Cow::Borrowed(r);
-            self.refs.push(at);
-            return;
-        }
-        let s = self.row.to_mut();
+        let s = self.merged.get_or_insert_with(|| Box::new(self.first.clone()));
         s.revenue = sum_opt(s.revenue, r.revenue);
         s.sessions = sum_opt(s.sessions, r.sessions);
         s.s1_clicks = sum_opt(s.s1_clicks, r.s1_clicks);
@@ -790,10 +805,10 @@ struct Pick<'s, T> {
 fn pick<'s, T: std::fmt::Display>(sources: &'s BTreeMap<&'static str, Agg<'_>>, order: &[&'static str], get: impl Fn(&'s SourceRow) -> Option<T>) -> Pick<'s, T> {
     for (i, &endpoint) in order.iter().enumerate() {
         if let Some(agg) = sources.get(endpoint) {
-            if let Some(v) = get(&agg.row) {
+            if let Some(v) = get(agg.row()) {
                 let losers = order[i + 1..]
                     .iter()
-                    .filter_map(|e| sources.get(e).and_then(|a| get(&a.row).map(|lv| (*e, a.refs.as_slice(), lv.to_string()))))
+                    .filter_map(|e| sources.get(e).and_then(|a| get(a.row()).map(|lv| (*e, a.refs.as_slice(), lv.to_string()))))
                     .collect();
                 return Pick { value: Some(v), endpoint: Some(endpoint), refs: &agg.refs, losers };
             }
@@ -1162,7 +1177,7 @@ impl<'c> Projector<'c> {
                 if spec.platform != "all" && key_sources.platform.is_none() {
                     key_sources.platform = Some(spec.platform);
                 }
-                key_sources.by_endpoint.entry(spec.key).or_default().add(row, at);
+                Agg::add_to(key_sources.by_endpoint.entry(spec.key), row, at);
             }
         }
         // Each source row gets one or two entries (chosen or lost; the revenue reports one for
@@ -1305,7 +1320,7 @@ impl<'c> Projector<'c> {
         let mut per_adset: BTreeMap<(String, String), Agg<'_>> = BTreeMap::new();
         for (key, at, row) in adsets {
             let Some(adset_id) = row.adset_id.as_deref().map(str::to_owned) else { continue };
-            per_adset.entry((key.into_owned(), adset_id)).or_default().add(row, at);
+            Agg::add_to(per_adset.entry((key.into_owned(), adset_id)), row, at);
         }
         for ((key, adset_id), agg) in per_adset {
             let parent = parents.get(key.as_str());
@@ -1321,7 +1336,7 @@ impl<'c> Projector<'c> {
                 level: "adset",
                 snapshot_source: "daily",
                 adset_id: Some(adset_id),
-                adset_name: agg.row.adset_name.as_deref().map(str::to_owned),
+                adset_name: agg.row().adset_name.as_deref().map(str::to_owned),
                 campaign_name: p.and_then(|p| p.campaign_name.clone()),
                 owner: p.and_then(|p| p.owner.clone()),
                 lane: p.and_then(|p| p.lane.clone()),
@@ -1330,14 +1345,14 @@ impl<'c> Projector<'c> {
                 network_id: p.and_then(|p| p.network_id.clone()),
                 account_id: p.and_then(|p| p.account_id.clone()),
                 rsoc_site: p.and_then(|p| p.rsoc_site.clone()),
-                platform_campaign_id: p.and_then(|p| p.platform_campaign_id.clone()).or_else(|| agg.row.platform_campaign_id.as_deref().map(Arc::from)),
-                spend_usd: agg.row.spend,
-                spend_source: agg.row.spend.map(|_| "facebook_adsets".to_owned()),
+                platform_campaign_id: p.and_then(|p| p.platform_campaign_id.clone()).or_else(|| agg.row().platform_campaign_id.as_deref().map(Arc::from)),
+                spend_usd: agg.row().spend,
+                spend_source: agg.row().spend.map(|_| "facebook_adsets".to_owned()),
                 revenue_usd: None,
                 sessions: None,
                 s1_clicks: None,
-                clicks: agg.row.clicks,
-                impressions: agg.row.impressions,
+                clicks: agg.row().clicks,
+                impressions: agg.row().impressions,
                 conversions: None,
                 roas: None,
                 avg_rpc_3d: None,
