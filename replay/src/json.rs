@@ -177,6 +177,37 @@ pub struct ParseError {
     pub offset: usize,
 }
 
+/// Where the run of bytes a string keeps as they are, starting at `from`, ends: the first `"`,
+/// `\` or control character (below 0x20), or the end of `bytes`.
+///
+/// Eight bytes at a time: strings are most of a report's bytes, and a byte-by-byte loop was a
+/// fifth of parsing. In each word, a byte's high bit is set where the byte equals `"` or `\`
+/// (their XOR with it is zero) or is below 0x20. A borrow of the subtraction can set it
+/// wrongly, but only in bytes above a byte that is set rightly, so the lowest set bit is exact.
+fn plain_run_end(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGHS: u64 = ONES << 7;
+    let mut at = from;
+    while let Some(word) = bytes.get(at..at.saturating_add(8)).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        let v = u64::from_le_bytes(word);
+        let quote = v ^ (ONES * u64::from(b'"'));
+        let backslash = v ^ (ONES * u64::from(b'\\'));
+        let stops = (quote.wrapping_sub(ONES) & !quote) | (backslash.wrapping_sub(ONES) & !backslash) | (v.wrapping_sub(ONES * 0x20) & !v);
+        let stops = stops & HIGHS;
+        if stops != 0 {
+            return at + (stops.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    while let Some(&b) = bytes.get(at) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            break;
+        }
+        at += 1;
+    }
+    at
+}
+
 /// serde_json's limit: deeper documents are refused rather than risking the stack.
 const MAX_DEPTH: usize = 128;
 
@@ -385,28 +416,21 @@ impl<'a, 's> Parser<'a, 's> {
     fn string(&mut self) -> Result<Cow<'a, str>, ParseError> {
         self.at += 1;
         let start = self.at;
-        loop {
-            match self.peek() {
-                None => return Err(self.error("EOF while parsing a string")),
-                Some(b'"') => {
-                    let text = self.slice(start)?;
-                    self.at += 1;
-                    return Ok(Cow::Borrowed(text));
-                }
-                Some(b'\\') => break,
-                Some(0..=0x1f) => return Err(self.error("control character in a string")),
-                Some(_) => self.at += 1,
+        self.at = plain_run_end(self.bytes, self.at);
+        match self.peek() {
+            None => return Err(self.error("EOF while parsing a string")),
+            Some(b'"') => {
+                let text = self.slice(start)?;
+                self.at += 1;
+                return Ok(Cow::Borrowed(text));
             }
+            Some(b'\\') => {}
+            Some(_) => return Err(self.error("control character in a string")),
         }
         let mut owned = self.slice(start)?.to_owned();
         loop {
             let run = self.at;
-            while let Some(c) = self.peek() {
-                if c == b'"' || c == b'\\' || c < 0x20 {
-                    break;
-                }
-                self.at += 1;
-            }
+            self.at = plain_run_end(self.bytes, self.at);
             owned.push_str(self.slice(run)?);
             match self.peek() {
                 None => return Err(self.error("EOF while parsing a string")),
@@ -560,6 +584,28 @@ mod tests {
             (Ok(o), Ok(t)) => assert!(same(&to_value(o), t), "{:?}: ours {o:?}, serde_json {t:?}", String::from_utf8_lossy(text)),
             (Err(_), Err(_)) => {}
             _ => panic!("serde_json {:?} but ours {:?} for {:?}", theirs.as_ref().map(|_| ()), ours.as_ref().map(|_| ()), String::from_utf8_lossy(text)),
+        }
+    }
+
+    #[test]
+    fn a_plain_run_ends_at_the_first_quote_backslash_or_control_byte_wherever_it_is() {
+        let reference = |bytes: &[u8], from: usize| (from..bytes.len()).find(|&i| matches!(bytes[i], b'"' | b'\\' | 0..=0x1f)).unwrap_or(bytes.len());
+        // Every stop byte at every place of a 0..20-byte run, after any start, among ASCII,
+        // multibyte UTF-8 and bytes either side of each stop's value.
+        let filler: Vec<u8> = "a\u{7f}\u{e9}\u{20ac}!#[]~ ".bytes().chain([0x21, 0x23, 0x5b, 0x5d, 0x20, 0xff, 0x80]).collect();
+        for stop in [b'"', b'\\', 0x00, 0x01, 0x1f, b'\n'] {
+            for len in 0..20 {
+                for shift in 0..filler.len() {
+                    let mut bytes: Vec<u8> = (0..len).map(|i| filler[(i + shift) % filler.len()]).collect();
+                    let without = bytes.clone();
+                    bytes.push(stop);
+                    bytes.extend_from_slice(b"tail\"x");
+                    for from in 0..=len.min(3) {
+                        assert_eq!(plain_run_end(&bytes, from), reference(&bytes, from), "{bytes:?} from {from}");
+                        assert_eq!(plain_run_end(&without, from), without.len(), "{without:?} from {from}");
+                    }
+                }
+            }
         }
     }
 
