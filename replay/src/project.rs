@@ -18,7 +18,7 @@
 //!   daily row, marked [`LineageRow::both_snapshots`].
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{btree_map, BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use adlake_raw::{Envelope, EventId, RunPhase};
@@ -653,12 +653,12 @@ impl<'d> Agg<'d> {
     }
 
     /// Adds `r` to the rows of the key at `entry`.
-    fn add_to<K: Ord>(entry: std::collections::btree_map::Entry<'_, K, Agg<'d>>, r: &'d SourceRow<'d>, at: RowRef) {
+    fn add_to<K: Ord>(entry: btree_map::Entry<'_, K, Agg<'d>>, r: &'d SourceRow<'d>, at: RowRef) {
         match entry {
-            std::collections::btree_map::Entry::Vacant(v) => {
+            btree_map::Entry::Vacant(v) => {
                 v.insert(Agg::new(r, at));
             }
-            std::collections::btree_map::Entry::Occupied(mut o) => o.get_mut().add(r, at),
+            btree_map::Entry::Occupied(mut o) => o.get_mut().add(r, at),
         }
     }
 
