@@ -230,7 +230,7 @@ fn a_window_projection_reads_earlier_dates_from_the_database_only_while_they_are
 }
 
 #[test]
-fn a_full_reproject_from_an_empty_lake_is_refused_and_changes_nothing() {
+fn a_reproject_of_dates_the_lake_never_fetched_is_refused_and_changes_nothing() {
     let s = Scratch::new();
     let fake = Fake::start(Fake::config(10));
     expect_code(&run(fake.ingest(&s).args(["--date", &days_ago(1).to_string()])), 0);
@@ -241,6 +241,22 @@ fn a_full_reproject_from_an_empty_lake_is_refused_and_changes_nothing() {
     expect_code(&out, 2);
     assert!(out.stderr.contains("holds no events") && out.stderr.contains("typo-lake"), "{}", out.stderr);
     assert_eq!(scalar(&s, "SELECT count(*) FROM campaign_index"), rows, "the database is untouched");
+
+    // A window with no fetched report (here a mistyped date; the lake's only events there
+    // would be run markers) is refused the same way, also as a dry run.
+    let fetched = days_ago(1).to_string();
+    let typo = "2020-01-01";
+    for extra in [None, Some("--dry-run")] {
+        let out = run(s.adlake().arg("reproject").args(extra).args(["--from", typo, "--to", typo]));
+        expect_code(&out, 2);
+        assert!(out.stderr.contains(&format!("no fetched reports for {typo}..{typo}")), "{}", out.stderr);
+    }
+    let wrong_lake = run(s.adlake_with_lake(&wrong).args(["reproject", "--from", &fetched, "--to", &fetched]));
+    expect_code(&wrong_lake, 2);
+    assert!(wrong_lake.stderr.contains("typo-lake"), "{}", wrong_lake.stderr);
+    assert_eq!(scalar(&s, "SELECT count(*) FROM campaign_index"), rows, "the database is untouched");
+    expect_code(&run(s.adlake().args(["reproject", "--from", &fetched, "--to", &fetched])), 0);
+    assert_eq!(scalar(&s, "SELECT count(*) FROM campaign_index"), rows, "a window with reports projects as before");
 }
 
 /// `bench reproject --rounds N` reports one whole round, the median by its paired ratio, with
