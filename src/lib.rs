@@ -48,7 +48,7 @@ impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
             AppError::Usage(_) | AppError::Config(_) | AppError::Secret(_) => EXIT_USAGE,
-            AppError::Lake(RawError::UnsupportedUrl { .. } | RawError::BadId { .. }) => EXIT_USAGE,
+            AppError::Lake(RawError::UnsupportedUrl { .. } | RawError::BadId { .. } | RawError::NoLocalLake { .. }) => EXIT_USAGE,
             AppError::Upstream(connector::UpstreamError::LoginRejected { .. } | connector::UpstreamError::TokenRejected | connector::UpstreamError::BadUrl { .. }) => EXIT_USAGE,
             _ => EXIT_FAILURES,
         }

@@ -18,6 +18,9 @@ pub enum RawError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    #[error("no lake at `{}`: check --lake, or create one with `adlake init` or `adlake ingest`", path.display())]
+    NoLocalLake { path: PathBuf },
+
     #[error("lake directory `{}` is not usable", path.display())]
     LocalDir {
         path: PathBuf,

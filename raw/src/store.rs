@@ -7,6 +7,7 @@
 //! - `put_exchange` writes the body before the envelope, so no envelope names a missing body
 //!   whatever instant the process dies at.
 //! - Listing results are sorted by key, never in backend order.
+//! - A lake opened to read ([`Lake::open_existing`]) is never written, not even probed.
 
 use std::collections::BTreeSet;
 use std::path::Path as FsPath;
@@ -69,6 +70,13 @@ impl std::fmt::Debug for Lake {
     }
 }
 
+/// What a command does with a lake it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
 /// Filter for listing events. `None` means unbounded.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
@@ -81,6 +89,18 @@ impl Lake {
     /// Opens a lake from a URL: a plain path or `file://` (created if missing), `s3://bucket/prefix`
     /// (endpoint, keys, region and allow-http from the `AWS_*` environment), or `memory://`.
     pub fn open(url: &str) -> Result<Lake> {
+        Lake::open_as(url, Access::Write)
+    }
+
+    /// Opens a lake to read only: as [`Lake::open`], except that a local lake must exist
+    /// already and is neither created nor checked for writability. Commands that only read
+    /// (reproject, audit, raw ls/show/cat/verify) work from a read-only copy or mount, and a
+    /// mistyped path is an error instead of a new, empty lake.
+    pub fn open_existing(url: &str) -> Result<Lake> {
+        Lake::open_as(url, Access::Read)
+    }
+
+    fn open_as(url: &str, access: Access) -> Result<Lake> {
         if url == "memory://" || url.starts_with("memory://") {
             return Ok(Lake::memory());
         }
@@ -104,16 +124,22 @@ impl Lake {
         } else {
             url
         };
-        Lake::local(FsPath::new(path), url)
+        Lake::local(FsPath::new(path), url, access)
     }
 
-    fn local(path: &FsPath, display: &str) -> Result<Lake> {
-        std::fs::create_dir_all(path).map_err(|source| RawError::LocalDir { path: path.to_owned(), source })?;
-        // Probe writability now, so a read-only lake fails before any work starts.
-        let probe = path.join(".adlake-write-probe");
-        std::fs::write(&probe, b"")
-            .and_then(|_| std::fs::remove_file(&probe))
-            .map_err(|source| RawError::LocalDir { path: path.to_owned(), source })?;
+    fn local(path: &FsPath, display: &str, access: Access) -> Result<Lake> {
+        match access {
+            Access::Write => {
+                std::fs::create_dir_all(path).map_err(|source| RawError::LocalDir { path: path.to_owned(), source })?;
+                // Probe writability now, so a read-only lake fails before any work starts.
+                let probe = path.join(".adlake-write-probe");
+                std::fs::write(&probe, b"")
+                    .and_then(|_| std::fs::remove_file(&probe))
+                    .map_err(|source| RawError::LocalDir { path: path.to_owned(), source })?;
+            }
+            Access::Read if !path.is_dir() => return Err(RawError::NoLocalLake { path: path.to_owned() }),
+            Access::Read => {}
+        }
         let fs = object_store::local::LocalFileSystem::new_with_prefix(path)
             .map_err(|e| RawError::Open { url: display.to_owned(), source: Box::new(e) })?;
         Ok(Lake { store: Arc::new(fs), display: display.to_owned() })
@@ -419,6 +445,23 @@ fn prefixed(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lake_opened_to_read_must_exist_and_is_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let err = Lake::open_existing(missing.to_str().unwrap()).unwrap_err();
+        assert!(matches!(err, RawError::NoLocalLake { .. }), "{err}");
+        assert!(!missing.exists(), "opening to read created the directory");
+        let lake_dir = dir.path().join("lake");
+        Lake::open(lake_dir.to_str().unwrap()).unwrap();
+        let modified = || std::fs::metadata(&lake_dir).and_then(|m| m.modified()).unwrap();
+        let before = modified();
+        Lake::open_existing(lake_dir.to_str().unwrap()).unwrap();
+        assert_eq!(modified(), before, "opening to read wrote into the lake");
+        Lake::open(lake_dir.to_str().unwrap()).unwrap();
+        assert_ne!(modified(), before, "opening to write probes the directory (the check above can fail)");
+    }
 
     #[test]
     fn every_frame_shape_decompresses_to_its_bytes() {

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use duckdb::{params, Connection};
 use serde::Serialize;
 
-use super::{open_lake, Context};
+use super::{open_lake_to_read, Context};
 use crate::{output, AppError};
 use adlake_replay::db::DbError;
 
@@ -199,7 +199,7 @@ pub async fn run(ctx: &Context, args: AuditArgs) -> Result<u8, AppError> {
         Err(message) => return Err(AppError::NotFound(message)),
     };
     if args.raw {
-        let lake = open_lake(&ctx.settings).await?;
+        let lake = open_lake_to_read(&ctx.settings).await?;
         for column in &mut audit.columns {
             for source in &mut column.sources {
                 let Some(sha) = source.body_sha256.as_ref().and_then(|s| s.parse::<adlake_raw::BodyHash>().ok()) else { continue };

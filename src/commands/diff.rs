@@ -212,7 +212,7 @@ pub async fn restatements(ctx: &Context, from: Option<NaiveDate>, to: Option<Nai
     if let Some(e) = &endpoint {
         crate::config::check_endpoint(e, "--endpoint")?;
     }
-    let lake = super::open_lake(&ctx.settings).await?;
+    let lake = super::open_lake_to_read(&ctx.settings).await?;
     let filter = adlake_raw::store::EventFilter { from, to, source: endpoint };
     let stored = lake.list_events(&filter).await?;
     let mut events = Vec::with_capacity(stored.len());

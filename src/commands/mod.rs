@@ -47,6 +47,13 @@ pub async fn open_lake(settings: &Settings) -> Result<Lake, AppError> {
     Ok(lake)
 }
 
+/// [`open_lake`] for commands that only read it: the lake must exist, and may be read-only.
+pub async fn open_lake_to_read(settings: &Settings) -> Result<Lake, AppError> {
+    let lake = Lake::open_existing(&settings.lake)?;
+    lake.probe().await?;
+    Ok(lake)
+}
+
 /// Opens the database read-write (waiting for a lock holder up to the configured time) and
 /// applies pending migrations. Runs on a blocking thread: DuckDB calls are synchronous.
 pub async fn open_db(settings: &Settings) -> Result<Connection, AppError> {
@@ -79,7 +86,7 @@ async fn reproject(ctx: &Context, args: crate::cli::ReprojectArgs) -> Result<u8,
         (Some(from), Some(to)) => Some(adlake_replay::project::DateWindow { from, to }),
         _ => None,
     };
-    let lake = open_lake(&ctx.settings).await?;
+    let lake = open_lake_to_read(&ctx.settings).await?;
     if let Some(w) = window {
         // Every fetch leaves an event, so dates without one were never fetched into this lake:
         // a mistyped date or --lake. Projecting them would only empty them in the database.

@@ -6,7 +6,7 @@ use adlake_raw::store::EventFilter;
 use adlake_raw::{BodyHash, EventId, RawError};
 use serde_json::json;
 
-use super::{open_lake, Context};
+use super::{open_lake_to_read, Context};
 use crate::cli::RawCommand;
 use crate::output;
 use crate::AppError;
@@ -24,7 +24,7 @@ pub async fn run(ctx: &Context, cmd: RawCommand) -> Result<u8, AppError> {
                     crate::config::check_endpoint(key, "--endpoint")?;
                 }
             }
-            let lake = open_lake(&ctx.settings).await?;
+            let lake = open_lake_to_read(&ctx.settings).await?;
             let events = lake.list_events(&EventFilter { from, to, source: endpoint }).await?;
             if ctx.global.json {
                 let rows: Vec<_> = events
@@ -73,7 +73,7 @@ pub async fn run(ctx: &Context, cmd: RawCommand) -> Result<u8, AppError> {
         }
         RawCommand::Show { event_id } => {
             let id: EventId = event_id.parse()?;
-            let lake = open_lake(&ctx.settings).await?;
+            let lake = open_lake_to_read(&ctx.settings).await?;
             let envelope = lake.get_event(&id).await?;
             let mut value = serde_json::to_value(&envelope).map_err(std::io::Error::other)?;
             value["event_id"] = json!(id);
@@ -82,7 +82,7 @@ pub async fn run(ctx: &Context, cmd: RawCommand) -> Result<u8, AppError> {
         }
         RawCommand::Cat { id } => {
             let hash: BodyHash = id.parse().map_err(|_| RawError::BadId { what: "event id or body sha256", input: id.chars().take(80).collect() })?;
-            let lake = open_lake(&ctx.settings).await?;
+            let lake = open_lake_to_read(&ctx.settings).await?;
             let bytes = match lake.get_body(&hash).await {
                 Ok(bytes) => bytes,
                 Err(RawError::NotFound { .. }) => {
@@ -109,7 +109,7 @@ pub async fn run(ctx: &Context, cmd: RawCommand) -> Result<u8, AppError> {
                     return Err(AppError::Usage(format!("--sample {f}: expected a fraction in (0, 1]")));
                 }
             }
-            let lake = open_lake(&ctx.settings).await?;
+            let lake = open_lake_to_read(&ctx.settings).await?;
             let rotation = (chrono::Utc::now().timestamp() / 86_400) as u64;
             let report = adlake_raw::verify::verify(&lake, sample.map(|f| (f, rotation))).await?;
             if ctx.global.json {

@@ -211,8 +211,16 @@ fn raw_commands_reject_bad_input_with_one_clear_line() {
     let file = s.path().join("a-file");
     std::fs::write(&file, b"x").expect("write");
     let unusable = run(s.adlake_with_lake(file.join("lake")).args(["raw", "ls"]));
-    expect_code(&unusable, 1);
-    assert!(unusable.stderr.contains("a-file"), "{}", unusable.stderr);
+    expect_code(&unusable, 2);
+    assert!(unusable.stderr.contains("no lake at") && unusable.stderr.contains("a-file"), "{}", unusable.stderr);
+    // Reading a lake never creates one: a mistyped path is an error, not a new empty lake.
+    let typo = s.path().join("typo-lake");
+    for args in [&["raw", "ls"][..], &["raw", "verify"], &["raw", "show", &"0".repeat(64)]] {
+        let out = run(s.adlake_with_lake(&typo).args(args));
+        expect_code(&out, 2);
+        assert!(out.stderr.contains("no lake at") && out.stderr.contains("typo-lake"), "{}", out.stderr);
+    }
+    assert!(!typo.exists(), "a read created the lake directory");
 
     let range = run(s.adlake().args(["raw", "ls", "--from", "2025-11-20", "--to", "2025-11-01"]));
     expect_code(&range, 2);

@@ -236,7 +236,13 @@ fn a_reproject_of_dates_the_lake_never_fetched_is_refused_and_changes_nothing() 
     expect_code(&run(fake.ingest(&s).args(["--date", &days_ago(1).to_string()])), 0);
     let rows = scalar(&s, "SELECT count(*) FROM campaign_index");
     assert!(rows > 0);
+    // A path with no lake at all, and an empty directory.
     let wrong = s.path().join("typo-lake");
+    let out = run(s.adlake_with_lake(&wrong).arg("reproject"));
+    expect_code(&out, 2);
+    assert!(out.stderr.contains("no lake at") && out.stderr.contains("typo-lake"), "{}", out.stderr);
+    assert!(!wrong.exists(), "reproject created a lake directory");
+    std::fs::create_dir(&wrong).expect("mkdir");
     let out = run(s.adlake_with_lake(&wrong).arg("reproject"));
     expect_code(&out, 2);
     assert!(out.stderr.contains("holds no events") && out.stderr.contains("typo-lake"), "{}", out.stderr);
@@ -257,6 +263,13 @@ fn a_reproject_of_dates_the_lake_never_fetched_is_refused_and_changes_nothing() 
     assert_eq!(scalar(&s, "SELECT count(*) FROM campaign_index"), rows, "the database is untouched");
     expect_code(&run(s.adlake().args(["reproject", "--from", &fetched, "--to", &fetched])), 0);
     assert_eq!(scalar(&s, "SELECT count(*) FROM campaign_index"), rows, "a window with reports projects as before");
+
+    // Reprojecting only reads the lake (it may be a read-only copy): not even a write probe
+    // touches its directory.
+    let lake_modified = || std::fs::metadata(s.lake()).and_then(|m| m.modified()).expect("lake mtime");
+    let before = lake_modified();
+    expect_code(&run(s.adlake().arg("reproject")), 0);
+    assert_eq!(lake_modified(), before, "reproject wrote into the lake");
 }
 
 /// `bench reproject --rounds N` reports one whole round, the median by its paired ratio, with
