@@ -455,6 +455,9 @@ mod tests {
         assert!(!missing.exists(), "opening to read created the directory");
         let lake_dir = dir.path().join("lake");
         Lake::open(lake_dir.to_str().unwrap()).unwrap();
+        // Directory times come from a coarse clock (a few ms): a write in the same tick as
+        // the last one would not show.
+        std::thread::sleep(std::time::Duration::from_millis(50));
         let modified = || std::fs::metadata(&lake_dir).and_then(|m| m.modified()).unwrap();
         let before = modified();
         Lake::open_existing(lake_dir.to_str().unwrap()).unwrap();
