@@ -175,6 +175,18 @@ impl Lake {
         Path::from(format!("events/{}/{}/{id}.json", env.date.format("%Y-%m-%d"), env.source))
     }
 
+    /// The date and source an event's key files it under (see [`Lake::event_key`]); `None`
+    /// for a key of another shape.
+    pub fn event_key_date_and_source(key: &Path) -> Option<(NaiveDate, String)> {
+        let mut parts = key.parts();
+        if parts.next()?.as_ref() != "events" {
+            return None;
+        }
+        let date = parts.next()?.as_ref().parse::<NaiveDate>().ok()?;
+        let source = parts.next()?.as_ref().to_owned();
+        Some((date, source))
+    }
+
     /// Stores a body under the sha256 of its uncompressed bytes.
     pub async fn put_body(&self, bytes: &[u8]) -> Result<(BodyHash, PutOutcome)> {
         let hash = BodyHash::of(bytes);
@@ -445,6 +457,14 @@ fn prefixed(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_key_gives_back_its_date_and_source() {
+        let env = Envelope::run("ingest", NaiveDate::from_ymd_opt(2025, 11, 23).unwrap(), "r", chrono::Utc::now(), crate::RunPhase::Started, serde_json::Value::Null);
+        let key = Lake::event_key(&env, &EventId::of(b"e"));
+        assert_eq!(Lake::event_key_date_and_source(&key), Some((NaiveDate::from_ymd_opt(2025, 11, 23).unwrap(), "ingest".to_owned())));
+        assert_eq!(Lake::event_key_date_and_source(&Lake::body_key(&BodyHash::of(b"b"))), None);
+    }
 
     #[test]
     fn a_lake_opened_to_read_must_exist_and_is_left_untouched() {

@@ -91,7 +91,7 @@ async fn reproject(ctx: &Context, args: crate::cli::ReprojectArgs) -> Result<u8,
         // Every fetch leaves an event, so dates without one were never fetched into this lake:
         // a mistyped date or --lake. Projecting them would only empty them in the database.
         let keys = lake.event_keys(&adlake_raw::store::EventFilter { from: Some(w.from), to: Some(w.to), source: None }).await?;
-        if !keys.iter().any(|k| k.parts().nth(2).is_some_and(|source| source.as_ref() != ingest::JOB)) {
+        if !keys.iter().filter_map(Lake::event_key_date_and_source).any(|(_, source)| source != ingest::JOB) {
             return Err(AppError::Usage(format!(
                 "the lake at `{}` holds no fetched reports for {}..{}, so reprojecting those dates would only empty them; check --from/--to and --lake (nothing was changed)",
                 lake.display(),

@@ -65,7 +65,7 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
     }
     let mut keys_by_date: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
     for key in &keys {
-        if let Some(date) = key.parts().nth(1).and_then(|p| p.as_ref().parse::<NaiveDate>().ok()) {
+        if let Some((date, _)) = Lake::event_key_date_and_source(key) {
             keys_by_date.entry(date).or_default().push(key.to_string());
         }
     }
