@@ -610,6 +610,43 @@ fn streaming_and_whole_writes_give_the_same_fingerprints() {
     assert_eq!(differing, ["fingerprint.session_hourly_metrics"]);
 }
 
+/// The `lineage_sources` rows after `write_with`, in source order.
+fn written_sources(write_with: impl FnOnce(&mut duckdb::Connection)) -> Vec<(i64, String, String, String, String, bool)> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.duckdb");
+    let mut conn = crate::db::open(&path, crate::db::Access::ReadWrite, std::time::Duration::from_secs(1)).unwrap();
+    crate::db::migrate(&mut conn, &path).unwrap();
+    write_with(&mut conn);
+    let mut stmt = conn.prepare("SELECT source_id, table_name, kind, columns, endpoint, chosen FROM lineage_sources ORDER BY ALL").unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+#[test]
+fn window_projections_add_only_the_lineage_sources_not_yet_written() {
+    let f = corpus();
+    let config = ProjectorConfig::default();
+    let full = written_sources(|conn| crate::write::write(conn, &f.project()).unwrap());
+    let kinds: BTreeSet<&str> = full.iter().map(|s| s.2.as_str()).collect();
+    assert!(kinds.contains("campaign") && kinds.contains("session") && full.len() > kinds.len(), "the corpus names several sources of each table: {full:?}");
+    let days = ["2025-11-19", "2025-11-20", "2025-11-21", "2025-11-22", "2025-11-23"];
+    let window = |day: &str| project(&f.events, Some(DateWindow { from: d(day), to: d(day) }), &config);
+    // Every date again over the full projection: each source stays written once.
+    let rewritten = written_sources(|conn| {
+        crate::write::write(conn, &f.project()).unwrap();
+        for day in days {
+            crate::write::write(conn, &window(day)).unwrap();
+        }
+    });
+    assert_eq!(rewritten, full);
+    // Date by date into an empty database: each adds what the dates before it lacked.
+    let incremental = written_sources(|conn| {
+        for day in days {
+            crate::write::write(conn, &window(day)).unwrap();
+        }
+    });
+    assert_eq!(incremental, full);
+}
+
 #[test]
 fn a_losing_entry_names_each_columns_value() {
     let entry = LineageRow {

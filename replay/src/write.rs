@@ -8,7 +8,7 @@
 //! the table fingerprints in `projection_meta` combine, so an incremental projection re-hashes
 //! only the dates it rewrote.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use duckdb::{params, Connection, Transaction};
@@ -319,13 +319,20 @@ impl<'c> Writer<'c> {
         self.append("session_ingest_runs", Rows::new(session_runs.to_vec(), SESSION_INGEST_RUNS))?;
         self.append("raw_events", Rows::new(marker_rows.to_vec(), RAW_EVENTS))?;
 
-        for (id, (table, kind, columns, endpoint, chosen)) in &self.lineage_sources {
-            tx.execute(
-                "INSERT INTO lineage_sources SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM lineage_sources WHERE source_id = ?)",
-                params![id, table, kind, columns.to_string(), endpoint, chosen, id],
-            )
-            .map_err(DbError::query("write lineage_sources"))?;
+        // The sources a window projection shares with dates outside it are there already. One
+        // read and one appender: a statement per source cost a one-day projection a tenth of
+        // its time.
+        let known: BTreeSet<i64> = {
+            let mut stmt = tx.prepare("SELECT source_id FROM lineage_sources").map_err(DbError::query("read lineage_sources"))?;
+            let ids = stmt.query_map([], |r| r.get::<_, i64>(0)).map_err(DbError::query("read lineage_sources"))?;
+            ids.collect::<Result<_, _>>().map_err(DbError::query("read lineage_sources"))?
+        };
+        let mut a = tx.appender("lineage_sources").map_err(DbError::query("appender lineage_sources"))?;
+        for (id, (table, kind, columns, endpoint, chosen)) in self.lineage_sources.iter().filter(|(id, _)| !known.contains(id)) {
+            a.append_row(params![id, table, kind, columns.to_string(), endpoint, chosen]).map_err(DbError::query("append lineage_sources"))?;
         }
+        a.flush().map_err(DbError::query("flush lineage_sources"))?;
+        drop(a);
         tx.execute_batch("DELETE FROM lineage_rules").map_err(DbError::query("clear lineage_rules"))?;
         let mut a = tx.appender("lineage_rules").map_err(DbError::query("appender lineage_rules"))?;
         for (kind, column, rule) in LINEAGE_RULES {
@@ -366,9 +373,12 @@ impl<'c> Writer<'c> {
             meta.push((format!("fingerprint.{t}"), table_fingerprint(tx, t)?));
         }
         tx.execute_batch("DELETE FROM projection_meta").map_err(DbError::query("clear projection_meta"))?;
+        let mut a = tx.appender("projection_meta").map_err(DbError::query("appender projection_meta"))?;
         for (k, v) in meta {
-            tx.execute("INSERT INTO projection_meta VALUES (?, ?)", params![k, v]).map_err(DbError::query("write projection_meta"))?;
+            a.append_row(params![k, v]).map_err(DbError::query("append projection_meta"))?;
         }
+        a.flush().map_err(DbError::query("flush projection_meta"))?;
+        drop(a);
         self.tx.commit().map_err(DbError::query("commit projection"))
     }
 }
