@@ -311,6 +311,11 @@ pub fn decimal(row: &Json<'_>, field: &str) -> FieldResult<Decimal> {
 const MONEY_LIMIT: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0);
 
 fn bounded_money(field: &str, value: Decimal) -> FieldResult<Decimal> {
+    // A mantissa below the limit is a value below it (the scale only divides): one integer
+    // comparison instead of Decimal's, which rescales first.
+    if value.mantissa().unsigned_abs() < MONEY_LIMIT.mantissa().unsigned_abs() {
+        return Ok(Some(value));
+    }
     if value.abs() >= MONEY_LIMIT {
         return Err(format!("{field}: {value} is beyond what DECIMAL(18,6) holds"));
     }
@@ -331,7 +336,19 @@ fn bounded_count(field: &str, count: i64) -> FieldResult<i64> {
 
 pub fn parse_decimal(raw: &str) -> Option<Decimal> {
     use std::str::FromStr;
-    Decimal::from_str(raw).ok().or_else(|| Decimal::from_scientific(raw).ok())
+    plain_decimal(raw).or_else(|| Decimal::from_str(raw).ok()).or_else(|| Decimal::from_scientific(raw).ok())
+}
+
+/// `Decimal::from_str` of the common case, unsigned `digits[.digits]` of 18 digits at most,
+/// without its general parser: the same mantissa and scale, so an equal and equally printed
+/// value. `None` for anything else.
+fn plain_decimal(raw: &str) -> Option<Decimal> {
+    let (whole, fraction) = raw.split_once('.').unwrap_or((raw, ""));
+    if whole.is_empty() || whole.len() + fraction.len() > 18 || (raw.len() > whole.len() && fraction.is_empty()) {
+        return None;
+    }
+    let mantissa = whole.bytes().chain(fraction.bytes()).try_fold(0i64, |n, b| b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0')))?;
+    Some(Decimal::new(mantissa, fraction.len() as u32))
 }
 
 /// A count: an integer, or an integral float (`23.0`), from a number or a string.
@@ -482,6 +499,28 @@ mod tests {
         #[test]
         fn trimming_matches_str_trim_for_any_text(s in "\\PC{0,6}|[ \t\u{a0}\u{2003}a-z0-9]{0,6}") {
             prop_assert_eq!(trim(&s), s.trim());
+        }
+
+        #[test]
+        fn plain_decimals_parse_to_exactly_what_from_str_gives(text in "[0-9]{0,20}(\\.[0-9]{0,20})?|[-+0-9._eE ,]{0,14}") {
+            use std::str::FromStr;
+            let general = Decimal::from_str(&text).ok();
+            let digits = text.bytes().filter(u8::is_ascii_digit).count();
+            let plain = text.split_once('.').map_or(text.as_str(), |(w, f)| if f.is_empty() { "" } else { w });
+            let expected_plain = !plain.is_empty() && digits <= 18 && text.bytes().all(|b| b.is_ascii_digit() || b == b'.') && text.matches('.').count() <= 1;
+            match plain_decimal(&text) {
+                // Equal bits: the same mantissa, scale and sign, so the same printed value.
+                Some(d) => prop_assert_eq!(Some(d.serialize()), general.map(|g| g.serialize()), "{}", text),
+                None => prop_assert!(!expected_plain, "`{}` is plain but was not read", text),
+            }
+            prop_assert_eq!(plain_decimal(&text).is_some(), expected_plain, "{}", text);
+            prop_assert_eq!(parse_decimal(&text).map(|d| d.serialize()), general.or_else(|| Decimal::from_scientific(&text).ok()).map(|g| g.serialize()), "{}", text);
+        }
+
+        #[test]
+        fn money_beyond_the_limit_is_refused_whatever_its_scale(mantissa in -10_i64.pow(13)..10_i64.pow(13), scale in 0u32..4) {
+            let value = Decimal::new(mantissa, scale);
+            prop_assert_eq!(bounded_money("v", value).is_ok(), value.abs() < MONEY_LIMIT, "{}", value);
         }
 
         #[test]
