@@ -319,20 +319,22 @@ impl Lake {
             .into_iter()
             .filter(|d| filter.from.is_none_or(|f| *d >= f) && filter.to.is_none_or(|t| *d <= t))
             .collect();
-        let mut keys = Vec::new();
-        for date in dates {
-            let prefix = match &filter.source {
-                Some(s) => Path::from(format!("events/{}/{s}", date.format("%Y-%m-%d"))),
-                None => Path::from(format!("events/{}", date.format("%Y-%m-%d"))),
-            };
-            let metas: Vec<_> = self
-                .store
-                .list(Some(&prefix))
-                .try_collect()
-                .await
-                .map_err(|e| RawError::storage(prefix.as_ref(), e))?;
-            keys.extend(metas.into_iter().map(|m| m.location).filter(|p| p.extension() == Some("json")));
-        }
+        // Date folders are listed concurrently: one after the other, a lake of a quarter took
+        // ninety round trips (a request each on S3, a directory walk each on disk) before
+        // any work could start. The sort makes the order the listings finish in irrelevant.
+        let listings: Vec<Vec<Path>> = futures::stream::iter(dates)
+            .map(|date| async move {
+                let prefix = match &filter.source {
+                    Some(s) => Path::from(format!("events/{}/{s}", date.format("%Y-%m-%d"))),
+                    None => Path::from(format!("events/{}", date.format("%Y-%m-%d"))),
+                };
+                let metas: Vec<_> = self.store.list(Some(&prefix)).try_collect().await.map_err(|e| RawError::storage(prefix.as_ref(), e))?;
+                Ok::<_, RawError>(metas.into_iter().map(|m| m.location).filter(|p| p.extension() == Some("json")).collect())
+            })
+            .buffered(PARALLEL_READS)
+            .try_collect()
+            .await?;
+        let mut keys: Vec<Path> = listings.into_iter().flatten().collect();
         keys.sort();
         Ok(keys)
     }
