@@ -33,7 +33,7 @@ use crate::registry::{probe_csv, probe_streamed, probe_value, BodyDecoder, Endpo
 
 /// Bumped whenever a rule changes what a projection produces, or how its fingerprints are
 /// taken (a database projected by another version is rebuilt whole by its next projection).
-pub const PROJECTOR_VERSION: &str = "adlake-projector/5";
+pub const PROJECTOR_VERSION: &str = "adlake-projector/6";
 /// Days before a projected range that are read for `expected_min_rows` and lookups.
 pub const CONTEXT_DAYS: u64 = 7;
 
