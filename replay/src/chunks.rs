@@ -21,7 +21,6 @@
 //! the writer's transaction: nothing of it is kept.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -197,8 +196,7 @@ impl<R: 'static> Rows<R> {
                 Column::Locator(_, f) => {
                     for (i, r) in rows.iter().enumerate() {
                         text.clear();
-                        // Writing to a String cannot fail.
-                        let _ = write!(text, "{}", f(r));
+                        f(r).push_to(text);
                         unsafe { assign_text(vector, i, text) };
                         encode_text(bytes, Some(text));
                     }

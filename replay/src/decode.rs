@@ -216,6 +216,29 @@ impl Locator {
     }
 }
 
+impl Locator {
+    /// Appends the locator as [`fmt::Display`] prints it, without the formatting machinery:
+    /// the writer prints one for every lineage entry.
+    pub fn push_to(&self, out: &mut String) {
+        out.push_str(&self.prefix);
+        if let Some(index) = self.index {
+            out.push('/');
+            let mut digits = [0u8; 10];
+            let mut at = digits.len();
+            let mut n = index;
+            loop {
+                at -= 1;
+                digits[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            out.extend(digits[at..].iter().map(|&d| char::from(d)));
+        }
+    }
+}
+
 impl fmt::Display for Locator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.index {
@@ -483,8 +506,17 @@ mod tests {
             assert_eq!(indexed, Locator::text(&text), "{text}");
             assert!(indexed == *text.as_str());
         }
+        let prefix: Arc<str> = Arc::from("/data/data");
+        for index in [0, 7, 10, 99, 100, 4_095, 1_000_000, u32::MAX as usize] {
+            let mut pushed = String::from("x");
+            Locator::indexed(&prefix, index).push_to(&mut pushed);
+            assert_eq!(pushed, format!("x{prefix}/{index}"));
+        }
         for text in ["line 4", "/data/017", "/data/x", "", "/campaignResults/3"] {
             let l = Locator::text(text);
+            let mut pushed = String::new();
+            l.push_to(&mut pushed);
+            assert_eq!(pushed, text);
             assert_eq!(l.to_string(), text);
             assert_eq!(l.len(), text.len());
         }
