@@ -14,7 +14,7 @@
 //!
 //! Each column's values are hashed with XXH3-128 and the column digests combined with sha256.
 //! A fingerprint only tells two rebuilds apart; it is no identity (a body's sha256 is), and
-//! sha256 over every value written was a tenth of the writer's time.
+//! sha256 over every value written took about 7% of the writer's time.
 //!
 //! Invariants: the fingerprint covers exactly the values written, in the order written. A
 //! value a column cannot hold (money beyond DECIMAL(18, 6)) fails the statement, and with it

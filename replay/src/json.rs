@@ -318,7 +318,7 @@ impl<'a, 's> Parser<'a, 's> {
     fn object(&mut self) -> Result<Json<'a>, ParseError> {
         let level = self.container_level.take();
         // A streamed row's members go straight into the vector it will hand over; any other
-        // object's wait in `entries` (objects nest) and move to one allocation of their size.
+        // object's members wait in `entries` (objects nest) and move to one allocation of their size.
         let streamed_item = std::mem::take(&mut self.streamed_item);
         self.at += 1;
         let base = self.entries.len();
