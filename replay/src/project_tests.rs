@@ -559,15 +559,20 @@ fn a_carry_from_earlier_dates_replaces_reading_them() {
     assert_ne!(normalized(&cold), normalized(&part));
 }
 
-/// projection_meta of a database written by `write_with`.
-fn written_meta(write_with: impl FnOnce(&mut duckdb::Connection)) -> Vec<(String, String)> {
+/// The rows `read` makes of `sql`'s result, in a new database after `write_with` wrote to it.
+fn written<T>(write_with: impl FnOnce(&mut duckdb::Connection), sql: &str, read: impl FnMut(&duckdb::Row<'_>) -> duckdb::Result<T>) -> Vec<T> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.duckdb");
     let mut conn = crate::db::open(&path, crate::db::Access::ReadWrite, std::time::Duration::from_secs(1)).unwrap();
     crate::db::migrate(&mut conn, &path).unwrap();
     write_with(&mut conn);
-    let mut stmt = conn.prepare("SELECT key, value FROM projection_meta WHERE key LIKE 'fingerprint.%' ORDER BY key").unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap()
+    let mut stmt = conn.prepare(sql).unwrap();
+    stmt.query_map([], read).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+/// projection_meta of a database written by `write_with`.
+fn written_meta(write_with: impl FnOnce(&mut duckdb::Connection)) -> Vec<(String, String)> {
+    written(write_with, "SELECT key, value FROM projection_meta WHERE key LIKE 'fingerprint.%' ORDER BY key", |r| Ok((r.get(0)?, r.get(1)?)))
 }
 
 #[test]
@@ -612,13 +617,9 @@ fn streaming_and_whole_writes_give_the_same_fingerprints() {
 
 /// The `lineage_sources` rows after `write_with`, in source order.
 fn written_sources(write_with: impl FnOnce(&mut duckdb::Connection)) -> Vec<(i64, String, String, String, String, bool)> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.duckdb");
-    let mut conn = crate::db::open(&path, crate::db::Access::ReadWrite, std::time::Duration::from_secs(1)).unwrap();
-    crate::db::migrate(&mut conn, &path).unwrap();
-    write_with(&mut conn);
-    let mut stmt = conn.prepare("SELECT source_id, table_name, kind, columns, endpoint, chosen FROM lineage_sources ORDER BY ALL").unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))).unwrap().collect::<Result<_, _>>().unwrap()
+    written(write_with, "SELECT source_id, table_name, kind, columns, endpoint, chosen FROM lineage_sources ORDER BY ALL", |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+    })
 }
 
 #[test]
