@@ -17,7 +17,6 @@
 //!   What a campaign's reconciled row takes exactly as its daily row does is one entry of the
 //!   daily row, marked [`LineageRow::both_snapshots`].
 
-use std::borrow::Cow;
 use std::collections::{btree_map, BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -29,7 +28,8 @@ use rust_decimal::Decimal;
 use crate::column;
 use crate::columns::Columns;
 use crate::decode::{Decoded, Locator, RowCollector, SourceRow, StreamedRows};
-use crate::registry::{probe_csv, probe_streamed, probe_value, BodyDecoder, EndpointSpec, NextPage, Probe, ENDPOINTS};
+use crate::endpoint_id;
+use crate::registry::{probe_csv, probe_streamed, probe_value, BodyDecoder, EndpointId, EndpointSpec, NextPage, Probe, ENDPOINTS};
 
 /// Bumped whenever a rule changes what a projection produces, or how its fingerprints are
 /// taken (a database projected by another version is rebuilt whole by its next projection).
@@ -639,12 +639,38 @@ struct Agg<'d> {
     first: &'d SourceRow<'d>,
     /// From the second row on: the rows merged. Only the fields `add` sums or keeps are read.
     merged: Option<Box<SourceRow<'d>>>,
-    refs: Vec<RowRef>,
+    refs: Refs,
+}
+
+/// The body rows merged into an [`Agg`]: nearly always one, held without allocating.
+enum Refs {
+    One(RowRef),
+    Many(Vec<RowRef>),
+}
+
+impl Refs {
+    fn as_slice(&self) -> &[RowRef] {
+        match self {
+            Refs::One(r) => std::slice::from_ref(r),
+            Refs::Many(v) => v,
+        }
+    }
+
+    fn push(&mut self, at: RowRef) {
+        match self {
+            Refs::One(r) => *self = Refs::Many(vec![*r, at]),
+            Refs::Many(v) => v.push(at),
+        }
+    }
 }
 
 impl<'d> Agg<'d> {
     fn new(r: &'d SourceRow<'d>, at: RowRef) -> Self {
-        Agg { first: r, merged: None, refs: vec![at] }
+        Agg { first: r, merged: None, refs: Refs::One(at) }
+    }
+
+    fn refs(&self) -> &[RowRef] {
+        self.refs.as_slice()
     }
 
     /// The merged row: the first one itself while it is alone.
@@ -680,16 +706,31 @@ impl<'d> Agg<'d> {
     }
 }
 
-/// Per date: campaign key → endpoint → aggregated rows of that endpoint's snapshot.
-/// Keys borrow the body's Strategis id; only an id resolved from a platform id is owned.
-type DaySources<'d> = BTreeMap<Cow<'d, str>, KeySources<'d>>;
-
-/// One campaign key's sources on a date.
+/// One campaign key's sources on a date: per endpoint, the aggregated rows of that endpoint's
+/// snapshot. An array indexed by [`EndpointId`], because every value of a row looks up
+/// several endpoints and a date has thousands of rows.
 #[derive(Default)]
 struct KeySources<'d> {
-    by_endpoint: BTreeMap<&'static str, Agg<'d>>,
+    by_endpoint: [Option<Agg<'d>>; EndpointId::COUNT],
     /// The platform of the first platform report (not an "all" endpoint) naming the key.
     platform: Option<&'static str>,
+    /// Some row of the key named it by a platform id that did not resolve to a Strategis id.
+    unmapped: bool,
+    /// The key has `facebook_adsets` rows, which copy its daily row.
+    has_adsets: bool,
+}
+
+impl<'d> KeySources<'d> {
+    fn get(&self, endpoint: EndpointId) -> Option<&Agg<'d>> {
+        self.by_endpoint[endpoint.index()].as_ref()
+    }
+
+    fn add(&mut self, endpoint: EndpointId, r: &'d SourceRow<'d>, at: RowRef) {
+        match &mut self.by_endpoint[endpoint.index()] {
+            Some(agg) => agg.add(r, at),
+            empty => *empty = Some(Agg::new(r, at)),
+        }
+    }
 }
 
 /// The campaign metadata a session row copies: owner, lane, category, media_source.
@@ -701,6 +742,9 @@ pub struct CampaignMeta {
     pub media_source: Option<Arc<str>>,
 }
 
+/// Platform campaign id → date of the `s1_daily_v3` response → Strategis ids it paired.
+pub type Identity = BTreeMap<String, BTreeMap<NaiveDate, BTreeSet<String>>>;
+
 /// What the dates before a projection's first date contribute to it: campaign identity
 /// pairs, OK row counts (for `expected_min_rows`) and campaign metadata (for session rows).
 /// A projection that starts from an empty `Carry` and sees every earlier date builds the same
@@ -708,24 +752,27 @@ pub struct CampaignMeta {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Carry {
     /// platform campaign id → date of the `s1_daily_v3` response → Strategis ids it paired.
-    pub identity: BTreeMap<String, BTreeMap<NaiveDate, BTreeSet<String>>>,
+    pub identity: Identity,
     /// (endpoint, date) → row count of that pair's newest fetch, when it was OK.
     pub ok_counts: BTreeMap<(String, NaiveDate), i64>,
     /// (date, campaign id) → metadata of that date's daily campaign row.
     pub daily_meta: BTreeMap<(NaiveDate, String), CampaignMeta>,
 }
 
-impl Carry {
-    fn resolve(&self, platform_id: &str, name: Option<&str>, date: NaiveDate) -> Option<String> {
-        if let Some(by_date) = self.identity.get(platform_id) {
-            if let Some((_, sids)) = by_date.range(..=date).next_back() {
-                if let Some(sid) = sids.iter().next() {
-                    return Some(sid.clone());
-                }
+/// The Strategis id of a platform campaign id on `date`: the newest pairing up to it, else the
+/// prefix of the campaign's name.
+fn resolve<'a>(identity: &'a Identity, platform_id: &str, name: Option<&'a str>, date: NaiveDate) -> Option<&'a str> {
+    if let Some(by_date) = identity.get(platform_id) {
+        if let Some((_, sids)) = by_date.range(..=date).next_back() {
+            if let Some(sid) = sids.iter().next() {
+                return Some(sid);
             }
         }
-        name.and_then(name_prefix)
     }
+    name.and_then(name_prefix)
+}
+
+impl Carry {
 
     /// Drops what no date after `date` can look back to.
     fn forget_before(&mut self, date: NaiveDate) {
@@ -736,13 +783,21 @@ impl Carry {
 }
 
 /// The Strategis id at the start of a campaign name: 6-14 of `[a-z0-9]`, not all digits.
-pub fn name_prefix(name: &str) -> Option<String> {
+pub fn name_prefix(name: &str) -> Option<&str> {
     let prefix = name.split('_').next()?;
     let ok = (6..=14).contains(&prefix.len())
         && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         && !prefix.bytes().all(|b| b.is_ascii_digit())
         && name.contains('_');
-    ok.then(|| prefix.to_owned())
+    ok.then_some(prefix)
+}
+
+/// The one shared copy of `name` in `names`, made on first use.
+fn shared_name(names: &mut BTreeMap<String, Arc<str>>, name: &str) -> Arc<str> {
+    match names.get(name) {
+        Some(shared) => shared.clone(),
+        None => names.entry(name.to_owned()).or_insert_with(|| Arc::from(name)).clone(),
+    }
 }
 
 /// Campaign metadata an adset row copies from its campaign row.
@@ -794,23 +849,23 @@ pub const LINEAGE_RULES: &[(&str, &str, &str)] = &[
 
 struct Pick<'s, T> {
     value: Option<T>,
-    endpoint: Option<&'static str>,
+    endpoint: Option<EndpointId>,
     refs: &'s [RowRef],
     /// Sources later in the order that also had a value: (endpoint, rows, value).
-    losers: Vec<(&'static str, &'s [RowRef], String)>,
+    losers: Vec<(EndpointId, &'s [RowRef], String)>,
 }
 
 /// The value of the first source in `order` that has one. `get` may return a reference into
 /// the source row: only the winner's value is copied out, by the caller.
-fn pick<'s, T: std::fmt::Display>(sources: &'s BTreeMap<&'static str, Agg<'_>>, order: &[&'static str], get: impl Fn(&'s SourceRow) -> Option<T>) -> Pick<'s, T> {
+fn pick<'s, T: std::fmt::Display>(sources: &'s KeySources<'_>, order: &[EndpointId], get: impl Fn(&'s SourceRow) -> Option<T>) -> Pick<'s, T> {
     for (i, &endpoint) in order.iter().enumerate() {
         if let Some(agg) = sources.get(endpoint) {
             if let Some(v) = get(agg.row()) {
                 let losers = order[i + 1..]
                     .iter()
-                    .filter_map(|e| sources.get(e).and_then(|a| get(a.row()).map(|lv| (*e, a.refs.as_slice(), lv.to_string()))))
+                    .filter_map(|&e| sources.get(e).and_then(|a| get(a.row()).map(|lv| (e, a.refs(), lv.to_string()))))
                     .collect();
-                return Pick { value: Some(v), endpoint: Some(endpoint), refs: &agg.refs, losers };
+                return Pick { value: Some(v), endpoint: Some(endpoint), refs: agg.refs(), losers };
             }
         }
     }
@@ -822,12 +877,19 @@ fn pick<'s, T: std::fmt::Display>(sources: &'s BTreeMap<&'static str, Agg<'_>>, 
 #[derive(Default, Clone)]
 struct RowBuilder {
     /// (endpoint, body row, column): grouped per body row when the row is finished.
-    chosen: Vec<(&'static str, RowRef, Columns)>,
-    lost: Vec<(Columns, &'static str, RowRef, String)>,
+    chosen: Vec<(EndpointId, RowRef, Columns)>,
+    lost: Vec<(Columns, EndpointId, RowRef, String)>,
     newest: Option<DateTime<Utc>>,
 }
 
 impl RowBuilder {
+    /// Empty again, keeping its vectors: one builder serves every row of a date.
+    fn clear(&mut self) {
+        self.chosen.clear();
+        self.lost.clear();
+        self.newest = None;
+    }
+
     fn take<T>(&mut self, day: &DayData<'_>, column: Columns, p: Pick<'_, T>) -> Option<T> {
         if let (Some(_), Some(endpoint)) = (&p.value, p.endpoint) {
             for &r in p.refs {
@@ -847,16 +909,16 @@ impl RowBuilder {
         self.chosen.sort_unstable();
         for group in self.chosen.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
             let columns = group.iter().fold(Columns::EMPTY, |set, c| set.with(c.2));
-            out.push(LineageRow::new(day, table, kind, row_key, columns, group[0].0, group[0].1, true, None));
+            out.push(LineageRow::new(day, table, kind, row_key, columns, group[0].0.key(), group[0].1, true, None));
         }
         // A losing body row gets one entry for all the columns it lost, values joined by
         // LOST_VALUE_SEPARATOR in column order (one entry per column if a value contains it).
         // Sorted by (body row, column, value): each body row's values in column order.
-        let mut lost: Vec<(&'static str, RowRef, Columns, &str)> = self.lost.iter().map(|(column, endpoint, r, value)| (*endpoint, *r, *column, value.as_str())).collect();
+        let mut lost: Vec<(EndpointId, RowRef, Columns, &str)> = self.lost.iter().map(|(column, endpoint, r, value)| (*endpoint, *r, *column, value.as_str())).collect();
         lost.sort_unstable();
         lost.dedup();
         for values in lost.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-            let (endpoint, r) = (values[0].0, values[0].1);
+            let (endpoint, r) = (values[0].0.key(), values[0].1);
             if values.iter().any(|(.., v)| v.contains(LOST_VALUE_SEPARATOR)) {
                 for &(.., column, value) in values {
                     out.push(LineageRow::new(day, table, kind, row_key, column, endpoint, r, false, Some(value.to_owned())));
@@ -1016,11 +1078,22 @@ pub struct Projector<'c> {
     last_date: Option<NaiveDate>,
     run_stats: BTreeMap<String, SessionRunStats>,
     events_applied: Vec<EventId>,
+    /// Media source → its spend precedence, `strategis_metrics` last: the configuration's,
+    /// read once.
+    spend_orders: BTreeMap<String, Vec<EndpointId>>,
+    /// One shared copy of each media source's name, for the rows that carry it.
+    media_sources: BTreeMap<String, Arc<str>>,
 }
 
 impl<'c> Projector<'c> {
     pub fn new(config: &'c ProjectorConfig, window: Option<DateWindow>, carry: Carry) -> Self {
-        Projector { config, window, carry, last_date: None, run_stats: BTreeMap::new(), events_applied: Vec::new() }
+        let strategis = endpoint_id!("strategis_metrics");
+        let spend_orders = config
+            .spend_precedence
+            .iter()
+            .map(|(media, order)| (media.clone(), order.iter().filter_map(|e| EndpointId::of(e)).filter(|e| *e != strategis).chain([strategis]).collect()))
+            .collect();
+        Projector { config, window, carry, last_date: None, run_stats: BTreeMap::new(), events_applied: Vec::new(), spend_orders, media_sources: BTreeMap::new() }
     }
 
     fn in_window(&self, d: NaiveDate) -> bool {
@@ -1136,119 +1209,126 @@ impl<'c> Projector<'c> {
         out
     }
 
-    fn campaign_rows(&mut self, day: &DayData<'_>, fetches: &Fetches<'_>, out: &mut DayProjection) {
+    fn campaign_rows<'d>(&mut self, day: &DayData<'_>, fetches: &Fetches<'d>, out: &mut DayProjection) {
         let date = day.date;
         let config = self.config;
-        let mut sources: DaySources = BTreeMap::new();
-        let mut adsets: Vec<(Cow<'_, str>, RowRef, &SourceRow)> = Vec::new();
-        let mut unmapped_keys: BTreeSet<String> = BTreeSet::new();
+        let (s1_daily, s1_reconciled, strategis, fb_campaigns) =
+            (endpoint_id!("s1_daily_v3"), endpoint_id!("s1_reconciled"), endpoint_id!("strategis_metrics"), endpoint_id!("facebook_campaigns"));
+        let Carry { identity, daily_meta, .. } = &mut self.carry;
+        let identity = &*identity;
+        // Campaign key → its place in `sources`. Keys borrow the body's Strategis id, the
+        // carry's pairing or a campaign name's prefix; nothing is copied to group rows.
+        let mut keys: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut sources: Vec<KeySources<'d>> = Vec::new();
+        let mut adsets: Vec<(&str, RowRef, &SourceRow)> = Vec::new();
         // Adset rows carry no campaign name: the name-prefix rule uses their campaign's name.
-        let mut names: BTreeMap<String, String> = BTreeMap::new();
+        let mut names: BTreeMap<&str, &str> = BTreeMap::new();
         for key in ["facebook_campaigns", "facebook_report"] {
             if let Some(f) = snapshot(fetches, key) {
-                for (_, r) in &f.rows {
-                    if let (Some(pid), Some(name)) = (&r.platform_campaign_id, &r.campaign_name) {
-                        names.entry(pid.to_string()).or_insert_with(|| name.to_string());
+                for &(_, r) in &f.rows {
+                    if let (Some(pid), Some(name)) = (r.platform_campaign_id.as_deref(), r.campaign_name.as_deref()) {
+                        names.entry(pid).or_insert(name);
                     }
                 }
             }
         }
         for spec in ENDPOINTS.iter().filter(|s| !s.sessions) {
             let Some(f) = snapshot(fetches, spec.key) else { continue };
+            let Some(endpoint) = EndpointId::of(spec.key) else { continue };
+            let any_date = endpoint == endpoint_id!("s1_rpc_average") || endpoint == fb_campaigns;
             for &(at, row) in &f.rows {
-                if row.date.is_some_and(|d| d != date) && spec.key != "s1_rpc_average" && spec.key != "facebook_campaigns" {
+                if row.date.is_some_and(|d| d != date) && !any_date {
                     continue;
                 }
-                let key: Cow<'_, str> = match (&row.strategis_id, &row.platform_campaign_id) {
-                    (Some(sid), _) => Cow::Borrowed(sid),
-                    (None, Some(pid)) => match self.carry.resolve(pid, row.campaign_name.as_deref().or(names.get(pid.as_ref()).map(String::as_str)), date) {
-                        Some(sid) => Cow::Owned(sid),
-                        None => {
-                            unmapped_keys.insert(pid.to_string());
-                            Cow::Borrowed(pid)
-                        }
+                let (key, unmapped) = match (row.strategis_id.as_deref(), row.platform_campaign_id.as_deref()) {
+                    (Some(sid), _) => (sid, false),
+                    (None, Some(pid)) => match resolve(identity, pid, row.campaign_name.as_deref().or_else(|| names.get(pid).copied()), date) {
+                        Some(sid) => (sid, false),
+                        None => (pid, true),
                     },
                     (None, None) => continue,
                 };
-                if spec.key == "facebook_adsets" {
-                    adsets.push((key.clone(), at, row));
+                let at_key = *keys.entry(key).or_insert_with(|| {
+                    sources.push(KeySources::default());
+                    sources.len() - 1
+                });
+                let key_sources = &mut sources[at_key];
+                key_sources.unmapped |= unmapped;
+                if endpoint == endpoint_id!("facebook_adsets") {
+                    adsets.push((key, at, row));
+                    key_sources.has_adsets = true;
                 }
-                let key_sources = sources.entry(key).or_default();
                 if spec.platform != "all" && key_sources.platform.is_none() {
                     key_sources.platform = Some(spec.platform);
                 }
-                Agg::add_to(key_sources.by_endpoint.entry(spec.key), row, at);
+                key_sources.add(endpoint, row, at);
             }
         }
         // Each source row gets one or two entries (chosen or lost; the revenue reports one for
         // their own snapshot's columns, one for the shared ones); reserving that up front
         // spares copying a date's entries as the vector grows.
-        let source_rows: usize = sources.values().flat_map(|s| s.by_endpoint.values()).map(|a| a.refs.len()).sum();
+        let source_rows: usize = sources.iter().flat_map(|s| s.by_endpoint.iter().flatten()).map(|a| a.refs().len()).sum();
         out.lineage.reserve(2 * source_rows + 2 * adsets.len());
         // Daily campaign rows (and their lineage) of the campaigns that have adset rows, which
         // copy them below.
         let mut parents: BTreeMap<&str, (CampaignRow, RowBuilder)> = BTreeMap::new();
-        let adset_parents: BTreeSet<&str> = adsets.iter().map(|(key, _, _)| key.as_ref()).collect();
-        for (key, key_sources) in &sources {
-            let key: &str = key;
-            let src = &key_sources.by_endpoint;
-            let unmapped = unmapped_keys.contains(key);
+        // Reused from key to key: a date has thousands.
+        let (mut b, mut rb) = (RowBuilder::default(), RowBuilder::default());
+        let (mut platform_reports, mut name_order, mut meta_order): (Vec<EndpointId>, Vec<EndpointId>, Vec<EndpointId>) = Default::default();
+        let only_strategis = [strategis];
+        for (&key, &at_key) in &keys {
+            let src = &sources[at_key];
+            let unmapped = src.unmapped;
             if unmapped {
                 out.unmapped_campaigns.insert((date, key.to_owned()));
             }
-            let mut b = RowBuilder::default();
-            let network_id: Option<Arc<str>> = b.take(day, column!("network_id"), pick(src, &["s1_daily_v3"], |r| r.network_id.as_deref())).map(Arc::from);
+            b.clear();
+            let network_id: Option<Arc<str>> = b.take(day, column!("network_id"), pick(src, &[s1_daily], |r| r.network_id.as_deref())).map(Arc::from);
             let media_source = match &network_id {
                 Some(id) => {
-                    let m = config.network_map.get(&**id).map(|m| Arc::from(m.as_str()));
+                    let m = config.network_map.get(&**id).map(|m| shared_name(&mut self.media_sources, m));
                     if m.is_none() {
                         out.unmapped_network_ids.insert(id.to_string());
                     }
                     m
                 }
-                None => key_sources.platform.map(Arc::from),
+                None => src.platform.map(|p| shared_name(&mut self.media_sources, p)),
             };
-            let spend_order: Vec<&'static str> = media_source
-                .as_deref()
-                .and_then(|m| config.spend_precedence.get(m))
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|e| *e != "strategis_metrics")
-                .chain(["strategis_metrics"])
-                .collect();
-            let spend = pick(src, &spend_order, |r| r.spend);
+            let spend_order: &[EndpointId] = media_source.as_deref().and_then(|m| self.spend_orders.get(m)).map_or(&only_strategis, Vec::as_slice);
+            let spend = pick(src, spend_order, |r| r.spend);
             let spend_source = spend.endpoint;
             let spend_usd = b.take(day, column!("spend_usd"), spend);
-            let same: &[&'static str] = spend_source.as_slice();
+            let same: &[EndpointId] = spend_source.as_slice();
             let clicks = b.take(day, column!("clicks"), pick(src, same, |r| r.clicks));
-            let impressions = b.take(day, column!("impressions"), pick(src, &[&["strategis_metrics"][..], same].concat(), |r| r.impressions));
-            let conversion_order: &[&'static str] = if media_source.as_deref() == Some("facebook") { &["facebook_pixel", "facebook_report"] } else { same };
+            // strategis_metrics, then the spend endpoint if there is one.
+            let strategis_then_same = [strategis, spend_source.unwrap_or(strategis)];
+            let impressions = b.take(day, column!("impressions"), pick(src, &strategis_then_same[..1 + same.len()], |r| r.impressions));
+            let conversion_order: &[EndpointId] =
+                if media_source.as_deref() == Some("facebook") { &[endpoint_id!("facebook_pixel"), endpoint_id!("facebook_report")] } else { same };
             let conversions = b.take(day, column!("conversions"), pick(src, conversion_order, |r| r.conversions));
-            let avg_rpc_3d = b.take(day, column!("avg_rpc_3d"), pick(src, &["s1_rpc_average"], |r| r.rpc));
-            let owner = b.take(day, column!("owner"), pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.buyer.as_deref())).map(Arc::from);
-            let lane = b.take(day, column!("lane"), pick(src, &["facebook_campaigns"], |r| r.lane.as_deref())).map(Arc::from);
-            let category = b.take(day, column!("category"), pick(src, &["s1_daily_v3", "s1_reconciled", "facebook_campaigns"], |r| r.category.as_deref())).map(Arc::from);
+            let avg_rpc_3d = b.take(day, column!("avg_rpc_3d"), pick(src, &[endpoint_id!("s1_rpc_average")], |r| r.rpc));
+            let buyer_order = [s1_daily, s1_reconciled, fb_campaigns];
+            let owner = b.take(day, column!("owner"), pick(src, &buyer_order, |r| r.buyer.as_deref())).map(Arc::from);
+            let lane = b.take(day, column!("lane"), pick(src, &[fb_campaigns], |r| r.lane.as_deref())).map(Arc::from);
+            let category = b.take(day, column!("category"), pick(src, &buyer_order, |r| r.category.as_deref())).map(Arc::from);
             // "The platform report": the spend endpoint first, then the platform's other reports.
-            let platform_reports: Vec<&'static str> = same
-                .iter()
-                .copied()
-                .chain(spend_order.iter().copied().filter(|e| *e != "strategis_metrics"))
-                .fold(Vec::new(), |mut v, e| {
-                    if !v.contains(&e) {
-                        v.push(e);
-                    }
-                    v
-                });
-            let mut name_order = vec!["facebook_campaigns", "s1_daily_v3"];
-            name_order.extend(platform_reports.iter().copied().filter(|e| *e != "facebook_campaigns"));
+            platform_reports.clear();
+            for &e in same.iter().chain(spend_order.iter().filter(|e| **e != strategis)) {
+                if !platform_reports.contains(&e) {
+                    platform_reports.push(e);
+                }
+            }
+            name_order.clear();
+            name_order.extend([fb_campaigns, s1_daily]);
+            name_order.extend(platform_reports.iter().copied().filter(|e| *e != fb_campaigns));
             let campaign_name = b.take(day, column!("campaign_name"), pick(src, &name_order, |r| r.campaign_name.as_deref())).map(Arc::from);
-            let mut meta_order = vec!["s1_daily_v3"];
+            meta_order.clear();
+            meta_order.push(s1_daily);
             meta_order.extend(platform_reports.iter().copied());
             let account_id = b.take(day, column!("account_id"), pick(src, &meta_order, |r| r.account_id.as_deref())).map(Arc::from);
-            let rsoc_site = b.take(day, column!("rsoc_site"), pick(src, &["s1_daily_v3"], |r| r.rsoc_site.as_deref())).map(Arc::from);
+            let rsoc_site = b.take(day, column!("rsoc_site"), pick(src, &[s1_daily], |r| r.rsoc_site.as_deref())).map(Arc::from);
             let platform_campaign_id = b.take(day, column!("platform_campaign_id"), pick(src, &meta_order, |r| r.platform_campaign_id.as_deref())).map(Arc::from);
-            self.carry.daily_meta.insert(
+            daily_meta.insert(
                 (date, key.to_owned()),
                 CampaignMeta {
                     owner: owner.clone(),
@@ -1258,13 +1338,13 @@ impl<'c> Projector<'c> {
                 },
             );
 
-            let has_reconciled = src.contains_key("s1_reconciled");
+            let has_reconciled = src.get(s1_reconciled).is_some();
             for snapshot_source in ["daily", "reconciled"] {
-                let revenue_endpoint = if snapshot_source == "daily" { "s1_daily_v3" } else { "s1_reconciled" };
+                let revenue_endpoint = if snapshot_source == "daily" { s1_daily } else { s1_reconciled };
                 if snapshot_source == "reconciled" && !has_reconciled {
                     continue;
                 }
-                let mut rb = RowBuilder::default();
+                rb.clear();
                 let revenue_usd = rb.take(day, column!("revenue_usd"), pick(src, &[revenue_endpoint], |r| r.revenue));
                 let sessions = rb.take(day, column!("sessions"), pick(src, &[revenue_endpoint], |r| r.sessions));
                 let s1_clicks = rb.take(day, column!("s1_clicks"), pick(src, &[revenue_endpoint], |r| r.s1_clicks));
@@ -1285,7 +1365,7 @@ impl<'c> Projector<'c> {
                     rsoc_site: rsoc_site.clone(),
                     platform_campaign_id: platform_campaign_id.clone(),
                     spend_usd,
-                    spend_source: spend_usd.and(spend_source).map(str::to_owned),
+                    spend_source: spend_usd.and(spend_source).map(|e| e.key().to_owned()),
                     revenue_usd,
                     sessions,
                     s1_clicks,
@@ -1308,7 +1388,7 @@ impl<'c> Projector<'c> {
                     for entry in &mut out.lineage[shared..] {
                         entry.both_snapshots = has_reconciled;
                     }
-                    if adset_parents.contains(key) {
+                    if src.has_adsets {
                         parents.insert(key, (row.clone(), b.clone()));
                     }
                 }
@@ -1317,25 +1397,27 @@ impl<'c> Projector<'c> {
         }
 
         // Adset rows: campaign metadata copied from the daily campaign row.
-        let mut per_adset: BTreeMap<(String, String), Agg<'_>> = BTreeMap::new();
+        let mut per_adset: BTreeMap<(&str, &str), Agg<'_>> = BTreeMap::new();
         for (key, at, row) in adsets {
-            let Some(adset_id) = row.adset_id.as_deref().map(str::to_owned) else { continue };
-            Agg::add_to(per_adset.entry((key.into_owned(), adset_id)), row, at);
+            let Some(adset_id) = row.adset_id.as_deref() else { continue };
+            Agg::add_to(per_adset.entry((key, adset_id)), row, at);
         }
         for ((key, adset_id), agg) in per_adset {
-            let parent = parents.get(key.as_str());
+            let parent = parents.get(key);
             let p = parent.map(|(row, _)| row);
             // The parent's sources of what the row copies; its other sources (its spend,
             // revenue) contribute nothing to an adset row.
-            let copied: Vec<(&'static str, RowRef, Columns)> =
-                parent.map(|(_, lineage)| lineage.chosen.iter().copied().filter(|(_, _, column)| column.intersects(ADSET_COPIED)).collect()).unwrap_or_default();
-            let newest = agg.refs.iter().chain(copied.iter().map(|(_, r, _)| r)).map(|r| day.fetched_at(*r)).max();
+            rb.clear();
+            if let Some((_, lineage)) = parent {
+                rb.chosen.extend(lineage.chosen.iter().copied().filter(|(_, _, column)| column.intersects(ADSET_COPIED)));
+            }
+            let newest = agg.refs().iter().chain(rb.chosen.iter().map(|(_, r, _)| r)).map(|r| day.fetched_at(*r)).max();
             let row = CampaignRow {
-                campaign_id: key.clone(),
+                campaign_id: key.to_owned(),
                 date,
                 level: "adset",
                 snapshot_source: "daily",
-                adset_id: Some(adset_id),
+                adset_id: Some(adset_id.to_owned()),
                 adset_name: agg.row().adset_name.as_deref().map(str::to_owned),
                 campaign_name: p.and_then(|p| p.campaign_name.clone()),
                 owner: p.and_then(|p| p.owner.clone()),
@@ -1361,15 +1443,15 @@ impl<'c> Projector<'c> {
             };
             let row_key: Arc<str> = Arc::from(row.key());
             if parent.is_some() {
-                RowBuilder { chosen: copied, ..Default::default() }.finish(day, "campaign_index", "adset_copied", &row_key, &mut out.lineage);
+                rb.finish(day, "campaign_index", "adset_copied", &row_key, &mut out.lineage);
             }
             let own = [(column!("spend_usd"), row.spend_usd.is_some()), (column!("clicks"), row.clicks.is_some()), (column!("impressions"), row.impressions.is_some())]
                 .into_iter()
                 .filter(|(_, present)| *present)
                 .fold(Columns::EMPTY, |set, (c, _)| set.with(c));
             if !own.is_empty() {
-                for r in &agg.refs {
-                    out.lineage.push(LineageRow::new(day, "campaign_index", "adset_own", &row_key, own, "facebook_adsets", *r, true, None));
+                for &r in agg.refs() {
+                    out.lineage.push(LineageRow::new(day, "campaign_index", "adset_own", &row_key, own, "facebook_adsets", r, true, None));
                 }
             }
             out.campaign_index.push(row);

@@ -111,6 +111,75 @@ pub static ENDPOINTS: [EndpointSpec; 15] = [
     spec!(smartnews_report, "smartnews", "/api/smartnews/report", [("dimensions", "date-strategisCampaignId")], Range, TotalPages, Json, false, false),
 ];
 
+/// An endpoint as a small number: its key's place in alphabetical order, so that ids compare
+/// and sort exactly as their keys do without comparing text. The projector keys its per-source
+/// maps and lineage sorts by it. Build one with [`endpoint_id!`](crate::endpoint_id) (checked
+/// when compiling) or [`EndpointId::of`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EndpointId(u8);
+
+impl EndpointId {
+    /// Every endpoint key, alphabetical: the ids' numbering.
+    const KEYS: [&'static str; ENDPOINTS.len()] = [
+        "facebook_adsets",
+        "facebook_campaigns",
+        "facebook_pixel",
+        "facebook_report",
+        "mediago_report",
+        "newsbreak_report",
+        "outbrain_report",
+        "s1_daily_v3",
+        "s1_hourly_v3",
+        "s1_reconciled",
+        "s1_rpc_average",
+        "smartnews_report",
+        "strategis_metrics",
+        "taboola_report",
+        "zemanta_report",
+    ];
+
+    /// How many ids there are: one per endpoint.
+    pub const COUNT: usize = Self::KEYS.len();
+
+    /// The id of `key`; `None` for a key that is no endpoint's.
+    pub const fn of(key: &str) -> Option<EndpointId> {
+        let mut i = 0;
+        while i < Self::KEYS.len() {
+            if crate::columns::const_str_eq(Self::KEYS[i], key) {
+                return Some(EndpointId(i as u8));
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// The id of a key known when compiling; an unknown key fails the build in
+    /// [`endpoint_id!`](crate::endpoint_id).
+    pub const fn named(key: &str) -> EndpointId {
+        match Self::of(key) {
+            Some(id) => id,
+            None => panic!("not an endpoint key"),
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        Self::KEYS[usize::from(self.0)]
+    }
+
+    /// The id's place in `0..COUNT`, for arrays indexed by endpoint.
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+/// The [`EndpointId`] of a literal endpoint key, checked when compiling.
+#[macro_export]
+macro_rules! endpoint_id {
+    ($key:literal) => {
+        const { $crate::registry::EndpointId::named($key) }
+    };
+}
+
 pub fn endpoint(key: &str) -> Option<&'static EndpointSpec> {
     ENDPOINTS.iter().find(|e| e.key == key)
 }
@@ -247,6 +316,20 @@ pub fn probe_csv(body: &[u8]) -> Probe {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoint_ids_number_every_key_in_alphabetical_order() {
+        let mut keys: Vec<_> = keys().collect();
+        keys.sort_unstable();
+        assert_eq!(keys, EndpointId::KEYS);
+        for (i, key) in keys.iter().enumerate() {
+            let id = EndpointId::of(key).map(EndpointId::index);
+            assert_eq!(id, Some(i), "{key}");
+            assert_eq!(EndpointId::KEYS[i], *key);
+        }
+        assert_eq!(EndpointId::of("no_such_endpoint"), None);
+        assert!(endpoint_id!("facebook_report") < endpoint_id!("s1_daily_v3"));
+    }
 
     #[test]
     fn registry_has_fifteen_unique_keys() {
