@@ -18,6 +18,7 @@
 //!   daily row, marked [`LineageRow::both_snapshots`].
 
 use std::collections::{btree_map, BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use adlake_raw::{Envelope, EventId, RunPhase};
@@ -852,18 +853,66 @@ struct Pick<'s, T> {
     endpoint: Option<EndpointId>,
     refs: &'s [RowRef],
     /// Sources later in the order that also had a value: (endpoint, rows, value).
-    losers: Vec<(EndpointId, &'s [RowRef], String)>,
+    losers: Vec<(EndpointId, &'s [RowRef], LostValue<'s>)>,
+}
+
+/// A losing source's value, as read: printed only into its lineage entry, once per body row
+/// rather than once per pick.
+#[derive(Debug, Clone, Copy)]
+enum LostValue<'s> {
+    Text(&'s str),
+    Money(Decimal),
+    Count(i64),
+}
+
+impl std::fmt::Display for LostValue<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LostValue::Text(t) => f.write_str(t),
+            LostValue::Money(d) => std::fmt::Display::fmt(d, f),
+            LostValue::Count(n) => std::fmt::Display::fmt(n, f),
+        }
+    }
+}
+
+impl LostValue<'_> {
+    fn contains_separator(&self) -> bool {
+        matches!(self, LostValue::Text(t) if t.contains(LOST_VALUE_SEPARATOR))
+    }
+}
+
+/// A value a source row can lose with.
+trait Losable<'s>: Copy {
+    fn lost(self) -> LostValue<'s>;
+}
+
+impl<'s> Losable<'s> for &'s str {
+    fn lost(self) -> LostValue<'s> {
+        LostValue::Text(self)
+    }
+}
+
+impl Losable<'_> for Decimal {
+    fn lost(self) -> LostValue<'static> {
+        LostValue::Money(self)
+    }
+}
+
+impl Losable<'_> for i64 {
+    fn lost(self) -> LostValue<'static> {
+        LostValue::Count(self)
+    }
 }
 
 /// The value of the first source in `order` that has one. `get` may return a reference into
 /// the source row: only the winner's value is copied out, by the caller.
-fn pick<'s, T: std::fmt::Display>(sources: &'s KeySources<'_>, order: &[EndpointId], get: impl Fn(&'s SourceRow) -> Option<T>) -> Pick<'s, T> {
+fn pick<'s, T: Losable<'s>>(sources: &'s KeySources<'_>, order: &[EndpointId], get: impl Fn(&'s SourceRow) -> Option<T>) -> Pick<'s, T> {
     for (i, &endpoint) in order.iter().enumerate() {
         if let Some(agg) = sources.get(endpoint) {
             if let Some(v) = get(agg.row()) {
                 let losers = order[i + 1..]
                     .iter()
-                    .filter_map(|&e| sources.get(e).and_then(|a| get(a.row()).map(|lv| (e, a.refs(), lv.to_string()))))
+                    .filter_map(|&e| sources.get(e).and_then(|a| get(a.row()).map(|lv| (e, a.refs(), lv.lost()))))
                     .collect();
                 return Pick { value: Some(v), endpoint: Some(endpoint), refs: agg.refs(), losers };
             }
@@ -875,14 +924,14 @@ fn pick<'s, T: std::fmt::Display>(sources: &'s KeySources<'_>, order: &[Endpoint
 /// Collects a row's lineage: chosen sources grouped per (endpoint, body row), so one entry
 /// names every column that row supplied; losing sources one entry per column with their value.
 #[derive(Default, Clone)]
-struct RowBuilder {
+struct RowBuilder<'s> {
     /// (endpoint, body row, column): grouped per body row when the row is finished.
     chosen: Vec<(EndpointId, RowRef, Columns)>,
-    lost: Vec<(Columns, EndpointId, RowRef, String)>,
+    lost: Vec<(EndpointId, RowRef, Columns, LostValue<'s>)>,
     newest: Option<DateTime<Utc>>,
 }
 
-impl RowBuilder {
+impl<'s> RowBuilder<'s> {
     /// Empty again, keeping its vectors: one builder serves every row of a date.
     fn clear(&mut self) {
         self.chosen.clear();
@@ -890,7 +939,7 @@ impl RowBuilder {
         self.newest = None;
     }
 
-    fn take<T>(&mut self, day: &DayData<'_>, column: Columns, p: Pick<'_, T>) -> Option<T> {
+    fn take<T>(&mut self, day: &DayData<'_>, column: Columns, p: Pick<'s, T>) -> Option<T> {
         if let (Some(_), Some(endpoint)) = (&p.value, p.endpoint) {
             for &r in p.refs {
                 self.newest = self.newest.max(Some(day.fetched_at(r)));
@@ -898,7 +947,7 @@ impl RowBuilder {
             }
             for (loser, refs, value) in p.losers {
                 for &r in refs {
-                    self.lost.push((column, loser, r, value.clone()));
+                    self.lost.push((loser, r, column, value));
                 }
             }
         }
@@ -913,24 +962,25 @@ impl RowBuilder {
         }
         // A losing body row gets one entry for all the columns it lost, values joined by
         // LOST_VALUE_SEPARATOR in column order (one entry per column if a value contains it).
-        // Sorted by (body row, column, value): each body row's values in column order.
-        let mut lost: Vec<(EndpointId, RowRef, Columns, &str)> = self.lost.iter().map(|(column, endpoint, r, value)| (*endpoint, *r, *column, value.as_str())).collect();
-        lost.sort_unstable();
-        lost.dedup();
-        for values in lost.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        // Sorted by (body row, column): each body row's values in column order. A body row
+        // has one value per column (its source's), so equal (row, column) are one loss.
+        self.lost.sort_unstable_by_key(|&(endpoint, r, column, _)| (endpoint, r, column));
+        self.lost.dedup_by_key(|&mut (endpoint, r, column, _)| (endpoint, r, column));
+        for values in self.lost.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
             let (endpoint, r) = (values[0].0.key(), values[0].1);
-            if values.iter().any(|(.., v)| v.contains(LOST_VALUE_SEPARATOR)) {
+            if values.iter().any(|(.., v)| v.contains_separator()) {
                 for &(.., column, value) in values {
-                    out.push(LineageRow::new(day, table, kind, row_key, column, endpoint, r, false, Some(value.to_owned())));
+                    out.push(LineageRow::new(day, table, kind, row_key, column, endpoint, r, false, Some(value.to_string())));
                 }
             } else {
                 let columns = values.iter().fold(Columns::EMPTY, |set, (_, _, c, _)| set.with(*c));
-                let mut joined = String::with_capacity(values.iter().map(|(.., v)| v.len() + 1).sum());
+                let mut joined = String::new();
                 for (i, (.., value)) in values.iter().enumerate() {
                     if i > 0 {
                         joined.push(LOST_VALUE_SEPARATOR);
                     }
-                    joined.push_str(value);
+                    // Writing into a String cannot fail.
+                    let _ = write!(joined, "{value}");
                 }
                 out.push(LineageRow::new(day, table, kind, row_key, columns, endpoint, r, false, Some(joined)));
             }
@@ -1121,8 +1171,18 @@ impl<'c> Projector<'c> {
             for &i in &f.events {
                 if let Some(Ok(decoded)) = &day.parsed[i].decoded {
                     for r in &decoded.rows {
-                        if let (Some(pid), Some(sid)) = (&r.platform_campaign_id, &r.strategis_id) {
-                            self.carry.identity.entry(pid.to_string()).or_default().entry(date).or_default().insert(sid.to_string());
+                        if let (Some(pid), Some(sid)) = (r.platform_campaign_id.as_deref(), r.strategis_id.as_deref()) {
+                            // Most pairs are known from earlier dates' responses: copy text only
+                            // for what is new.
+                            let identity = &mut self.carry.identity;
+                            if !identity.contains_key(pid) {
+                                identity.insert(pid.to_owned(), BTreeMap::new());
+                            }
+                            if let Some(sids) = identity.get_mut(pid).map(|by_date| by_date.entry(date).or_default()) {
+                                if !sids.contains(sid) {
+                                    sids.insert(sid.to_owned());
+                                }
+                            }
                         }
                     }
                 }
