@@ -437,14 +437,47 @@ pub fn decode_body_shared(hash: &BodyHash, compressed: &[u8]) -> Result<Arc<[u8]
 }
 
 /// One frame of `size` bytes decompressed into a new `Arc<[u8]>`; `None` when the frame does
-/// not hold exactly that many bytes.
+/// not hold exactly that many bytes. The buffer is not zeroed first: zeroing it was a pass
+/// over every body's bytes, and its page faults, that decompression then overwrote.
 fn decompress_shared(compressed: &[u8], size: usize) -> Option<Arc<[u8]>> {
     let mut slots = Arc::<[u8]>::new_uninit_slice(size);
-    Arc::get_mut(&mut slots)?.fill(std::mem::MaybeUninit::new(0));
-    // SAFETY: every element was initialised by the fill above.
-    let mut body = unsafe { slots.assume_init() };
-    let written = zstd::bulk::Decompressor::new().ok()?.decompress_to_buffer(compressed, Arc::get_mut(&mut body)?).ok()?;
-    (written == size).then_some(body)
+    let mut out = Unfilled { slots: Arc::get_mut(&mut slots)?, filled: 0 };
+    let written = zstd::bulk::Decompressor::new().ok()?.decompress_to_buffer(compressed, &mut out).ok()?;
+    if written != size || out.filled != size {
+        return None;
+    }
+    // SAFETY: zstd wrote `filled` bytes contiguously from the start (the `WriteBuf` contract),
+    // and that is all `size` of them.
+    Some(unsafe { slots.assume_init() })
+}
+
+/// A buffer zstd decompresses into without it being initialised first: the `Vec` spare
+/// capacity idiom, for the slots of an `Arc<[u8]>`.
+struct Unfilled<'a> {
+    slots: &'a mut [std::mem::MaybeUninit<u8>],
+    /// How many bytes from the start zstd has written.
+    filled: usize,
+}
+
+// SAFETY: `as_slice` exposes only the `filled` bytes zstd reported writing, `capacity` and
+// `as_mut_ptr` describe exactly the slots, and nothing here reads unwritten memory.
+unsafe impl zstd::zstd_safe::WriteBuf for Unfilled<'_> {
+    fn as_slice(&self) -> &[u8] {
+        // SAFETY: the first `filled` slots were written by zstd (see `filled_until`).
+        unsafe { std::slice::from_raw_parts(self.slots.as_ptr().cast::<u8>(), self.filled) }
+    }
+
+    fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.slots.as_mut_ptr().cast::<u8>()
+    }
+
+    unsafe fn filled_until(&mut self, n: usize) {
+        self.filled = n;
+    }
 }
 
 fn prefixed(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore> {
@@ -514,5 +547,26 @@ mod tests {
         assert_eq!(&*decode_body_shared(&hash, &streamed).unwrap(), &body[..], "no size in the header");
         assert_eq!(&*decode_body_shared(&BodyHash::of(&both), &two).unwrap(), &both[..], "an understating header");
         assert!(matches!(decode_body_shared(&hash, &sized[..sized.len() / 2]), Err(RawError::CorruptBody { .. })), "a truncated frame");
+    }
+
+    /// A single-segment frame of one raw block whose header states `stated` bytes.
+    fn raw_frame(content: &[u8], stated: u8) -> Vec<u8> {
+        let mut frame = vec![0x28, 0xb5, 0x2f, 0xfd, 0x20, stated];
+        let block = 1 | (content.len() as u32) << 3;
+        frame.extend_from_slice(&block.to_le_bytes()[..3]);
+        frame.extend_from_slice(content);
+        frame
+    }
+
+    #[test]
+    fn a_frame_that_holds_other_than_its_stated_size_is_refused_not_read() {
+        let content = b"forty bytes of body, give or take a few.";
+        let hash = BodyHash::of(content);
+        assert_eq!(&*decode_body_shared(&hash, &raw_frame(content, content.len() as u8)).unwrap(), &content[..], "the hand-built frame is valid");
+        for stated in [content.len() + 8, content.len() - 8] {
+            let frame = raw_frame(content, stated as u8);
+            assert!(matches!(zstd::zstd_safe::get_frame_content_size(&frame), Ok(Some(n)) if n == stated as u64));
+            assert!(matches!(decode_body_shared(&hash, &frame), Err(RawError::CorruptBody { .. })), "stated {stated}");
+        }
     }
 }

@@ -1155,6 +1155,12 @@ impl<'c> Projector<'c> {
         &self.carry
     }
 
+    /// [`Projector::carry`], for a projector that is done: without copying the identity
+    /// pairs of every date seen.
+    pub fn into_carry(self) -> Carry {
+        self.carry
+    }
+
     /// Projects `date` from its http events (any order; run markers are ignored here).
     /// Dates must come in ascending order; a date outside the window only feeds the carry.
     pub fn day(&mut self, date: NaiveDate, events: &[Event]) -> DayProjection {

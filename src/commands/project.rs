@@ -122,7 +122,7 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
             waiting += clock.elapsed();
             let Some((date, events)) = message else {
                 let (campaign_runs, session_runs, marker_rows) = projector.runs(&markers);
-                let done = ToWriter::Done { campaign_runs, session_runs, marker_rows, applied: projector.events_applied(), carry: projector.carry().clone() };
+                let done = ToWriter::Done { campaign_runs, session_runs, marker_rows, applied: projector.events_applied(), carry: projector.into_carry() };
                 tracing::debug!(waiting_for_lake_s = waiting.as_secs_f64(), projecting_s = projecting.as_secs_f64(), cpu_s = thread_cpu_seconds(), "projector");
                 // A writer that has stopped reports its own error.
                 let _ = to_writer.send(done);
