@@ -752,7 +752,7 @@ pub type Identity = BTreeMap<String, BTreeMap<NaiveDate, BTreeSet<String>>>;
 /// one itself; an incremental projection may start from one read back from the database.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Carry {
-    /// platform campaign id → date of the `s1_daily_v3` response → Strategis ids it paired.
+    /// The campaign identity pairs of every date seen.
     pub identity: Identity,
     /// (endpoint, date) → row count of that pair's newest fetch, when it was OK.
     pub ok_counts: BTreeMap<(String, NaiveDate), i64>,
@@ -774,7 +774,6 @@ fn resolve<'a>(identity: &'a Identity, platform_id: &str, name: Option<&'a str>,
 }
 
 impl Carry {
-
     /// Drops what no date after `date` can look back to.
     fn forget_before(&mut self, date: NaiveDate) {
         let horizon = date - chrono::Days::new(CONTEXT_DAYS);
