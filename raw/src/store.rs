@@ -562,10 +562,13 @@ mod tests {
     fn a_frame_that_holds_other_than_its_stated_size_is_refused_not_read() {
         let content = b"forty bytes of body, give or take a few.";
         let hash = BodyHash::of(content);
-        assert_eq!(&*decode_body_shared(&hash, &raw_frame(content, content.len() as u8)).unwrap(), &content[..], "the hand-built frame is valid");
+        let valid = raw_frame(content, content.len() as u8);
+        assert_eq!(decompress_shared(&valid, content.len()).as_deref(), Some(&content[..]), "the hand-built frame is valid");
+        assert_eq!(&*decode_body_shared(&hash, &valid).unwrap(), &content[..]);
         for stated in [content.len() + 8, content.len() - 8] {
             let frame = raw_frame(content, stated as u8);
             assert!(matches!(zstd::zstd_safe::get_frame_content_size(&frame), Ok(Some(n)) if n == stated as u64));
+            assert!(decompress_shared(&frame, stated).is_none(), "stated {stated}: no body from slots zstd did not fill");
             assert!(matches!(decode_body_shared(&hash, &frame), Err(RawError::CorruptBody { .. })), "stated {stated}");
         }
     }
