@@ -277,8 +277,9 @@ pub struct SessionLineage {
 }
 
 impl SessionLineage {
-    /// Whether `hour` of `campaign_id`, from body row `locator` of `event_id`, continues this run.
-    fn continues(&self, campaign_id: &str, hour: u8, columns: Columns, event_id: EventId, locator: &Locator) -> bool {
+    /// Whether `hour` of this run's campaign, from body row `locator` of `event_id`, continues
+    /// this run. The caller knows whether the campaign is the run's, without comparing ids.
+    fn continues(&self, hour: u8, columns: Columns, event_id: EventId, locator: &Locator) -> bool {
         let Some(from) = self.index_from else { return false };
         let (prefix, index) = locator.split();
         Some(hour) == self.hour_to.checked_add(1)
@@ -287,7 +288,6 @@ impl SessionLineage {
             && self.event_id == event_id
             && self.columns == columns
             && (Arc::ptr_eq(locator.prefix(), &self.locator_prefix) || prefix == &*self.locator_prefix)
-            && *self.campaign_id == *campaign_id
     }
 
     /// The per-row entries this run stands for, in hour order.
@@ -1538,6 +1538,8 @@ impl<'c> Projector<'c> {
         let mut campaign: Option<(u32, Arc<str>, Option<Arc<CampaignMeta>>)> = None;
         let mut meta_key = (date, String::new());
         let mut refs: Vec<RowRef> = Vec::new();
+        // The campaign (by rank) of the newest lineage run: equal ranks are equal ids.
+        let mut last_run_rank: Option<u32> = None;
         out.session_hourly.reserve(rows.len());
         for group in rows.chunk_by(|a, b| (a.0, a.2) == (b.0, b.2)) {
             let (rank, sid, hour) = (group[0].0, group[0].1, group[0].2);
@@ -1590,8 +1592,9 @@ impl<'c> Projector<'c> {
                     let event_id = day.events[r.event].id;
                     let Some(locator) = day.source_row(*r).map(|row| &row.locator) else { continue };
                     match runs.last_mut() {
-                        Some(run) if refs.len() == 1 && run.continues(sid, hour, columns, event_id, locator) => run.hour_to = hour,
+                        Some(run) if refs.len() == 1 && last_run_rank == Some(rank) && run.continues(hour, columns, event_id, locator) => run.hour_to = hour,
                         _ => {
+                            last_run_rank = Some(rank);
                             let index = locator.split().1;
                             runs.push(SessionLineage {
                                 date,
