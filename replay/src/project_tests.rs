@@ -734,6 +734,14 @@ fn session_lineage_runs_stand_for_exactly_the_rows_each_hour_came_from() {
     ordered.ok("s1_hourly_v3", day, "r1", 10, json!({"data": {"data": (0..28).map(|h| hour("siruns0003", h, "1", json!("1"))).collect::<Vec<_>>()}}));
     let runs: Vec<(u8, u8, Option<u32>)> = ordered.project().session_lineage.iter().map(|r| (r.hour_from, r.hour_to, r.index_from)).collect();
     assert_eq!(runs, vec![(0, 27, Some(0))]);
+    // The next campaign's first hour may follow the last one's, from the next body row: it
+    // still starts a run of its own.
+    let mut adjacent = Fixture::default();
+    let rows: Vec<_> = (0..4).map(|h| hour("siruns0005", h, "1", json!("1"))).chain((4..6).map(|h| hour("siruns0006", h, "1", json!("1")))).collect();
+    adjacent.ok("s1_hourly_v3", day, "r1", 10, json!({"data": {"data": rows}}));
+    let p = adjacent.project();
+    let runs: Vec<(&str, u8, u8, Option<u32>)> = p.session_lineage.iter().map(|r| (r.campaign_id.as_str(), r.hour_from, r.hour_to, r.index_from)).collect();
+    assert_eq!(runs, vec![("siruns0005", 0, 3, Some(0)), ("siruns0006", 4, 5, Some(4))]);
 }
 
 #[test]
