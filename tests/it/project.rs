@@ -293,4 +293,19 @@ fn bench_reproject_reports_the_median_of_its_rounds() {
     assert!(ratio(&report[key]).total_cmp(&ratios[1]).is_eq(), "reported {} is not the median of {ratios:?}", report[key]);
     let same_round = rounds.iter().find(|r| ratio(&r[key]).total_cmp(&ratio(&report[key])).is_eq()).expect("a round with the reported ratio");
     assert_eq!(same_round["full_cpu_s"], report["full"]["cpu_s"], "the figures are that round's");
+
+    // Each side's fastest round, and the ratio of those.
+    let best = &report["best_of_rounds"];
+    let fastest = |side: &str| rounds.iter().map(|r| ratio(&r[side])).fold(f64::INFINITY, f64::min);
+    assert_eq!(ratio(&best["full_cpu_s"]), fastest("full_cpu_s"), "{best}");
+    assert_eq!(ratio(&best["baseline_a_cpu_s"]), fastest("baseline_a_cpu_s"), "{best}");
+    let per_cpu = |mb: f64, cpu: f64| mb / cpu;
+    let expected = per_cpu(ratio(&report["body_mb"]), fastest("full_cpu_s")) / per_cpu(ratio(&report["baseline_a_decompress_parse"]["mb"]), fastest("baseline_a_cpu_s"));
+    assert!((ratio(&best["full_vs_a_per_cpu_s"]) - expected).abs() <= 1e-9 * expected, "{best} against {expected}");
+    if rounds.iter().all(|r| r["baseline_b_cpu_s"].is_number()) {
+        assert_eq!(ratio(&best["baseline_b_cpu_s"]), fastest("baseline_b_cpu_s"), "{best}");
+        assert!(best["full_vs_b_per_cpu_s"].is_number(), "{best}");
+    } else {
+        assert!(best["full_vs_b_per_cpu_s"].is_null(), "no ratio to a baseline that did not run: {best}");
+    }
 }
