@@ -119,24 +119,29 @@ pub static ENDPOINTS: [EndpointSpec; 15] = [
 pub struct EndpointId(u8);
 
 impl EndpointId {
-    /// Every endpoint key, alphabetical: the ids' numbering.
-    const KEYS: [&'static str; ENDPOINTS.len()] = [
-        "facebook_adsets",
-        "facebook_campaigns",
-        "facebook_pixel",
-        "facebook_report",
-        "mediago_report",
-        "newsbreak_report",
-        "outbrain_report",
-        "s1_daily_v3",
-        "s1_hourly_v3",
-        "s1_reconciled",
-        "s1_rpc_average",
-        "smartnews_report",
-        "strategis_metrics",
-        "taboola_report",
-        "zemanta_report",
-    ];
+    /// Every endpoint key, alphabetical: the ids' numbering. Sorted from [`ENDPOINTS`] when
+    /// compiling, so the registry stays the one list of endpoints.
+    const KEYS: [&'static str; ENDPOINTS.len()] = {
+        let mut keys = [""; ENDPOINTS.len()];
+        let mut i = 0;
+        while i < keys.len() {
+            keys[i] = ENDPOINTS[i].key;
+            i += 1;
+        }
+        // Insertion sort: const code has no `sort`, and there are fifteen.
+        let mut i = 1;
+        while i < keys.len() {
+            let mut j = i;
+            while j > 0 && const_str_lt(keys[j], keys[j - 1]) {
+                let earlier = keys[j - 1];
+                keys[j - 1] = keys[j];
+                keys[j] = earlier;
+                j -= 1;
+            }
+            i += 1;
+        }
+        keys
+    };
 
     /// How many ids there are: one per endpoint.
     pub const COUNT: usize = Self::KEYS.len();
@@ -170,6 +175,19 @@ impl EndpointId {
     pub fn index(self) -> usize {
         usize::from(self.0)
     }
+}
+
+/// `a < b` as `str` compares them (bytewise), for const code.
+const fn const_str_lt(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut i = 0;
+    while i < a.len() && i < b.len() {
+        if a[i] != b[i] {
+            return a[i] < b[i];
+        }
+        i += 1;
+    }
+    a.len() < b.len()
 }
 
 /// The [`EndpointId`] of a literal endpoint key, checked when compiling.
