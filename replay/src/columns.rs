@@ -117,6 +117,19 @@ pub(crate) const fn const_str_eq(a: &str, b: &str) -> bool {
     true
 }
 
+/// `a < b` as `str` compares them (bytewise), for const code.
+pub(crate) const fn const_str_lt(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut i = 0;
+    while i < a.len() && i < b.len() {
+        if a[i] != b[i] {
+            return a[i] < b[i];
+        }
+        i += 1;
+    }
+    a.len() < b.len()
+}
+
 /// The one-column [`Columns`] set of a literal name, checked when compiling.
 #[macro_export]
 macro_rules! column {

@@ -132,7 +132,7 @@ impl EndpointId {
         let mut i = 1;
         while i < keys.len() {
             let mut j = i;
-            while j > 0 && const_str_lt(keys[j], keys[j - 1]) {
+            while j > 0 && crate::columns::const_str_lt(keys[j], keys[j - 1]) {
                 let earlier = keys[j - 1];
                 keys[j - 1] = keys[j];
                 keys[j] = earlier;
@@ -175,19 +175,6 @@ impl EndpointId {
     pub fn index(self) -> usize {
         usize::from(self.0)
     }
-}
-
-/// `a < b` as `str` compares them (bytewise), for const code.
-const fn const_str_lt(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut i = 0;
-    while i < a.len() && i < b.len() {
-        if a[i] != b[i] {
-            return a[i] < b[i];
-        }
-        i += 1;
-    }
-    a.len() < b.len()
 }
 
 /// The [`EndpointId`] of a literal endpoint key, checked when compiling.
