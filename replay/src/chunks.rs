@@ -16,7 +16,8 @@
 //! A fingerprint only tells two rebuilds apart; it is no identity (a body's sha256 is), and
 //! sha256 over every value written took about 7% of the writer's time.
 //!
-//! Invariants: the fingerprint covers exactly the values written, in the order written. A
+//! Invariants: a segment's fingerprint covers exactly its values written, in the order written,
+//! and a chunk never spans two segments. A
 //! value a column cannot hold (money beyond DECIMAL(18, 6)) fails the statement, and with it
 //! the writer's transaction: nothing of it is kept.
 
@@ -118,17 +119,26 @@ fn index(i: u32) -> Result<i32, DbError> {
     i32::try_from(i).map_err(|_| DbError::Value(format!("index {i} does not fit INTEGER")))
 }
 
-/// A table's rows of one statement, owned, with the columns that read them.
+/// A table's rows of one statement, owned, with the columns that read them. The rows come in
+/// segments (the writer's dates), each fingerprinted on its own: one statement can carry many
+/// dates, and a fingerprint still covers one.
 pub struct Rows<R: 'static> {
+    segments: Vec<Segment<R>>,
+    len: usize,
+    columns: &'static [Column<R>],
+    /// Per column, the hash of the current segment's values written so far. Chunks are filled
+    /// one at a time, in order; the lock is only ever taken by the one thread scanning.
+    hashing: Mutex<Hashing>,
+    /// Each segment's fingerprint, in order, as its last row is written.
+    fingerprints: Arc<Mutex<Vec<String>>>,
+}
+
+struct Segment<R> {
     rows: Vec<R>,
     /// Values of the [`Column::Given`] column, one per row (empty if there is none).
     given: Vec<i64>,
-    columns: &'static [Column<R>],
-    /// Per column, the hash of its values written so far. Chunks are filled one at a time,
-    /// in order; the lock is only ever taken by the one thread scanning.
-    hashing: Mutex<Hashing>,
-    /// The fingerprint, once the last row is written.
-    fingerprint: Arc<Mutex<Option<String>>>,
+    /// The place of its first row among all the rows.
+    start: usize,
 }
 
 struct Hashing {
@@ -140,14 +150,17 @@ struct Hashing {
 }
 
 impl<R: 'static> Rows<R> {
+    /// `rows` as one segment (none if it is empty).
     pub fn new(rows: Vec<R>, columns: &'static [Column<R>]) -> Self {
-        Rows {
-            rows,
-            given: Vec::new(),
+        let mut all = Rows {
+            segments: Vec::new(),
+            len: 0,
             columns,
             hashing: Mutex::new(Hashing { columns: columns.iter().map(|_| Xxh3::new()).collect(), bytes: Vec::new(), text: String::new() }),
-            fingerprint: Arc::default(),
-        }
+            fingerprints: Arc::default(),
+        };
+        all.push_segment(rows, Vec::new());
+        all
     }
 
     /// Rows whose [`Column::Given`] column takes `given`, one value per row.
@@ -155,23 +168,64 @@ impl<R: 'static> Rows<R> {
         if given.len() != rows.len() {
             return Err(DbError::Value(format!("{} given values for {} rows", given.len(), rows.len())));
         }
-        Ok(Rows { given, ..Rows::new(rows, columns) })
+        let mut all = Rows::new(Vec::new(), columns);
+        all.push_segment(rows, given);
+        Ok(all)
+    }
+
+    /// Appends the segments of `more` after these: each keeps a fingerprint of its own.
+    pub fn append(&mut self, more: Rows<R>) {
+        for segment in more.segments {
+            self.push_segment(segment.rows, segment.given);
+        }
+    }
+
+    fn push_segment(&mut self, rows: Vec<R>, given: Vec<i64>) {
+        if rows.is_empty() {
+            return;
+        }
+        let start = self.len;
+        self.len += rows.len();
+        self.segments.push(Segment { rows, given, start });
     }
 
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len == 0
     }
 
-    /// Writes rows `from..from + n` into `out`, one vector per column, and hashes them. After
-    /// the last row, sets the fingerprint: sha256 over the row count and, per column in
-    /// order, its name and the XXH3-128 of its values, each tagged null or present, text with
-    /// its length. Equal for equal rows in equal order.
+    /// How many segments there are: fingerprints [`insert`] returns.
+    pub fn segments(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// The segment holding row `at`.
+    fn segment_of(&self, at: usize) -> Option<&Segment<R>> {
+        let after = self.segments.partition_point(|s| s.start <= at);
+        self.segments.get(after.checked_sub(1)?)
+    }
+
+    /// The rows of the next chunk from row `from`: at most a vector's worth, and never past the
+    /// end of a segment, so that each fingerprint ends with a chunk.
+    fn chunk_len(&self, from: usize) -> usize {
+        self.segment_of(from).map_or(0, |s| (s.start + s.rows.len() - from).min(CHUNK_ROWS))
+    }
+
+    /// Writes rows `from..from + n` (of one segment, see [`Rows::chunk_len`]) into `out`, one
+    /// vector per column, and hashes them. After a segment's last row, adds its fingerprint:
+    /// sha256 over its row count and, per column in order, its name and the XXH3-128 of its
+    /// values, each tagged null or present, text with its length. Equal for equal rows in
+    /// equal order, however many segments share the statement.
     fn fill(&self, out: &mut DataChunkHandle, from: usize, n: usize) -> Result<(), DbError> {
-        let rows = &self.rows[from..from + n];
+        if n == 0 {
+            return Ok(());
+        }
+        let segment = self.segment_of(from).filter(|s| from + n <= s.start + s.rows.len()).ok_or_else(|| DbError::Value(format!("rows {from}..{} are not in one segment", from + n)))?;
+        let local = from - segment.start;
+        let rows = &segment.rows[local..local + n];
         let mut hashing = self.hashing.lock().map_err(|_| DbError::Value("a fill of these rows failed before".into()))?;
         let Hashing { columns: hashers, bytes, text } = &mut *hashing;
         for ((c, column), hasher) in self.columns.iter().enumerate().zip(hashers.iter_mut()) {
@@ -205,7 +259,7 @@ impl<R: 'static> Rows<R> {
                 Column::Int(_, f) => unsafe { primitives(&mut v, bytes, rows.iter().map(|r| Ok(f(r))))? },
                 Column::Index(_, f) => unsafe { primitives(&mut v, bytes, rows.iter().map(|r| f(r).map(index).transpose()))? },
                 Column::Big(_, f) => unsafe { primitives(&mut v, bytes, rows.iter().map(|r| Ok(f(r))))? },
-                Column::Given(_) => unsafe { primitives(&mut v, bytes, self.given[from..from + n].iter().map(|g| Ok(Some(*g))))? },
+                Column::Given(_) => unsafe { primitives(&mut v, bytes, segment.given[local..local + n].iter().map(|g| Ok(Some(*g))))? },
                 Column::Money(_, f) => unsafe { primitives(&mut v, bytes, rows.iter().map(|r| money(f(r))))? },
                 Column::Double(_, f) => unsafe { primitives(&mut v, bytes, rows.iter().map(|r| Ok(f(r))))? },
                 Column::Bool(_, f) => unsafe { primitives(&mut v, bytes, rows.iter().map(|r| Ok(f(r))))? },
@@ -213,16 +267,15 @@ impl<R: 'static> Rows<R> {
             }
             hasher.update(&bytes[..]);
         }
-        // DuckDB asks once more after the last row, for an empty chunk.
-        if n > 0 && from + n == self.rows.len() {
+        if local + n == segment.rows.len() {
             let mut h = Sha256::new();
-            h.update((self.rows.len() as u64).to_le_bytes());
+            h.update((segment.rows.len() as u64).to_le_bytes());
             for (column, hasher) in self.columns.iter().zip(hashers.iter_mut()) {
                 h.update(column.name().as_bytes());
                 h.update(std::mem::take(hasher).digest128().to_le_bytes());
             }
             let done = hex::encode(h.finalize());
-            *self.fingerprint.lock().map_err(|_| DbError::Value("a fill of these rows failed before".into()))? = Some(done);
+            self.fingerprints.lock().map_err(|_| DbError::Value("a fill of these rows failed before".into()))?.push(done);
         }
         Ok(())
     }
@@ -327,14 +380,14 @@ unsafe fn primitives<T: Encode>(v: &mut FlatVector<'_>, bytes: &mut Vec<u8>, val
 
 /// What the table function reads: rows of any table.
 trait Feed: Send + Sync {
-    fn len(&self) -> usize;
+    fn chunk_len(&self, from: usize) -> usize;
     fn columns(&self) -> Vec<(&'static str, LogicalTypeHandle)>;
     fn fill(&self, out: &mut DataChunkHandle, from: usize, n: usize) -> Result<(), DbError>;
 }
 
 impl<R: Send + Sync + 'static> Feed for Rows<R> {
-    fn len(&self) -> usize {
-        self.rows.len()
+    fn chunk_len(&self, from: usize) -> usize {
+        Rows::chunk_len(self, from)
     }
 
     fn columns(&self) -> Vec<(&'static str, LogicalTypeHandle)> {
@@ -379,7 +432,7 @@ impl VTab for RowsFunction {
         // is shared but never contended.
         let cursor = &info.get_init_data().0;
         let from = cursor.load(Ordering::Acquire);
-        let n = feed.len().saturating_sub(from).min(CHUNK_ROWS);
+        let n = feed.chunk_len(from);
         feed.fill(output, from, n)?;
         output.set_len(n);
         cursor.store(from + n, Ordering::Release);
@@ -398,16 +451,16 @@ pub fn register(conn: &Connection) -> Result<(), DbError> {
 }
 
 /// Appends `rows` to `table` (whose columns they must list in order) within the connection's
-/// transaction, and returns their fingerprint (see [`Rows::fill`]); `None` for no rows.
-pub fn insert<R: Send + Sync + 'static>(conn: &Connection, table: &str, rows: Rows<R>) -> Result<Option<String>, DbError> {
+/// transaction, and returns their segments' fingerprints, in order (see [`Rows::fill`]).
+pub fn insert<R: Send + Sync + 'static>(conn: &Connection, table: &str, rows: Rows<R>) -> Result<Vec<String>, DbError> {
     insert_as(NEXT_ID.fetch_add(1, Ordering::Relaxed), conn, table, rows)
 }
 
-fn insert_as<R: Send + Sync + 'static>(id: u64, conn: &Connection, table: &str, rows: Rows<R>) -> Result<Option<String>, DbError> {
+fn insert_as<R: Send + Sync + 'static>(id: u64, conn: &Connection, table: &str, rows: Rows<R>) -> Result<Vec<String>, DbError> {
     if rows.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    let fingerprint = rows.fingerprint.clone();
+    let (fingerprints, segments) = (rows.fingerprints.clone(), rows.segments());
     REGISTERED.lock().map_err(|_| DbError::Value("the rows registry is poisoned".into()))?.insert(id, Box::new(rows));
     // The id is a literal (DuckDB binds the function once, with it), and the function is
     // qualified, so that a macro of the same name in the user's database cannot stand in.
@@ -417,8 +470,11 @@ fn insert_as<R: Send + Sync + 'static>(id: u64, conn: &Connection, table: &str, 
         registered.remove(&id);
     }
     result.map_err(DbError::query(format!("insert {table}")))?;
-    let done = fingerprint.lock().map_err(|_| DbError::Value(format!("fingerprint of {table}")))?.take();
-    done.map(Some).ok_or_else(|| DbError::Value(format!("DuckDB did not read every row given for {table}")))
+    let done = std::mem::take(&mut *fingerprints.lock().map_err(|_| DbError::Value(format!("fingerprint of {table}")))?);
+    if done.len() != segments {
+        return Err(DbError::Value(format!("DuckDB did not read every row given for {table}")));
+    }
+    Ok(done)
 }
 
 #[cfg(test)]
@@ -461,7 +517,9 @@ mod tests {
     }
 
     fn fingerprint(rows: Vec<Row>, given: Vec<i64>) -> String {
-        insert(&table(), "t", Rows::with_given(rows, given, COLUMNS).unwrap()).unwrap().unwrap()
+        let mut fingerprints = insert(&table(), "t", Rows::with_given(rows, given, COLUMNS).unwrap()).unwrap();
+        assert_eq!(fingerprints.len(), 1);
+        fingerprints.remove(0)
     }
 
     #[test]
@@ -554,5 +612,25 @@ mod tests {
         moved_back[1].text = Some("a".into());
         moved_back[2].text = Some("bc".into());
         assert_ne!(fingerprint(moved, given(6)), fingerprint(moved_back, given(6)));
+    }
+
+    #[test]
+    fn segments_of_one_statement_fingerprint_as_statements_of_their_own() {
+        let sizes = [CHUNK_ROWS + 7, 5, 0, 2 * CHUNK_ROWS];
+        let part = |k: usize| -> Vec<Row> {
+            let skip: usize = sizes[..k].iter().sum();
+            sample(skip + sizes[k]).split_off(skip)
+        };
+        let alone: Vec<String> = (0..sizes.len()).filter(|&k| sizes[k] > 0).map(|k| fingerprint(part(k), given(sizes[k]))).collect();
+        let conn = table();
+        let mut all = Rows::with_given(part(0), given(sizes[0]), COLUMNS).unwrap();
+        for k in 1..sizes.len() {
+            all.append(Rows::with_given(part(k), given(sizes[k]), COLUMNS).unwrap());
+        }
+        assert_eq!((all.len(), all.segments()), (sizes.iter().sum(), 3), "an empty part is no segment");
+        assert_eq!(insert(&conn, "t", all).unwrap(), alone);
+        let numbers: Vec<Option<i64>> = conn.prepare("SELECT number FROM t").unwrap().query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+        let expected: Vec<Option<i64>> = (0..sizes.len()).flat_map(part).map(|r| r.number).collect();
+        assert_eq!(numbers, expected, "every row, in order");
     }
 }

@@ -615,6 +615,33 @@ fn streaming_and_whole_writes_give_the_same_fingerprints() {
     assert_eq!(differing, ["fingerprint.session_hourly_metrics"]);
 }
 
+#[test]
+fn batches_of_any_size_write_what_one_date_at_a_time_writes() {
+    let p = corpus().project();
+    let dates: BTreeSet<NaiveDate> = p.session_hourly.iter().map(|r| r.date).collect();
+    assert!(dates.len() >= 3, "several dates to gather: {dates:?}");
+    let in_batches_of = |batch_rows: usize| {
+        let fingerprints = written(
+            |conn| crate::write::write_in_batches(conn, &p, batch_rows).unwrap(),
+            "SELECT table_name, CAST(date AS VARCHAR), row_count, fingerprint FROM projection_fingerprints ORDER BY rowid",
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?)),
+        );
+        let sessions = written(
+            |conn| crate::write::write_in_batches(conn, &p, batch_rows).unwrap(),
+            "SELECT campaign_id, CAST(date AS VARCHAR), click_hour, sessions FROM session_hourly_metrics ORDER BY rowid",
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i32>(2)?, r.get::<_, Option<i64>>(3)?)),
+        );
+        (fingerprints, sessions)
+    };
+    let one_date_at_a_time = in_batches_of(1);
+    let session_dates = one_date_at_a_time.0.iter().filter(|f| f.0 == "session_hourly_metrics").count();
+    assert_eq!(session_dates, dates.len(), "a fingerprint per date: {:?}", one_date_at_a_time.0);
+    assert_eq!(one_date_at_a_time.1.len(), p.session_hourly.len());
+    for batch_rows in [2, 50, 1_000_000] {
+        assert_eq!(in_batches_of(batch_rows), one_date_at_a_time, "batches of {batch_rows} rows");
+    }
+}
+
 /// The `lineage_sources` rows after `write_with`, in source order.
 fn written_sources(write_with: impl FnOnce(&mut duckdb::Connection)) -> Vec<(i64, String, String, String, String, bool)> {
     written(write_with, "SELECT source_id, table_name, kind, columns, endpoint, chosen FROM lineage_sources ORDER BY ALL", |r| {

@@ -2,12 +2,15 @@
 //! records `projection_meta`. A reader, or a crash, sees the old rows or the new rows, never a
 //! mix. One thread owns the connection.
 //!
-//! Rows go in one statement per (table, date), straight into DuckDB's vectors (see
-//! [`crate::chunks`]); each table's columns are declared once below. Each statement's rows are
-//! hashed as they are written; those per-date fingerprints (`projection_fingerprints`) are what
-//! the table fingerprints in `projection_meta` combine, so an incremental projection re-hashes
+//! Rows go straight into DuckDB's vectors (see [`crate::chunks`]); each table's columns are
+//! declared once below. A table's rows of consecutive dates are gathered into one statement of
+//! about a row group: DuckDB plans each statement afresh, and one per (table, date) cost a
+//! full rebuild of a quarter some 600 plans. Each date's rows are still hashed on their own
+//! as they are written; those per-date fingerprints (`projection_fingerprints`) are what the
+//! table fingerprints in `projection_meta` combine, so an incremental projection re-hashes
 //! only the dates it rewrote.
 
+use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
@@ -224,11 +227,53 @@ fn session_lineage_rows(rows: Vec<SessionLineage>, sources: &mut BTreeMap<i64, L
     Rows::with_given(rows, given, SESSION_LINEAGE)
 }
 
+/// Rows a table gathers before one statement writes them: DuckDB's row group. A date brings
+/// a table from a few rows to fifty thousand.
+const BATCH_ROWS: usize = 122_880;
+
+/// A table's rows not written yet: one segment per date, in order.
+struct Batch<R: 'static> {
+    rows: Option<Rows<R>>,
+    /// Per segment: its date (`None` for rows not fingerprinted per date) and row count.
+    dates: Vec<(Option<NaiveDate>, usize)>,
+}
+
+/// A [`Batch`] of whichever row type its table has.
+trait Pending {
+    fn len(&self) -> usize;
+    /// Writes the rows, and returns the date, row count and fingerprint of each dated segment.
+    fn write(&mut self, conn: &Connection, table: &str) -> Result<Vec<(NaiveDate, usize, String)>, DbError>;
+    fn as_any(&mut self) -> &mut dyn Any;
+}
+
+impl<R: Send + Sync + 'static> Pending for Batch<R> {
+    fn len(&self) -> usize {
+        self.rows.as_ref().map_or(0, Rows::len)
+    }
+
+    fn write(&mut self, conn: &Connection, table: &str) -> Result<Vec<(NaiveDate, usize, String)>, DbError> {
+        let (Some(rows), dates) = (self.rows.take(), std::mem::take(&mut self.dates)) else { return Ok(Vec::new()) };
+        let fingerprints = crate::chunks::insert(conn, table, rows)?;
+        if fingerprints.len() != dates.len() {
+            return Err(DbError::Value(format!("{} fingerprints for {} dates of {table}", fingerprints.len(), dates.len())));
+        }
+        Ok(dates.into_iter().zip(fingerprints).filter_map(|((date, count), fingerprint)| Some((date?, count, fingerprint))).collect())
+    }
+
+    fn as_any(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
 /// A projection being written: begun (the window's rows deleted), fed date by date, finished
 /// (runs, bookkeeping, commit). Dropped without `finish`, it rolls back.
 pub struct Writer<'c> {
     tx: Transaction<'c>,
     window: Option<crate::project::DateWindow>,
+    /// Per table, the rows of dates fed but not yet written.
+    pending: BTreeMap<&'static str, Box<dyn Pending>>,
+    /// How many rows a table's batch gathers before it is written.
+    batch_rows: usize,
     fingerprints: Vec<(&'static str, NaiveDate, usize, String)>,
     lineage_sources: BTreeMap<i64, LineageSource>,
 }
@@ -256,17 +301,44 @@ impl<'c> Writer<'c> {
                     .map_err(DbError::query("replace raw_events"))?;
             }
         }
-        Ok(Writer { tx, window, fingerprints: Vec::new(), lineage_sources: BTreeMap::new() })
+        Ok(Writer { tx, window, pending: BTreeMap::new(), batch_rows: BATCH_ROWS, fingerprints: Vec::new(), lineage_sources: BTreeMap::new() })
     }
 
-    fn append<R: Send + Sync + 'static>(&self, table: &str, rows: Rows<R>) -> Result<(), DbError> {
-        crate::chunks::insert(&self.tx, table, rows).map(drop)
+    fn append<R: Send + Sync + 'static>(&mut self, table: &'static str, rows: Rows<R>) -> Result<(), DbError> {
+        self.gather(table, None, rows)
     }
 
-    /// Appends `rows` as `table`'s rows of `date`, and remembers their fingerprint.
+    /// Appends `rows` as `table`'s rows of `date`, whose fingerprint is remembered when they
+    /// are written.
     fn append_dated<R: Send + Sync + 'static>(&mut self, table: &'static str, date: NaiveDate, rows: Rows<R>) -> Result<(), DbError> {
-        let count = rows.len();
-        if let Some(fingerprint) = crate::chunks::insert(&self.tx, table, rows)? {
+        self.gather(table, Some(date), rows)
+    }
+
+    /// Adds `rows` (one segment, or none) to `table`'s batch, and writes the batch once it
+    /// holds a row group.
+    fn gather<R: Send + Sync + 'static>(&mut self, table: &'static str, date: Option<NaiveDate>, rows: Rows<R>) -> Result<(), DbError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if rows.segments() != 1 {
+            return Err(DbError::Value(format!("{} segments of {table} for one date", rows.segments())));
+        }
+        let pending = self.pending.entry(table).or_insert_with(|| Box::new(Batch::<R> { rows: None, dates: Vec::new() }));
+        let batch = pending.as_any().downcast_mut::<Batch<R>>().ok_or_else(|| DbError::Value(format!("rows of another type for {table}")))?;
+        batch.dates.push((date, rows.len()));
+        match &mut batch.rows {
+            Some(all) => all.append(rows),
+            none => *none = Some(rows),
+        }
+        if pending.len() >= self.batch_rows {
+            self.write_pending(table)?;
+        }
+        Ok(())
+    }
+
+    fn write_pending(&mut self, table: &'static str) -> Result<(), DbError> {
+        let Some(pending) = self.pending.get_mut(table) else { return Ok(()) };
+        for (date, count, fingerprint) in pending.write(&self.tx, table)? {
             self.fingerprints.push((table, date, count, fingerprint));
         }
         Ok(())
@@ -308,16 +380,22 @@ impl<'c> Writer<'c> {
     }
 
     /// Writes the runs and the run markers' raw_events rows, the bookkeeping, and commits.
-    pub fn finish(self, campaign_runs: &[RunRow], session_runs: &[RunRow], marker_rows: &[RawEventRow], events_applied: &[adlake_raw::EventId]) -> Result<(), DbError> {
-        let tx = &self.tx;
+    pub fn finish(mut self, campaign_runs: &[RunRow], session_runs: &[RunRow], marker_rows: &[RawEventRow], events_applied: &[adlake_raw::EventId]) -> Result<(), DbError> {
         for run in campaign_runs.iter().chain(session_runs) {
             for t in ["campaign_index_runs", "session_ingest_runs"] {
-                tx.execute(&format!("DELETE FROM {t} WHERE run_id = ?"), params![run.run_id]).map_err(DbError::query(format!("replace {t}")))?;
+                self.tx.execute(&format!("DELETE FROM {t} WHERE run_id = ?"), params![run.run_id]).map_err(DbError::query(format!("replace {t}")))?;
             }
         }
         self.append("campaign_index_runs", Rows::new(campaign_runs.to_vec(), CAMPAIGN_INDEX_RUNS))?;
         self.append("session_ingest_runs", Rows::new(session_runs.to_vec(), SESSION_INGEST_RUNS))?;
         self.append("raw_events", Rows::new(marker_rows.to_vec(), RAW_EVENTS))?;
+        let tables: Vec<&'static str> = self.pending.keys().copied().collect();
+        for table in tables {
+            self.write_pending(table)?;
+        }
+        // In the order writing one date at a time gives, wherever the batches ended.
+        self.fingerprints.sort_by_key(|&(table, date, ..)| (date, DATED.iter().position(|t| *t == table)));
+        let tx = &self.tx;
 
         // The sources a window projection shares with dates outside it are there already. One
         // read and one appender: a statement per source cost a one-day projection a tenth of
@@ -395,7 +473,14 @@ fn by_date<T: Clone>(rows: &[T], date: impl Fn(&T) -> NaiveDate) -> BTreeMap<Nai
 /// Writes a whole in-memory projection: its window's dates are replaced (or every table, for
 /// a full projection). The same rows and fingerprints as writing it date by date.
 pub fn write(conn: &mut Connection, p: &Projection) -> Result<(), DbError> {
+    write_in_batches(conn, p, BATCH_ROWS)
+}
+
+/// [`write`], with a table's rows written whenever its batch holds `batch_rows` (1: each
+/// date's rows on their own).
+pub(crate) fn write_in_batches(conn: &mut Connection, p: &Projection, batch_rows: usize) -> Result<(), DbError> {
     let mut w = Writer::begin(conn, p.window)?;
+    w.batch_rows = batch_rows;
     for (date, rows) in by_date(&p.campaign_index, |r| r.date) {
         w.append_dated("campaign_index", date, Rows::new(rows, CAMPAIGN_INDEX))?;
     }
