@@ -293,6 +293,11 @@ fn bench_reproject_reports_the_median_of_its_rounds() {
     assert!(ratio(&report[key]).total_cmp(&ratios[1]).is_eq(), "reported {} is not the median of {ratios:?}", report[key]);
     let same_round = rounds.iter().find(|r| ratio(&r[key]).total_cmp(&ratio(&report[key])).is_eq()).expect("a round with the reported ratio");
     assert_eq!(same_round["full_cpu_s"], report["full"]["cpu_s"], "the figures are that round's");
+    for one_day in ["one_day", "one_day_again"] {
+        let fraction = ratio(&report[one_day]["fraction_of_full"]);
+        assert!(fraction.is_finite() && fraction > 0.0, "{one_day}: {}", report[one_day]);
+        assert_eq!(same_round[format!("{one_day}_fraction_of_full")], report[one_day]["fraction_of_full"], "{one_day} of that round");
+    }
 
     // Each side's fastest round, and the ratio of those.
     let best = &report["best_of_rounds"];
