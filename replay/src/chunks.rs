@@ -17,9 +17,9 @@
 //! sha256 over every value written took about 7% of the writer's time.
 //!
 //! Invariants: a segment's fingerprint covers exactly its values written, in the order written,
-//! and a chunk never spans two segments. A
-//! value a column cannot hold (money beyond DECIMAL(18, 6)) fails the statement, and with it
-//! the writer's transaction: nothing of it is kept.
+//! and a chunk never spans two segments. A value a column cannot hold (money beyond
+//! DECIMAL(18, 6)) fails the statement, and with it the writer's transaction: nothing of it is
+//! kept.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
