@@ -69,7 +69,6 @@ fn three_days_store_every_endpoint_and_page_byte_exact() {
     }
 
     // Each stored body equals what the fake renders for that request.
-    let universe = fake.fake.universe().clone();
     rt().block_on(async {
         let lake = Lake::open(s.lake().to_str().expect("utf8")).expect("open");
         for e in &http {
@@ -87,7 +86,7 @@ fn three_days_store_every_endpoint_and_page_byte_exact() {
                 facebook_page_size: 4,
                 smartnews_page_size: 1,
             };
-            let expected = bodies::render(&universe, &request).expect("render").body;
+            let expected = bodies::render(universe, &request).expect("render").body;
             let stored = lake.get_body(&e.envelope.body.expect("body").sha256).await.expect("body");
             assert!(stored == expected, "{} page {} differs from what the fake sent", spec.key, h.page);
         }
