@@ -7,7 +7,11 @@ use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "adlake", version, about = "Keep every upstream report response; replay them into DuckDB.")]
+#[command(
+    name = "adlake",
+    version,
+    about = "Keep every upstream report response; replay them into DuckDB."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -188,7 +192,12 @@ pub struct UniverseArgs {
     #[arg(long, default_value = "demo@adlake.test")]
     pub email: String,
     /// Password accepted by the fake
-    #[arg(long, env = "FAKE_UPSTREAM_PASSWORD", default_value = "demo-password", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "FAKE_UPSTREAM_PASSWORD",
+        default_value = "demo-password",
+        hide_env_values = true
+    )]
     pub password: String,
     /// Lifetime of issued tokens, seconds
     #[arg(long, default_value_t = 3600)]

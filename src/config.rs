@@ -118,7 +118,11 @@ pub struct EndpointSettings {
 
 impl UpstreamSettings {
     pub fn endpoint(&self, key: &str) -> EndpointSettings {
-        self.endpoints.get(key).copied().unwrap_or(EndpointSettings { lookback_days: 3, attempts: 3, skip_final_after_days: None })
+        self.endpoints.get(key).copied().unwrap_or(EndpointSettings {
+            lookback_days: 3,
+            attempts: 3,
+            skip_final_after_days: None,
+        })
     }
 }
 
@@ -133,34 +137,62 @@ pub fn load(global: &Global, env: Env<'_>) -> Result<Settings, ConfigError> {
         Some(path) => read_file(path)?,
         None => FileConfig::default(),
     };
-    let origin = global.config.as_ref().map_or("config".to_string(), |p| format!("config file `{}`", p.display()));
+    let origin = global
+        .config
+        .as_ref()
+        .map_or("config".to_string(), |p| format!("config file `{}`", p.display()));
     for key in file.endpoints.keys() {
         check_endpoint(key, &origin)?;
     }
     let env_u64 = |name: &str| -> Result<Option<u64>, ConfigError> {
         env(name)
-            .map(|v| v.trim().parse().map_err(|_| ConfigError::BadValue { name: name.into(), value: v, expected: "a whole number" }))
+            .map(|v| {
+                v.trim().parse().map_err(|_| ConfigError::BadValue {
+                    name: name.into(),
+                    value: v,
+                    expected: "a whole number",
+                })
+            })
             .transpose()
     };
     let env_f64 = |name: &str| -> Result<Option<f64>, ConfigError> {
         env(name)
             .map(|v| match v.trim().parse::<f64>() {
                 Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
-                _ => Err(ConfigError::BadValue { name: name.into(), value: v, expected: "a positive number" }),
+                _ => Err(ConfigError::BadValue {
+                    name: name.into(),
+                    value: v,
+                    expected: "a positive number",
+                }),
             })
             .transpose()
     };
     let up = file.upstream;
 
-    let lake = global.lake.clone().or_else(|| env("ADLAKE_LAKE")).or(file.lake).unwrap_or_else(|| "./data/lake".into());
-    let db = global.db.clone().or_else(|| env("ADLAKE_DB").map(PathBuf::from)).or(file.db).unwrap_or_else(|| "./data/monitoring.duckdb".into());
-    let lock_wait_ms = global.lock_wait_ms.or(env_u64("ADLAKE_LOCK_WAIT_MS")?).or(file.lock_wait_ms).unwrap_or(30_000);
+    let lake = global
+        .lake
+        .clone()
+        .or_else(|| env("ADLAKE_LAKE"))
+        .or(file.lake)
+        .unwrap_or_else(|| "./data/lake".into());
+    let db = global
+        .db
+        .clone()
+        .or_else(|| env("ADLAKE_DB").map(PathBuf::from))
+        .or(file.db)
+        .unwrap_or_else(|| "./data/monitoring.duckdb".into());
+    let lock_wait_ms = global
+        .lock_wait_ms
+        .or(env_u64("ADLAKE_LOCK_WAIT_MS")?)
+        .or(file.lock_wait_ms)
+        .unwrap_or(30_000);
 
     let lookback_default = up.lookback_days.unwrap_or(3);
     let mut endpoints = BTreeMap::new();
     for spec in adlake_replay::ENDPOINTS.iter() {
         let from_file = file.endpoints.get(spec.key).cloned().unwrap_or_default();
-        let (lookback, skip) = if spec.key == "s1_reconciled" { (5, Some(4)) } else { (lookback_default, None) };
+        let (lookback, skip) =
+            if spec.key == "s1_reconciled" { (5, Some(4)) } else { (lookback_default, None) };
         endpoints.insert(
             spec.key,
             EndpointSettings {
@@ -175,30 +207,56 @@ pub fn load(global: &Global, env: Env<'_>) -> Result<Settings, ConfigError> {
         url: env("ADLAKE_UPSTREAM_URL").or(up.url),
         auth_url: env("ADLAKE_AUTH_URL").or(up.auth_url),
         secrets_file: env("ADLAKE_SECRETS_FILE").map(PathBuf::from).or(up.secrets_file),
-        timeout: Duration::from_millis(env_u64("ADLAKE_HTTP_TIMEOUT_MS")?.or(up.timeout_ms).unwrap_or(120_000)),
-        retry_base: Duration::from_millis(env_u64("ADLAKE_RETRY_BASE_MS")?.or(up.retry_base_ms).unwrap_or(1_000)),
-        max_wait: Duration::from_millis(env_u64("ADLAKE_MAX_WAIT_MS")?.or(up.max_wait_ms).unwrap_or(10_000)),
+        timeout: Duration::from_millis(
+            env_u64("ADLAKE_HTTP_TIMEOUT_MS")?.or(up.timeout_ms).unwrap_or(120_000),
+        ),
+        retry_base: Duration::from_millis(
+            env_u64("ADLAKE_RETRY_BASE_MS")?.or(up.retry_base_ms).unwrap_or(1_000),
+        ),
+        max_wait: Duration::from_millis(
+            env_u64("ADLAKE_MAX_WAIT_MS")?.or(up.max_wait_ms).unwrap_or(10_000),
+        ),
         requests_per_second: env_f64("ADLAKE_RPS")?.or(up.requests_per_second).unwrap_or(20.0),
         per_endpoint_concurrency: up.per_endpoint_concurrency.unwrap_or(2).max(1),
-        page_limit: env_u64("ADLAKE_PAGE_LIMIT")?.map(|v| v as u32).or(up.page_limit).unwrap_or(500).max(1),
+        page_limit: env_u64("ADLAKE_PAGE_LIMIT")?
+            .map(|v| v as u32)
+            .or(up.page_limit)
+            .unwrap_or(500)
+            .max(1),
         max_pages: up.max_pages.unwrap_or(50).max(1),
         endpoints,
     };
     let mut projector = adlake_replay::project::ProjectorConfig::default();
     projector.network_map.extend(file.projector.network_map);
     for (media, endpoints) in file.projector.spend_precedence {
-        let keys = endpoints.iter().map(|e| check_endpoint(e, &format!("{origin} [projector.spend_precedence]")).map(|s| s.key)).collect::<Result<Vec<_>, _>>()?;
+        let keys = endpoints
+            .iter()
+            .map(|e| {
+                check_endpoint(e, &format!("{origin} [projector.spend_precedence]")).map(|s| s.key)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         projector.spend_precedence.insert(media, keys);
     }
-    Ok(Settings { lake, db, lock_wait: Duration::from_millis(lock_wait_ms), upstream, projector, as_of: None })
+    Ok(Settings {
+        lake,
+        db,
+        lock_wait: Duration::from_millis(lock_wait_ms),
+        upstream,
+        projector,
+        as_of: None,
+    })
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
     toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_owned(), source })
 }
 
-pub fn check_endpoint(key: &str, origin: &str) -> Result<&'static adlake_replay::EndpointSpec, ConfigError> {
+pub fn check_endpoint(
+    key: &str,
+    origin: &str,
+) -> Result<&'static adlake_replay::EndpointSpec, ConfigError> {
     adlake_replay::endpoint(key).ok_or_else(|| ConfigError::UnknownEndpoint {
         key: key.to_owned(),
         origin: origin.to_owned(),
@@ -236,14 +294,19 @@ mod tests {
         assert_eq!((file.lake.as_str(), file.upstream.retry_base.as_millis()), ("/file/lake", 7));
         assert_eq!(file.upstream.endpoint("taboola_report").lookback_days, 9);
 
-        let env = env_of(&[("ADLAKE_LAKE", "/env/lake"), ("ADLAKE_RETRY_BASE_MS", "3"), ("ADLAKE_UPSTREAM_URL", "http://env")]);
+        let env = env_of(&[
+            ("ADLAKE_LAKE", "/env/lake"),
+            ("ADLAKE_RETRY_BASE_MS", "3"),
+            ("ADLAKE_UPSTREAM_URL", "http://env"),
+        ]);
         let with_env = load(&g, &env).unwrap();
         assert_eq!(with_env.lake, "/env/lake");
         assert_eq!(with_env.db, PathBuf::from("/file/db"));
         assert_eq!(with_env.upstream.retry_base.as_millis(), 3);
         assert_eq!(with_env.upstream.url.as_deref(), Some("http://env"));
 
-        let flags = Global { config: Some(path), lake: Some("/flag/lake".into()), ..Default::default() };
+        let flags =
+            Global { config: Some(path), lake: Some("/flag/lake".into()), ..Default::default() };
         assert_eq!(load(&flags, &env).unwrap().lake, "/flag/lake");
     }
 
@@ -255,7 +318,9 @@ mod tests {
         let g = Global { config: Some(path), ..Default::default() };
         let err = load(&g, &env_of(&[])).unwrap_err().to_string();
         assert!(err.contains("tiktok_report") && err.contains("taboola_report"), "{err}");
-        let err = load(&Global::default(), &env_of(&[("ADLAKE_MAX_WAIT_MS", "soon")])).unwrap_err().to_string();
+        let err = load(&Global::default(), &env_of(&[("ADLAKE_MAX_WAIT_MS", "soon")]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("ADLAKE_MAX_WAIT_MS") && err.contains("soon"), "{err}");
     }
 }

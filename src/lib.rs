@@ -48,8 +48,16 @@ impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
             AppError::Usage(_) | AppError::Config(_) | AppError::Secret(_) => EXIT_USAGE,
-            AppError::Lake(RawError::UnsupportedUrl { .. } | RawError::BadId { .. } | RawError::NoLocalLake { .. }) => EXIT_USAGE,
-            AppError::Upstream(connector::UpstreamError::LoginRejected { .. } | connector::UpstreamError::TokenRejected | connector::UpstreamError::BadUrl { .. }) => EXIT_USAGE,
+            AppError::Lake(
+                RawError::UnsupportedUrl { .. }
+                | RawError::BadId { .. }
+                | RawError::NoLocalLake { .. },
+            ) => EXIT_USAGE,
+            AppError::Upstream(
+                connector::UpstreamError::LoginRejected { .. }
+                | connector::UpstreamError::TokenRejected
+                | connector::UpstreamError::BadUrl { .. },
+            ) => EXIT_USAGE,
             _ => EXIT_FAILURES,
         }
     }
@@ -65,7 +73,11 @@ const BLOCKING_THREADS: usize = 8;
 /// Runs one command; `Ok` carries the exit code (a run with failed fetches is `Ok(1)`).
 pub fn run(cli: cli::Cli) -> Result<u8, AppError> {
     let settings = config::load(&cli.global, &config::process_env)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().max_blocking_threads(BLOCKING_THREADS).enable_all().build().map_err(AppError::Runtime)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .enable_all()
+        .build()
+        .map_err(AppError::Runtime)?;
     let ctx = commands::Context { global: cli.global, settings };
     runtime.block_on(commands::dispatch(ctx, cli.command))
 }

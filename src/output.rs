@@ -17,7 +17,8 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     }
     let mut out = String::new();
     let line = |cells: Vec<&str>, out: &mut String| {
-        let parts: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        let parts: Vec<String> =
+            cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
         out.push_str(parts.join("  ").trim_end());
         out.push('\n');
     };
@@ -53,7 +54,8 @@ pub fn multi(enabled: bool) -> MultiProgress {
 
 pub fn bar(multi: &MultiProgress, len: u64, label: &str) -> ProgressBar {
     let bar = multi.add(ProgressBar::new(len));
-    let style = ProgressStyle::with_template("{prefix:>20} [{bar:30}] {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template("{prefix:>20} [{bar:30}] {pos}/{len} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style.progress_chars("=> "));
     bar.set_prefix(label.to_owned());
     bar
@@ -65,7 +67,9 @@ pub fn dates_bar(enabled: bool, label: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(0).with_message(label.to_owned());
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} dates, {elapsed}") {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} dates, {elapsed}")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar

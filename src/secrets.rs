@@ -33,14 +33,19 @@ impl fmt::Debug for Secret {
 pub enum Credentials {
     /// A pre-issued token: no login.
     Token(Secret),
-    Login { email: Secret, password: Secret },
+    Login {
+        email: Secret,
+        password: Secret,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     #[error("no upstream credentials: set STRATEGIS_AUTH_TOKEN, or STRATEGIS_EMAIL and STRATEGIS_PASSWORD, or name a secrets file in the config")]
     Missing,
-    #[error("STRATEGIS_EMAIL is set but STRATEGIS_PASSWORD is not (or the other way round); set both")]
+    #[error(
+        "STRATEGIS_EMAIL is set but STRATEGIS_PASSWORD is not (or the other way round); set both"
+    )]
     Incomplete,
     #[error("cannot read secrets file `{}`", path.display())]
     Read {
@@ -65,19 +70,24 @@ pub fn load(env: Env<'_>, secrets_file: Option<&Path>) -> Result<Credentials, Se
         return Ok(Credentials::Token(Secret(token)));
     }
     match (env("STRATEGIS_EMAIL"), env("STRATEGIS_PASSWORD")) {
-        (Some(email), Some(password)) => return Ok(Credentials::Login { email: Secret(email), password: Secret(password) }),
+        (Some(email), Some(password)) => {
+            return Ok(Credentials::Login { email: Secret(email), password: Secret(password) })
+        }
         (Some(_), None) | (None, Some(_)) => return Err(SecretError::Incomplete),
         (None, None) => {}
     }
     let Some(path) = secrets_file else { return Err(SecretError::Missing) };
-    let text = std::fs::read_to_string(path).map_err(|source| SecretError::Read { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| SecretError::Read { path: path.to_owned(), source })?;
     let file: SecretsFile = toml::from_str(&text).map_err(|e| SecretError::Parse {
         path: path.to_owned(),
         line: e.span().map_or(0, |s| text[..s.start.min(text.len())].lines().count().max(1)),
     })?;
     match (file.token, file.email, file.password) {
         (Some(token), _, _) => Ok(Credentials::Token(Secret(token))),
-        (None, Some(email), Some(password)) => Ok(Credentials::Login { email: Secret(email), password: Secret(password) }),
+        (None, Some(email), Some(password)) => {
+            Ok(Credentials::Login { email: Secret(email), password: Secret(password) })
+        }
         (None, Some(_), None) | (None, None, Some(_)) => Err(SecretError::Incomplete),
         (None, None, None) => Err(SecretError::Missing),
     }

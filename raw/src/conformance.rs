@@ -43,12 +43,17 @@ pub async fn run_all(lake: &Lake) {
 pub async fn round_trip_is_byte_exact(lake: &Lake) {
     let mut body: Vec<u8> = br#"{"data":[{"spend":"412.37"}],"#.to_vec();
     body.extend((0..=255u8).collect::<Vec<_>>()); // not even UTF-8: bytes are bytes
-    let (id, stats) = lake.put_exchange(sample_envelope("rt", day(1), 1), Some(&body)).await.expect("put");
+    let (id, stats) =
+        lake.put_exchange(sample_envelope("rt", day(1), 1), Some(&body)).await.expect("put");
     assert!(stats.event_created && stats.body_new_bytes > 0);
     let env = lake.get_event(&id).await.expect("get event");
     let body_ref = env.body.expect("body ref");
     assert_eq!(body_ref.len, body.len() as u64);
-    assert_eq!(lake.get_body(&body_ref.sha256).await.expect("get body"), body, "round trip changed bytes");
+    assert_eq!(
+        lake.get_body(&body_ref.sha256).await.expect("get body"),
+        body,
+        "round trip changed bytes"
+    );
     let empty: &[u8] = b"";
     let (hash, _) = lake.put_body(empty).await.expect("empty body");
     assert_eq!(lake.get_body(&hash).await.expect("get empty"), empty);
@@ -79,7 +84,8 @@ pub async fn listing_by_date_range_is_exact(lake: &Lake) {
                 .expect("put");
         }
     }
-    let filter = EventFilter { from: Some(day(12)), to: Some(day(14)), source: Some("range_a".into()) };
+    let filter =
+        EventFilter { from: Some(day(12)), to: Some(day(14)), source: Some("range_a".into()) };
     let listed = lake.list_events(&filter).await.expect("list");
     let dates: Vec<_> = listed.iter().map(|e| e.envelope.date).collect();
     assert_eq!(dates, vec![day(12), day(13), day(14)]);
@@ -88,7 +94,11 @@ pub async fn listing_by_date_range_is_exact(lake: &Lake) {
         .list_events(&EventFilter { from: Some(day(16)), to: Some(day(16)), source: None })
         .await
         .expect("list");
-    let sources: Vec<_> = both.iter().map(|e| e.envelope.source.as_str()).filter(|s| s.starts_with("range")).collect();
+    let sources: Vec<_> = both
+        .iter()
+        .map(|e| e.envelope.source.as_str())
+        .filter(|s| s.starts_with("range"))
+        .collect();
     assert_eq!(sources, vec!["range_a", "range_b"]);
 }
 

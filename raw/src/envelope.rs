@@ -141,12 +141,18 @@ impl Envelope {
                 http.error = Some(redact::text(e));
             }
         }
-        check_token("source", &self.source, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')?;
+        check_token("source", &self.source, |c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'
+        })?;
         check_token("run_id", &self.run_id, |c| c.is_ascii_alphanumeric() || c == '-' || c == '_')?;
         if self.format == 0 || self.format > FORMAT {
-            return Err(RawError::InvalidEnvelope { reason: format!("unknown format {}", self.format) });
+            return Err(RawError::InvalidEnvelope {
+                reason: format!("unknown format {}", self.format),
+            });
         }
-        if (self.kind == EventKind::Http) != self.http.is_some() || (self.kind == EventKind::Run) != self.run.is_some() {
+        if (self.kind == EventKind::Http) != self.http.is_some()
+            || (self.kind == EventKind::Run) != self.run.is_some()
+        {
             return Err(RawError::InvalidEnvelope { reason: "kind does not match payload".into() });
         }
         serde_json::to_vec(self).map_err(|e| RawError::InvalidEnvelope { reason: e.to_string() })
@@ -160,7 +166,9 @@ impl Envelope {
 
 fn check_token(field: &str, value: &str, ok: impl Fn(char) -> bool) -> Result<()> {
     if value.is_empty() || value.len() > 64 || !value.chars().all(ok) {
-        return Err(RawError::InvalidEnvelope { reason: format!("{field} `{value}` is not a plain token") });
+        return Err(RawError::InvalidEnvelope {
+            reason: format!("{field} `{value}` is not a plain token"),
+        });
     }
     Ok(())
 }
@@ -211,8 +219,11 @@ mod tests {
                 url: "http://x/api?dateStart=2025-11-23&token=abc".into(),
                 status: Some(200),
                 error: None,
-                headers: [("Content-Type".to_string(), "application/json".to_string()),
-                          ("Set-Cookie".to_string(), "s=1".to_string())].into(),
+                headers: [
+                    ("Content-Type".to_string(), "application/json".to_string()),
+                    ("Set-Cookie".to_string(), "s=1".to_string()),
+                ]
+                .into(),
                 duration_ms: 5,
             },
         )

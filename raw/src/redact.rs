@@ -4,7 +4,18 @@
 
 use std::collections::BTreeMap;
 
-const SECRET_WORDS: &[&str] = &["token", "password", "passwd", "secret", "auth", "key", "signature", "session", "jwt", "credential"];
+const SECRET_WORDS: &[&str] = &[
+    "token",
+    "password",
+    "passwd",
+    "secret",
+    "auth",
+    "key",
+    "signature",
+    "session",
+    "jwt",
+    "credential",
+];
 
 /// Response headers worth keeping as evidence (content shape, throttling hints, server time).
 pub const KEPT_HEADERS: &[&str] = &[

@@ -31,7 +31,9 @@ const PARALLEL_READS: usize = 32;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutOutcome {
     /// Written now; `stored_bytes` is the size of the object as stored.
-    Created { stored_bytes: u64 },
+    Created {
+        stored_bytes: u64,
+    },
     AlreadyPresent,
 }
 
@@ -130,14 +132,17 @@ impl Lake {
     fn local(path: &FsPath, display: &str, access: Access) -> Result<Lake> {
         match access {
             Access::Write => {
-                std::fs::create_dir_all(path).map_err(|source| RawError::LocalDir { path: path.to_owned(), source })?;
+                std::fs::create_dir_all(path)
+                    .map_err(|source| RawError::LocalDir { path: path.to_owned(), source })?;
                 // Probe writability now, so a read-only lake fails before any work starts.
                 let probe = path.join(".adlake-write-probe");
                 std::fs::write(&probe, b"")
                     .and_then(|_| std::fs::remove_file(&probe))
                     .map_err(|source| RawError::LocalDir { path: path.to_owned(), source })?;
             }
-            Access::Read if !path.is_dir() => return Err(RawError::NoLocalLake { path: path.to_owned() }),
+            Access::Read if !path.is_dir() => {
+                return Err(RawError::NoLocalLake { path: path.to_owned() })
+            }
             Access::Read => {}
         }
         let fs = object_store::local::LocalFileSystem::new_with_prefix(path)
@@ -197,7 +202,11 @@ impl Lake {
     }
 
     /// Stores one event: its body first (if any), then its envelope.
-    pub async fn put_exchange(&self, mut envelope: Envelope, body: Option<&[u8]>) -> Result<(EventId, WriteStats)> {
+    pub async fn put_exchange(
+        &self,
+        mut envelope: Envelope,
+        body: Option<&[u8]>,
+    ) -> Result<(EventId, WriteStats)> {
         let mut stats = WriteStats::default();
         if let Some(bytes) = body {
             let (sha256, outcome) = self.put_body(bytes).await?;
@@ -217,14 +226,19 @@ impl Lake {
         if let Some(body) = &envelope.body {
             let key = Self::body_key(&body.sha256);
             self.store.head(&key).await.map_err(|e| match e {
-                object_store::Error::NotFound { .. } => RawError::NotFound { what: "body", id: body.sha256.to_hex() },
+                object_store::Error::NotFound { .. } => {
+                    RawError::NotFound { what: "body", id: body.sha256.to_hex() }
+                }
                 other => RawError::storage(key.as_ref(), other),
             })?;
         }
         self.put_envelope_after_body(envelope).await
     }
 
-    async fn put_envelope_after_body(&self, mut envelope: Envelope) -> Result<(EventId, PutOutcome)> {
+    async fn put_envelope_after_body(
+        &self,
+        mut envelope: Envelope,
+    ) -> Result<(EventId, PutOutcome)> {
         let bytes = envelope.canonicalize()?;
         let id = Envelope::id_of_canonical(&bytes);
         let key = Self::event_key(&envelope, &id);
@@ -240,19 +254,18 @@ impl Lake {
             Err(object_store::Error::AlreadyExists { .. }) => Ok(PutOutcome::AlreadyPresent),
             // Some S3-compatible servers lack conditional puts. Content addressing makes a
             // check-then-overwrite safe there: a racing writer can only write the same bytes.
-            Err(object_store::Error::NotImplemented) | Err(object_store::Error::NotSupported { .. }) => {
-                match self.store.head(key).await {
-                    Ok(_) => Ok(PutOutcome::AlreadyPresent),
-                    Err(object_store::Error::NotFound { .. }) => {
-                        self.store
-                            .put(key, PutPayload::from(bytes))
-                            .await
-                            .map_err(|e| RawError::storage(key.as_ref(), e))?;
-                        Ok(PutOutcome::Created { stored_bytes })
-                    }
-                    Err(e) => Err(RawError::storage(key.as_ref(), e)),
+            Err(object_store::Error::NotImplemented)
+            | Err(object_store::Error::NotSupported { .. }) => match self.store.head(key).await {
+                Ok(_) => Ok(PutOutcome::AlreadyPresent),
+                Err(object_store::Error::NotFound { .. }) => {
+                    self.store
+                        .put(key, PutPayload::from(bytes))
+                        .await
+                        .map_err(|e| RawError::storage(key.as_ref(), e))?;
+                    Ok(PutOutcome::Created { stored_bytes })
                 }
-            }
+                Err(e) => Err(RawError::storage(key.as_ref(), e)),
+            },
             Err(e) => Err(RawError::storage(key.as_ref(), e)),
         }
     }
@@ -292,7 +305,8 @@ impl Lake {
 
     async fn read_envelope(&self, key: &Path) -> Result<Envelope> {
         let bytes = self.get_raw(key, "event", key.as_ref()).await?;
-        serde_json::from_slice(&bytes).map_err(|source| RawError::BadEnvelope { key: key.to_string(), source })
+        serde_json::from_slice(&bytes)
+            .map_err(|source| RawError::BadEnvelope { key: key.to_string(), source })
     }
 
     /// The dates that have events, ascending.
@@ -305,7 +319,9 @@ impl Lake {
         let mut dates: Vec<NaiveDate> = listing
             .common_prefixes
             .iter()
-            .filter_map(|p| p.filename().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()))
+            .filter_map(|p| {
+                p.filename().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            })
             .collect();
         dates.sort();
         Ok(dates)
@@ -328,8 +344,19 @@ impl Lake {
                     Some(s) => Path::from(format!("events/{}/{s}", date.format("%Y-%m-%d"))),
                     None => Path::from(format!("events/{}", date.format("%Y-%m-%d"))),
                 };
-                let metas: Vec<_> = self.store.list(Some(&prefix)).try_collect().await.map_err(|e| RawError::storage(prefix.as_ref(), e))?;
-                Ok::<_, RawError>(metas.into_iter().map(|m| m.location).filter(|p| p.extension() == Some("json")).collect())
+                let metas: Vec<_> = self
+                    .store
+                    .list(Some(&prefix))
+                    .try_collect()
+                    .await
+                    .map_err(|e| RawError::storage(prefix.as_ref(), e))?;
+                Ok::<_, RawError>(
+                    metas
+                        .into_iter()
+                        .map(|m| m.location)
+                        .filter(|p| p.extension() == Some("json"))
+                        .collect(),
+                )
             })
             .buffered(PARALLEL_READS)
             .try_collect()
@@ -357,7 +384,13 @@ impl Lake {
             .buffered(PARALLEL_READS)
             .try_collect()
             .await?;
-        events.sort_by(|a, b| (a.envelope.date, &a.envelope.source, a.id).cmp(&(b.envelope.date, &b.envelope.source, b.id)));
+        events.sort_by(|a, b| {
+            (a.envelope.date, &a.envelope.source, a.id).cmp(&(
+                b.envelope.date,
+                &b.envelope.source,
+                b.id,
+            ))
+        });
         Ok(events)
     }
 
@@ -396,7 +429,10 @@ const ONE_CALL_LIMIT: u64 = 256 << 20;
 pub fn decompress(compressed: &[u8]) -> std::io::Result<Vec<u8>> {
     match zstd::zstd_safe::get_frame_content_size(compressed) {
         // A header can understate (concatenated frames): then the streaming decoder decides.
-        Ok(Some(size)) if size <= ONE_CALL_LIMIT => zstd::bulk::decompress(compressed, size as usize).or_else(|_| zstd::stream::decode_all(compressed)),
+        Ok(Some(size)) if size <= ONE_CALL_LIMIT => {
+            zstd::bulk::decompress(compressed, size as usize)
+                .or_else(|_| zstd::stream::decode_all(compressed))
+        }
         _ => zstd::stream::decode_all(compressed),
     }
 }
@@ -415,7 +451,10 @@ fn zstd_error(hash: &BodyHash, e: std::io::Error) -> RawError {
 fn check_hash(hash: &BodyHash, bytes: &[u8]) -> Result<()> {
     let actual = BodyHash::of(bytes);
     if actual != *hash {
-        return Err(RawError::CorruptBody { hash: hash.to_hex(), detail: format!("content hashes to {actual}") });
+        return Err(RawError::CorruptBody {
+            hash: hash.to_hex(),
+            detail: format!("content hashes to {actual}"),
+        });
     }
     Ok(())
 }
@@ -442,7 +481,8 @@ pub fn decode_body_shared(hash: &BodyHash, compressed: &[u8]) -> Result<Arc<[u8]
 fn decompress_shared(compressed: &[u8], size: usize) -> Option<Arc<[u8]>> {
     let mut slots = Arc::<[u8]>::new_uninit_slice(size);
     let mut out = Unfilled { slots: Arc::get_mut(&mut slots)?, filled: 0 };
-    let written = zstd::bulk::Decompressor::new().ok()?.decompress_to_buffer(compressed, &mut out).ok()?;
+    let written =
+        zstd::bulk::Decompressor::new().ok()?.decompress_to_buffer(compressed, &mut out).ok()?;
     if written != size || out.filled != size {
         return None;
     }
@@ -495,9 +535,19 @@ mod tests {
 
     #[test]
     fn an_event_key_gives_back_its_date_and_source() {
-        let env = Envelope::run("ingest", NaiveDate::from_ymd_opt(2025, 11, 23).unwrap(), "r", chrono::Utc::now(), crate::RunPhase::Started, serde_json::Value::Null);
+        let env = Envelope::run(
+            "ingest",
+            NaiveDate::from_ymd_opt(2025, 11, 23).unwrap(),
+            "r",
+            chrono::Utc::now(),
+            crate::RunPhase::Started,
+            serde_json::Value::Null,
+        );
         let key = Lake::event_key(&env, &EventId::of(b"e"));
-        assert_eq!(Lake::event_key_date_and_source(&key), Some((NaiveDate::from_ymd_opt(2025, 11, 23).unwrap(), "ingest".to_owned())));
+        assert_eq!(
+            Lake::event_key_date_and_source(&key),
+            Some((NaiveDate::from_ymd_opt(2025, 11, 23).unwrap(), "ingest".to_owned()))
+        );
         assert_eq!(Lake::event_key_date_and_source(&Lake::body_key(&BodyHash::of(b"b"))), None);
     }
 
@@ -518,35 +568,68 @@ mod tests {
         Lake::open_existing(lake_dir.to_str().unwrap()).unwrap();
         assert_eq!(modified(), before, "opening to read wrote into the lake");
         Lake::open(lake_dir.to_str().unwrap()).unwrap();
-        assert_ne!(modified(), before, "opening to write probes the directory (the check above can fail)");
+        assert_ne!(
+            modified(),
+            before,
+            "opening to write probes the directory (the check above can fail)"
+        );
     }
 
     #[test]
     fn every_frame_shape_decompresses_to_its_bytes() {
         let body: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
         let sized = zstd::bulk::compress(&body, ZSTD_LEVEL).unwrap();
-        assert!(matches!(zstd::zstd_safe::get_frame_content_size(&sized), Ok(Some(n)) if n == body.len() as u64));
+        assert!(
+            matches!(zstd::zstd_safe::get_frame_content_size(&sized), Ok(Some(n)) if n == body.len() as u64)
+        );
         assert_eq!(decompress(&sized).unwrap(), body, "one call, sized from the header");
 
         let streamed = zstd::stream::encode_all(&body[..], ZSTD_LEVEL).unwrap();
-        assert!(matches!(zstd::zstd_safe::get_frame_content_size(&streamed), Ok(None)), "a streamed frame states no size");
+        assert!(
+            matches!(zstd::zstd_safe::get_frame_content_size(&streamed), Ok(None)),
+            "a streamed frame states no size"
+        );
         assert_eq!(decompress(&streamed).unwrap(), body);
 
         let mut two = sized.clone();
         two.extend_from_slice(&zstd::bulk::compress(b"tail", ZSTD_LEVEL).unwrap());
         let mut both = body.clone();
         both.extend_from_slice(b"tail");
-        assert_eq!(decompress(&two).unwrap(), both, "a header that understates falls back to streaming");
+        assert_eq!(
+            decompress(&two).unwrap(),
+            both,
+            "a header that understates falls back to streaming"
+        );
 
         assert!(decompress(&sized[..sized.len() / 2]).is_err());
         let hash = BodyHash::of(&body);
         assert_eq!(decode_body(&hash, &sized).unwrap(), body);
-        assert!(matches!(decode_body(&BodyHash::of(b"other"), &sized), Err(RawError::CorruptBody { .. })));
+        assert!(matches!(
+            decode_body(&BodyHash::of(b"other"), &sized),
+            Err(RawError::CorruptBody { .. })
+        ));
         assert_eq!(&*decode_body_shared(&hash, &sized).unwrap(), &body[..]);
-        assert!(matches!(decode_body_shared(&BodyHash::of(b"other"), &sized), Err(RawError::CorruptBody { .. })));
-        assert_eq!(&*decode_body_shared(&hash, &streamed).unwrap(), &body[..], "no size in the header");
-        assert_eq!(&*decode_body_shared(&BodyHash::of(&both), &two).unwrap(), &both[..], "an understating header");
-        assert!(matches!(decode_body_shared(&hash, &sized[..sized.len() / 2]), Err(RawError::CorruptBody { .. })), "a truncated frame");
+        assert!(matches!(
+            decode_body_shared(&BodyHash::of(b"other"), &sized),
+            Err(RawError::CorruptBody { .. })
+        ));
+        assert_eq!(
+            &*decode_body_shared(&hash, &streamed).unwrap(),
+            &body[..],
+            "no size in the header"
+        );
+        assert_eq!(
+            &*decode_body_shared(&BodyHash::of(&both), &two).unwrap(),
+            &both[..],
+            "an understating header"
+        );
+        assert!(
+            matches!(
+                decode_body_shared(&hash, &sized[..sized.len() / 2]),
+                Err(RawError::CorruptBody { .. })
+            ),
+            "a truncated frame"
+        );
     }
 
     /// A single-segment frame of one raw block whose header states `stated` bytes.
@@ -563,13 +646,25 @@ mod tests {
         let content = b"forty bytes of body, give or take a few.";
         let hash = BodyHash::of(content);
         let valid = raw_frame(content, content.len() as u8);
-        assert_eq!(decompress_shared(&valid, content.len()).as_deref(), Some(&content[..]), "the hand-built frame is valid");
+        assert_eq!(
+            decompress_shared(&valid, content.len()).as_deref(),
+            Some(&content[..]),
+            "the hand-built frame is valid"
+        );
         assert_eq!(&*decode_body_shared(&hash, &valid).unwrap(), &content[..]);
         for stated in [content.len() + 8, content.len() - 8] {
             let frame = raw_frame(content, stated as u8);
-            assert!(matches!(zstd::zstd_safe::get_frame_content_size(&frame), Ok(Some(n)) if n == stated as u64));
-            assert!(decompress_shared(&frame, stated).is_none(), "stated {stated}: no body from slots zstd did not fill");
-            assert!(matches!(decode_body_shared(&hash, &frame), Err(RawError::CorruptBody { .. })), "stated {stated}");
+            assert!(
+                matches!(zstd::zstd_safe::get_frame_content_size(&frame), Ok(Some(n)) if n == stated as u64)
+            );
+            assert!(
+                decompress_shared(&frame, stated).is_none(),
+                "stated {stated}: no body from slots zstd did not fill"
+            );
+            assert!(
+                matches!(decode_body_shared(&hash, &frame), Err(RawError::CorruptBody { .. })),
+                "stated {stated}"
+            );
         }
     }
 }

@@ -30,10 +30,18 @@ pub enum VerifyProblem {
 impl std::fmt::Display for VerifyProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            VerifyProblem::CorruptBody { sha256, detail } => write!(f, "body {sha256}: corrupt ({detail})"),
-            VerifyProblem::MissingBody { event_id, sha256 } => write!(f, "event {event_id}: body {sha256} is missing"),
-            VerifyProblem::BadEnvelope { key, detail } => write!(f, "envelope {key}: does not parse ({detail})"),
-            VerifyProblem::EnvelopeIdMismatch { key } => write!(f, "envelope {key}: content does not hash to its id"),
+            VerifyProblem::CorruptBody { sha256, detail } => {
+                write!(f, "body {sha256}: corrupt ({detail})")
+            }
+            VerifyProblem::MissingBody { event_id, sha256 } => {
+                write!(f, "event {event_id}: body {sha256} is missing")
+            }
+            VerifyProblem::BadEnvelope { key, detail } => {
+                write!(f, "envelope {key}: does not parse ({detail})")
+            }
+            VerifyProblem::EnvelopeIdMismatch { key } => {
+                write!(f, "envelope {key}: content does not hash to its id")
+            }
         }
     }
 }
@@ -64,7 +72,10 @@ pub async fn verify(lake: &Lake, sample: Option<(f64, u64)>) -> Result<VerifyRep
             hashes
                 .iter()
                 .copied()
-                .filter(|h| u64::from_be_bytes(h.as_bytes()[..8].try_into().unwrap_or_default()) % buckets == pick)
+                .filter(|h| {
+                    u64::from_be_bytes(h.as_bytes()[..8].try_into().unwrap_or_default()) % buckets
+                        == pick
+                })
                 .collect()
         }
     };
@@ -74,8 +85,13 @@ pub async fn verify(lake: &Lake, sample: Option<(f64, u64)>) -> Result<VerifyRep
         .map(|hash| async move {
             let problem = match lake.get_body_compressed(&hash).await {
                 Ok(bytes) => decode_body(&hash, &bytes).err().map(|e| match e {
-                    RawError::CorruptBody { hash, detail } => VerifyProblem::CorruptBody { sha256: hash, detail },
-                    other => VerifyProblem::CorruptBody { sha256: hash.to_hex(), detail: other.to_string() },
+                    RawError::CorruptBody { hash, detail } => {
+                        VerifyProblem::CorruptBody { sha256: hash, detail }
+                    }
+                    other => VerifyProblem::CorruptBody {
+                        sha256: hash.to_hex(),
+                        detail: other.to_string(),
+                    },
                 }),
                 Err(RawError::NotFound { .. }) => None, // deleted since listing: reported via envelopes
                 Err(e) => return Err(e),
@@ -99,22 +115,39 @@ pub async fn verify(lake: &Lake, sample: Option<(f64, u64)>) -> Result<VerifyRep
     Ok(report)
 }
 
-async fn check_envelope(lake: &Lake, key: Path, bodies: &BTreeSet<BodyHash>) -> Result<Option<VerifyProblem>> {
+async fn check_envelope(
+    lake: &Lake,
+    key: Path,
+    bodies: &BTreeSet<BodyHash>,
+) -> Result<Option<VerifyProblem>> {
     let bytes = lake.read_key(&key).await?;
     let envelope: Envelope = match serde_json::from_slice(&bytes) {
         Ok(e) => e,
-        Err(e) => return Ok(Some(VerifyProblem::BadEnvelope { key: key.to_string(), detail: e.to_string() })),
+        Err(e) => {
+            return Ok(Some(VerifyProblem::BadEnvelope {
+                key: key.to_string(),
+                detail: e.to_string(),
+            }))
+        }
     };
     let id = match id_from_key(&key) {
         Ok(id) => id,
-        Err(e) => return Ok(Some(VerifyProblem::BadEnvelope { key: key.to_string(), detail: e.to_string() })),
+        Err(e) => {
+            return Ok(Some(VerifyProblem::BadEnvelope {
+                key: key.to_string(),
+                detail: e.to_string(),
+            }))
+        }
     };
     if Envelope::id_of_canonical(&bytes) != id {
         return Ok(Some(VerifyProblem::EnvelopeIdMismatch { key: key.to_string() }));
     }
     if let Some(body) = envelope.body {
         if !bodies.contains(&body.sha256) {
-            return Ok(Some(VerifyProblem::MissingBody { event_id: id.to_hex(), sha256: body.sha256.to_hex() }));
+            return Ok(Some(VerifyProblem::MissingBody {
+                event_id: id.to_hex(),
+                sha256: body.sha256.to_hex(),
+            }));
         }
     }
     Ok(None)

@@ -104,7 +104,10 @@ fn money(v: Option<Decimal>) -> Result<Option<i64>, DbError> {
     let Some(d) = v else { return Ok(None) };
     // Rounding is a no-op at 6 places or fewer, and most values have 2.
     let d = if d.scale() > 6 { d.round_dp(6) } else { d };
-    let scaled = d.mantissa().checked_mul(POWERS_OF_TEN[(6 - d.scale().min(6)) as usize]).filter(|s| s.abs() < LIMIT);
+    let scaled = d
+        .mantissa()
+        .checked_mul(POWERS_OF_TEN[(6 - d.scale().min(6)) as usize])
+        .filter(|s| s.abs() < LIMIT);
     match scaled {
         // Below 10^18 in magnitude, so it fits.
         Some(s) => Ok(Some(s as i64)),
@@ -156,7 +159,11 @@ impl<R: 'static> Rows<R> {
             segments: Vec::new(),
             len: 0,
             columns,
-            hashing: Mutex::new(Hashing { columns: columns.iter().map(|_| Xxh3::new()).collect(), bytes: Vec::new(), text: String::new() }),
+            hashing: Mutex::new(Hashing {
+                columns: columns.iter().map(|_| Xxh3::new()).collect(),
+                bytes: Vec::new(),
+                text: String::new(),
+            }),
             fingerprints: Arc::default(),
         };
         all.push_segment(rows, Vec::new());
@@ -164,9 +171,17 @@ impl<R: 'static> Rows<R> {
     }
 
     /// Rows whose [`Column::Given`] column takes `given`, one value per row.
-    pub fn with_given(rows: Vec<R>, given: Vec<i64>, columns: &'static [Column<R>]) -> Result<Self, DbError> {
+    pub fn with_given(
+        rows: Vec<R>,
+        given: Vec<i64>,
+        columns: &'static [Column<R>],
+    ) -> Result<Self, DbError> {
         if given.len() != rows.len() {
-            return Err(DbError::Value(format!("{} given values for {} rows", given.len(), rows.len())));
+            return Err(DbError::Value(format!(
+                "{} given values for {} rows",
+                given.len(),
+                rows.len()
+            )));
         }
         let mut all = Rows::new(Vec::new(), columns);
         all.push_segment(rows, given);
@@ -223,16 +238,23 @@ impl<R: 'static> Rows<R> {
         if n == 0 {
             return Ok(());
         }
-        let segment = self.segment_of(from).filter(|s| from + n <= s.start + s.rows.len()).ok_or_else(|| DbError::Value(format!("rows {from}..{} are not in one segment", from + n)))?;
+        let segment =
+            self.segment_of(from).filter(|s| from + n <= s.start + s.rows.len()).ok_or_else(
+                || DbError::Value(format!("rows {from}..{} are not in one segment", from + n)),
+            )?;
         let local = from - segment.start;
         let rows = &segment.rows[local..local + n];
-        let mut hashing = self.hashing.lock().map_err(|_| DbError::Value("a fill of these rows failed before".into()))?;
+        let mut hashing = self
+            .hashing
+            .lock()
+            .map_err(|_| DbError::Value("a fill of these rows failed before".into()))?;
         let Hashing { columns: hashers, bytes, text } = &mut *hashing;
         for ((c, column), hasher) in self.columns.iter().enumerate().zip(hashers.iter_mut()) {
             bytes.clear();
             let mut v = out.flat_vector(c);
             // SAFETY: `out` is a live chunk with a vector for every declared column.
-            let vector = unsafe { ffi::duckdb_data_chunk_get_vector(out.get_ptr(), c as ffi::idx_t) };
+            let vector =
+                unsafe { ffi::duckdb_data_chunk_get_vector(out.get_ptr(), c as ffi::idx_t) };
             // SAFETY (each `assign_text` and `primitives` call below): the vector was declared
             // with the column's logical type in `bind`, whose physical type is the one written,
             // and holds CHUNK_ROWS rows, the most `func` asks for.
@@ -255,15 +277,41 @@ impl<R: 'static> Rows<R> {
                         encode_text(bytes, Some(text));
                     }
                 }
-                Column::Date(_, f) => unsafe { primitives(&mut v, bytes, rows.iter().map(|r| Ok(f(r).map(days_since_epoch))))? },
-                Column::Int(_, f) => unsafe { primitives(&mut v, bytes, rows.iter().map(|r| Ok(f(r))))? },
-                Column::Index(_, f) => unsafe { primitives(&mut v, bytes, rows.iter().map(|r| f(r).map(index).transpose()))? },
-                Column::Big(_, f) => unsafe { primitives(&mut v, bytes, rows.iter().map(|r| Ok(f(r))))? },
-                Column::Given(_) => unsafe { primitives(&mut v, bytes, segment.given[local..local + n].iter().map(|g| Ok(Some(*g))))? },
-                Column::Money(_, f) => unsafe { primitives(&mut v, bytes, rows.iter().map(|r| money(f(r))))? },
-                Column::Double(_, f) => unsafe { primitives(&mut v, bytes, rows.iter().map(|r| Ok(f(r))))? },
-                Column::Bool(_, f) => unsafe { primitives(&mut v, bytes, rows.iter().map(|r| Ok(f(r))))? },
-                Column::Timestamp(_, f) => unsafe { primitives(&mut v, bytes, rows.iter().map(|r| Ok(f(r).map(|t| t.timestamp_micros()))))? },
+                Column::Date(_, f) => unsafe {
+                    primitives(&mut v, bytes, rows.iter().map(|r| Ok(f(r).map(days_since_epoch))))?
+                },
+                Column::Int(_, f) => unsafe {
+                    primitives(&mut v, bytes, rows.iter().map(|r| Ok(f(r))))?
+                },
+                Column::Index(_, f) => unsafe {
+                    primitives(&mut v, bytes, rows.iter().map(|r| f(r).map(index).transpose()))?
+                },
+                Column::Big(_, f) => unsafe {
+                    primitives(&mut v, bytes, rows.iter().map(|r| Ok(f(r))))?
+                },
+                Column::Given(_) => unsafe {
+                    primitives(
+                        &mut v,
+                        bytes,
+                        segment.given[local..local + n].iter().map(|g| Ok(Some(*g))),
+                    )?
+                },
+                Column::Money(_, f) => unsafe {
+                    primitives(&mut v, bytes, rows.iter().map(|r| money(f(r))))?
+                },
+                Column::Double(_, f) => unsafe {
+                    primitives(&mut v, bytes, rows.iter().map(|r| Ok(f(r))))?
+                },
+                Column::Bool(_, f) => unsafe {
+                    primitives(&mut v, bytes, rows.iter().map(|r| Ok(f(r))))?
+                },
+                Column::Timestamp(_, f) => unsafe {
+                    primitives(
+                        &mut v,
+                        bytes,
+                        rows.iter().map(|r| Ok(f(r).map(|t| t.timestamp_micros()))),
+                    )?
+                },
             }
             hasher.update(&bytes[..]);
         }
@@ -275,7 +323,10 @@ impl<R: 'static> Rows<R> {
                 h.update(std::mem::take(hasher).digest128().to_le_bytes());
             }
             let done = hex::encode(h.finalize());
-            self.fingerprints.lock().map_err(|_| DbError::Value("a fill of these rows failed before".into()))?.push(done);
+            self.fingerprints
+                .lock()
+                .map_err(|_| DbError::Value("a fill of these rows failed before".into()))?
+                .push(done);
         }
         Ok(())
     }
@@ -335,14 +386,31 @@ unsafe fn assign_text(vector: ffi::duckdb_vector, row: usize, text: &str) {
             *slot = b as std::ffi::c_char;
         }
         let string = ffi::duckdb_string_t {
-            value: ffi::duckdb_string_t__bindgen_ty_1 { inlined: ffi::duckdb_string_t__bindgen_ty_1__bindgen_ty_2 { length: bytes.len() as u32, inlined } },
+            value: ffi::duckdb_string_t__bindgen_ty_1 {
+                inlined: ffi::duckdb_string_t__bindgen_ty_1__bindgen_ty_2 {
+                    length: bytes.len() as u32,
+                    inlined,
+                },
+            },
         };
         // SAFETY: a VARCHAR vector's data is an array of `duckdb_string_t`, one per row of its
         // capacity, and `row` is below it.
-        unsafe { ffi::duckdb_vector_get_data(vector).cast::<ffi::duckdb_string_t>().add(row).write(string) }
+        unsafe {
+            ffi::duckdb_vector_get_data(vector)
+                .cast::<ffi::duckdb_string_t>()
+                .add(row)
+                .write(string)
+        }
     } else {
         // SAFETY: as the caller promises; DuckDB copies the bytes before returning.
-        unsafe { ffi::duckdb_unsafe_vector_assign_string_element_len(vector, row as ffi::idx_t, text.as_ptr().cast(), text.len() as ffi::idx_t) }
+        unsafe {
+            ffi::duckdb_unsafe_vector_assign_string_element_len(
+                vector,
+                row as ffi::idx_t,
+                text.as_ptr().cast(),
+                text.len() as ffi::idx_t,
+            )
+        }
     }
 }
 
@@ -352,7 +420,11 @@ unsafe fn assign_text(vector: ffi::duckdb_vector, row: usize, text: &str) {
 /// # Safety
 /// `T` must be the physical type of the vector's logical type, and the iterator must yield
 /// at most the vector's capacity.
-unsafe fn primitives<T: Encode>(v: &mut FlatVector<'_>, bytes: &mut Vec<u8>, values: impl Iterator<Item = Result<Option<T>, DbError>>) -> Result<(), DbError> {
+unsafe fn primitives<T: Encode>(
+    v: &mut FlatVector<'_>,
+    bytes: &mut Vec<u8>,
+    values: impl Iterator<Item = Result<Option<T>, DbError>>,
+) -> Result<(), DbError> {
     let mut nulls: Vec<usize> = Vec::new();
     {
         // SAFETY: as the caller promises.
@@ -415,7 +487,11 @@ impl VTab for RowsFunction {
 
     fn bind(bind: &BindInfo) -> Result<Bound, Box<dyn std::error::Error>> {
         let id = bind.get_parameter(0).to_uint64();
-        let feed = REGISTERED.lock().map_err(|_| "the rows registry is poisoned")?.remove(&id).ok_or_else(|| format!("no rows are registered as {id}"))?;
+        let feed = REGISTERED
+            .lock()
+            .map_err(|_| "the rows registry is poisoned")?
+            .remove(&id)
+            .ok_or_else(|| format!("no rows are registered as {id}"))?;
         for (name, logical_type) in feed.columns() {
             bind.add_result_column(name, logical_type);
         }
@@ -426,7 +502,10 @@ impl VTab for RowsFunction {
         Ok(Cursor(AtomicUsize::new(0)))
     }
 
-    fn func(info: &TableFunctionInfo<Self>, output: &mut DataChunkHandle) -> Result<(), Box<dyn std::error::Error>> {
+    fn func(
+        info: &TableFunctionInfo<Self>,
+        output: &mut DataChunkHandle,
+    ) -> Result<(), Box<dyn std::error::Error>> {
         let feed = &info.get_bind_data().0;
         // DuckDB scans a table function without a local init on one thread, so the cursor
         // is shared but never contended.
@@ -447,30 +526,47 @@ impl VTab for RowsFunction {
 /// Makes `adlake_rows` callable on `conn`'s database. It lives in the `system` catalog, not in
 /// the database file; registering it again is harmless.
 pub fn register(conn: &Connection) -> Result<(), DbError> {
-    conn.register_table_function::<RowsFunction>(FUNCTION).map_err(DbError::query("register the rows function"))
+    conn.register_table_function::<RowsFunction>(FUNCTION)
+        .map_err(DbError::query("register the rows function"))
 }
 
 /// Appends `rows` to `table` (whose columns they must list in order) within the connection's
 /// transaction, and returns their segments' fingerprints, in order (see [`Rows::fill`]).
-pub fn insert<R: Send + Sync + 'static>(conn: &Connection, table: &str, rows: Rows<R>) -> Result<Vec<String>, DbError> {
+pub fn insert<R: Send + Sync + 'static>(
+    conn: &Connection,
+    table: &str,
+    rows: Rows<R>,
+) -> Result<Vec<String>, DbError> {
     insert_as(NEXT_ID.fetch_add(1, Ordering::Relaxed), conn, table, rows)
 }
 
-fn insert_as<R: Send + Sync + 'static>(id: u64, conn: &Connection, table: &str, rows: Rows<R>) -> Result<Vec<String>, DbError> {
+fn insert_as<R: Send + Sync + 'static>(
+    id: u64,
+    conn: &Connection,
+    table: &str,
+    rows: Rows<R>,
+) -> Result<Vec<String>, DbError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
     let (fingerprints, segments) = (rows.fingerprints.clone(), rows.segments());
-    REGISTERED.lock().map_err(|_| DbError::Value("the rows registry is poisoned".into()))?.insert(id, Box::new(rows));
+    REGISTERED
+        .lock()
+        .map_err(|_| DbError::Value("the rows registry is poisoned".into()))?
+        .insert(id, Box::new(rows));
     // The id is a literal (DuckDB binds the function once, with it), and the function is
     // qualified, so that a macro of the same name in the user's database cannot stand in.
-    let result = conn.execute_batch(&format!("INSERT INTO {table} SELECT * FROM system.main.{FUNCTION}({id}::UBIGINT)"));
+    let result = conn.execute_batch(&format!(
+        "INSERT INTO {table} SELECT * FROM system.main.{FUNCTION}({id}::UBIGINT)"
+    ));
     // Bound rows were taken out already; these are the rows of a statement that failed first.
     if let Ok(mut registered) = REGISTERED.lock() {
         registered.remove(&id);
     }
     result.map_err(DbError::query(format!("insert {table}")))?;
-    let done = std::mem::take(&mut *fingerprints.lock().map_err(|_| DbError::Value(format!("fingerprint of {table}")))?);
+    let done = std::mem::take(
+        &mut *fingerprints.lock().map_err(|_| DbError::Value(format!("fingerprint of {table}")))?,
+    );
     if done.len() != segments {
         return Err(DbError::Value(format!("DuckDB did not read every row given for {table}")));
     }
@@ -512,12 +608,16 @@ mod tests {
     fn table() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
         register(&conn).unwrap();
-        conn.execute_batch("CREATE TABLE t (text VARCHAR, number BIGINT, amount DECIMAL(18, 6), given BIGINT)").unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t (text VARCHAR, number BIGINT, amount DECIMAL(18, 6), given BIGINT)",
+        )
+        .unwrap();
         conn
     }
 
     fn fingerprint(rows: Vec<Row>, given: Vec<i64>) -> String {
-        let mut fingerprints = insert(&table(), "t", Rows::with_given(rows, given, COLUMNS).unwrap()).unwrap();
+        let mut fingerprints =
+            insert(&table(), "t", Rows::with_given(rows, given, COLUMNS).unwrap()).unwrap();
         assert_eq!(fingerprints.len(), 1);
         fingerprints.remove(0)
     }
@@ -529,10 +629,18 @@ mod tests {
         let n = 2 * CHUNK_ROWS + 17;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         insert_as(id, &conn, "t", Rows::with_given(sample(n), given(n), COLUMNS).unwrap()).unwrap();
-        let mut stmt = conn.prepare("SELECT text, number, CAST(amount AS VARCHAR), given FROM t").unwrap();
-        let got: Vec<(Option<String>, Option<i64>, Option<String>, i64)> =
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().collect::<Result<_, _>>().unwrap();
-        let expected: Vec<_> = sample(n).into_iter().enumerate().map(|(i, r)| (r.text, r.number, r.amount.map(|a| format!("{a:.6}")), i as i64 * 3)).collect();
+        let mut stmt =
+            conn.prepare("SELECT text, number, CAST(amount AS VARCHAR), given FROM t").unwrap();
+        let got: Vec<(Option<String>, Option<i64>, Option<String>, i64)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let expected: Vec<_> = sample(n)
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| (r.text, r.number, r.amount.map(|a| format!("{a:.6}")), i as i64 * 3))
+            .collect();
         assert_eq!(got, expected);
         assert!(!REGISTERED.lock().unwrap().contains_key(&id), "the statement took its rows");
     }
@@ -540,9 +648,14 @@ mod tests {
     #[test]
     fn a_macro_of_the_same_name_in_the_database_is_not_what_reads_the_rows() {
         let conn = table();
-        conn.execute_batch(&format!("CREATE MACRO {FUNCTION}(id) AS TABLE SELECT 'from the macro', 0, 0, 0")).unwrap();
+        conn.execute_batch(&format!(
+            "CREATE MACRO {FUNCTION}(id) AS TABLE SELECT 'from the macro', 0, 0, 0"
+        ))
+        .unwrap();
         insert(&conn, "t", Rows::with_given(sample(4), given(4), COLUMNS).unwrap()).unwrap();
-        let from_macro: i64 = conn.query_row("SELECT count(*) FROM t WHERE text = 'from the macro'", [], |r| r.get(0)).unwrap();
+        let from_macro: i64 = conn
+            .query_row("SELECT count(*) FROM t WHERE text = 'from the macro'", [], |r| r.get(0))
+            .unwrap();
         let rows: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!((from_macro, rows), (0, 4));
     }
@@ -550,15 +663,40 @@ mod tests {
     #[test]
     fn short_strings_written_inline_compare_and_read_as_duckdb_s_own() {
         let conn = table();
-        let texts = ["", "a", "twelve bytes", "thirteen byte", "ünïcödé", "a longer string than the inline twelve"];
-        let rows: Vec<Row> = texts.iter().map(|t| Row { text: Some((*t).to_owned()), number: None, amount: None }).collect();
+        let texts = [
+            "",
+            "a",
+            "twelve bytes",
+            "thirteen byte",
+            "ünïcödé",
+            "a longer string than the inline twelve",
+        ];
+        let rows: Vec<Row> = texts
+            .iter()
+            .map(|t| Row { text: Some((*t).to_owned()), number: None, amount: None })
+            .collect();
         insert(&conn, "t", Rows::with_given(rows, given(texts.len()), COLUMNS).unwrap()).unwrap();
         for t in texts {
             // Equality, length and a join against DuckDB's own copy of each literal.
-            let (n, len): (i64, i64) = conn.query_row("SELECT count(*), any_value(length(text)) FROM t WHERE text = ?", [t], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+            let (n, len): (i64, i64) = conn
+                .query_row(
+                    "SELECT count(*), any_value(length(text)) FROM t WHERE text = ?",
+                    [t],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap();
             assert_eq!((n, len), (1, t.chars().count() as i64), "{t:?}");
         }
-        let joined: i64 = conn.query_row("SELECT count(*) FROM t JOIN (SELECT unnest(?::VARCHAR[]) AS text) USING (text)", [format!("[{}]", texts.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(","))], |r| r.get(0)).unwrap();
+        let joined: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM t JOIN (SELECT unnest(?::VARCHAR[]) AS text) USING (text)",
+                [format!(
+                    "[{}]",
+                    texts.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(",")
+                )],
+                |r| r.get(0),
+            )
+            .unwrap();
         assert_eq!(joined, texts.len() as i64);
     }
 
@@ -566,7 +704,13 @@ mod tests {
     fn a_failed_statement_leaves_no_rows_registered_and_names_the_table() {
         let conn = table();
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let err = insert_as(id, &conn, "missing", Rows::with_given(sample(3), given(3), COLUMNS).unwrap()).unwrap_err();
+        let err = insert_as(
+            id,
+            &conn,
+            "missing",
+            Rows::with_given(sample(3), given(3), COLUMNS).unwrap(),
+        )
+        .unwrap_err();
         assert!(format!("{err:#}").contains("missing"), "{err:#}");
         assert!(!REGISTERED.lock().unwrap().contains_key(&id));
     }
@@ -576,8 +720,13 @@ mod tests {
         let conn = table();
         let mut rows = sample(CHUNK_ROWS + 5);
         rows[CHUNK_ROWS + 2].amount = Some(Decimal::new(i64::MAX, 0));
-        let err = insert(&conn, "t", Rows::with_given(rows, given(CHUNK_ROWS + 5), COLUMNS).unwrap()).unwrap_err();
-        let chain = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source()).map(|e| e.to_string()).collect::<Vec<_>>().join(": ");
+        let err =
+            insert(&conn, "t", Rows::with_given(rows, given(CHUNK_ROWS + 5), COLUMNS).unwrap())
+                .unwrap_err();
+        let chain = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join(": ");
         assert!(chain.contains("DECIMAL(18,6)"), "{chain}");
         let count: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(count, 0, "the first chunk, already written, went with the statement");
@@ -621,16 +770,30 @@ mod tests {
             let skip: usize = sizes[..k].iter().sum();
             sample(skip + sizes[k]).split_off(skip)
         };
-        let alone: Vec<String> = (0..sizes.len()).filter(|&k| sizes[k] > 0).map(|k| fingerprint(part(k), given(sizes[k]))).collect();
+        let alone: Vec<String> = (0..sizes.len())
+            .filter(|&k| sizes[k] > 0)
+            .map(|k| fingerprint(part(k), given(sizes[k])))
+            .collect();
         let conn = table();
         let mut all = Rows::with_given(part(0), given(sizes[0]), COLUMNS).unwrap();
         for k in 1..sizes.len() {
             all.append(Rows::with_given(part(k), given(sizes[k]), COLUMNS).unwrap());
         }
-        assert_eq!((all.len(), all.segments()), (sizes.iter().sum(), 3), "an empty part is no segment");
+        assert_eq!(
+            (all.len(), all.segments()),
+            (sizes.iter().sum(), 3),
+            "an empty part is no segment"
+        );
         assert_eq!(insert(&conn, "t", all).unwrap(), alone);
-        let numbers: Vec<Option<i64>> = conn.prepare("SELECT number FROM t").unwrap().query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
-        let expected: Vec<Option<i64>> = (0..sizes.len()).flat_map(part).map(|r| r.number).collect();
+        let numbers: Vec<Option<i64>> = conn
+            .prepare("SELECT number FROM t")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let expected: Vec<Option<i64>> =
+            (0..sizes.len()).flat_map(part).map(|r| r.number).collect();
         assert_eq!(numbers, expected, "every row, in order");
     }
 }

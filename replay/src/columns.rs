@@ -155,7 +155,11 @@ mod tests {
         assert_eq!(Columns::from_names(["impressions", "spend_usd", "clicks"]), Some(built));
         assert_eq!(built.len(), 3);
         assert_eq!(built.position("spend_usd"), Some(2));
-        assert!(built.contains("clicks") && !built.contains("owner") && !built.contains("no_such_column"));
+        assert!(
+            built.contains("clicks")
+                && !built.contains("owner")
+                && !built.contains("no_such_column")
+        );
         assert_eq!(Columns::from_names(["clicks", "no_such_column"]), None);
         assert_eq!(Columns::EMPTY.to_string(), "");
     }

@@ -24,11 +24,31 @@ pub struct Migration {
 }
 
 pub static MIGRATIONS: &[Migration] = &[
-    Migration { version: 1, name: "0001_init", sql: include_str!("../../migrations/0001_init.sql") },
-    Migration { version: 2, name: "0002_lineage_entries", sql: include_str!("../../migrations/0002_lineage_entries.sql") },
-    Migration { version: 3, name: "0003_session_lineage_runs", sql: include_str!("../../migrations/0003_session_lineage_runs.sql") },
-    Migration { version: 4, name: "0004_lineage_event_index", sql: include_str!("../../migrations/0004_lineage_event_index.sql") },
-    Migration { version: 5, name: "0005_lineage_shared_by_snapshots", sql: include_str!("../../migrations/0005_lineage_shared_by_snapshots.sql") },
+    Migration {
+        version: 1,
+        name: "0001_init",
+        sql: include_str!("../../migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_lineage_entries",
+        sql: include_str!("../../migrations/0002_lineage_entries.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "0003_session_lineage_runs",
+        sql: include_str!("../../migrations/0003_session_lineage_runs.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "0004_lineage_event_index",
+        sql: include_str!("../../migrations/0004_lineage_event_index.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "0005_lineage_shared_by_snapshots",
+        sql: include_str!("../../migrations/0005_lineage_shared_by_snapshots.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -191,7 +211,8 @@ impl Target {
         // A write-ahead log beside the database would be replayed against the fresh file.
         conn.execute_batch("CHECKPOINT").map_err(DbError::query("checkpoint before a rebuild"))?;
         let fresh_path = rebuild_path(path);
-        let install_error = |source| DbError::Install { path: path.to_owned(), fresh: fresh_path.clone(), source };
+        let install_error =
+            |source| DbError::Install { path: path.to_owned(), fresh: fresh_path.clone(), source };
         // Left by a rebuild that was killed: nobody else can be writing it, as we hold the lock.
         for stale in [fresh_path.clone(), wal_path(&fresh_path)] {
             match std::fs::remove_file(&stale) {
@@ -216,13 +237,22 @@ impl Target {
     /// Puts a completed projection in place: for a fresh file, closes it (checkpointed, so it
     /// needs no log), syncs it and renames it over the database, then lets the database go.
     pub fn install(self) -> Result<(), DbError> {
-        let Target::Fresh { fresh, fresh_path: mut unfinished, old, path } = self else { return Ok(()) };
+        let Target::Fresh { fresh, fresh_path: mut unfinished, old, path } = self else {
+            return Ok(());
+        };
         let fresh_path = unfinished.path().to_owned();
-        let install_error = |source| DbError::Install { path: path.clone(), fresh: fresh_path.clone(), source };
-        fresh.close().map_err(|(_, source)| DbError::Query { context: format!("close `{}`", fresh_path.display()), source })?;
+        let install_error =
+            |source| DbError::Install { path: path.clone(), fresh: fresh_path.clone(), source };
+        fresh.close().map_err(|(_, source)| DbError::Query {
+            context: format!("close `{}`", fresh_path.display()),
+            source,
+        })?;
         for log in [wal_path(&fresh_path), wal_path(&path)] {
             if log.exists() {
-                let message = format!("`{}` exists: a write-ahead log must not outlive the rename", log.display());
+                let message = format!(
+                    "`{}` exists: a write-ahead log must not outlive the rename",
+                    log.display()
+                );
                 return Err(install_error(std::io::Error::other(message)));
             }
         }
@@ -258,13 +288,16 @@ fn objects(conn: &Connection) -> Result<BTreeSet<String>, DbError> {
                UNION ALL SELECT 'index ' || index_name FROM duckdb_indexes() WHERE database_name = current_database()
                UNION ALL SELECT 'type ' || type_name FROM duckdb_types() WHERE NOT internal AND database_name = current_database()";
     let mut stmt = conn.prepare(sql).map_err(DbError::query("list database objects"))?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(DbError::query("list database objects"))?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(DbError::query("list database objects"))?;
     rows.collect::<Result<_, _>>().map_err(DbError::query("list database objects"))
 }
 
 /// Objects in `conn` that the migrations do not create, sorted.
 pub fn foreign_objects(conn: &Connection) -> Result<Vec<String>, DbError> {
-    let mut reference = Connection::open_in_memory().map_err(DbError::query("open an in-memory database"))?;
+    let mut reference =
+        Connection::open_in_memory().map_err(DbError::query("open an in-memory database"))?;
     migrate(&mut reference, Path::new(":memory:"))?;
     let ours = objects(&reference)?;
     Ok(objects(conn)?.difference(&ours).cloned().collect())
@@ -279,7 +312,11 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<usize, DbError> {
     migrate_with(conn, path, MIGRATIONS)
 }
 
-pub fn migrate_with(conn: &mut Connection, path: &Path, migrations: &[Migration]) -> Result<usize, DbError> {
+pub fn migrate_with(
+    conn: &mut Connection,
+    path: &Path,
+    migrations: &[Migration],
+) -> Result<usize, DbError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL, name VARCHAR NOT NULL, checksum VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)",
     )
@@ -299,13 +336,21 @@ pub fn migrate_with(conn: &mut Connection, path: &Path, migrations: &[Migration]
         };
         let current = checksum(m.sql);
         if &current != recorded {
-            return Err(DbError::MigrationChanged { path: path.to_owned(), name: name.clone(), recorded: recorded.clone(), current });
+            return Err(DbError::MigrationChanged {
+                path: path.to_owned(),
+                name: name.clone(),
+                recorded: recorded.clone(),
+                current,
+            });
         }
     }
     let mut count = 0;
     for m in migrations.iter().filter(|m| !applied.iter().any(|(v, _, _)| *v == m.version)) {
-        let tx = conn.transaction().map_err(|source| DbError::Migrate { name: m.name.into(), source })?;
-        tx.execute_batch(m.sql).map_err(|source| DbError::Migrate { name: m.name.into(), source })?;
+        let tx = conn
+            .transaction()
+            .map_err(|source| DbError::Migrate { name: m.name.into(), source })?;
+        tx.execute_batch(m.sql)
+            .map_err(|source| DbError::Migrate { name: m.name.into(), source })?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)",
             params![m.version, m.name, checksum(m.sql)],
@@ -328,7 +373,8 @@ mod tests {
         let mut conn = open(&path, Access::ReadWrite, Duration::ZERO).unwrap();
         assert_eq!(migrate(&mut conn, &path).unwrap(), MIGRATIONS.len());
         assert_eq!(migrate(&mut conn, &path).unwrap(), 0);
-        let n: i64 = conn.query_row("SELECT count(*) FROM campaign_index", [], |r| r.get(0)).unwrap();
+        let n: i64 =
+            conn.query_row("SELECT count(*) FROM campaign_index", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 0);
         let edited = [Migration { version: 1, name: "0001_init", sql: "CREATE TABLE x (a INT);" }];
         let err = migrate_with(&mut conn, &path, &edited).unwrap_err();
@@ -340,10 +386,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.duckdb");
         let mut conn = open(&path, Access::ReadWrite, Duration::ZERO).unwrap();
-        let bad = [Migration { version: 1, name: "0001_bad", sql: "CREATE TABLE ok (a INT); CREATE TABLE broken (" }];
+        let bad = [Migration {
+            version: 1,
+            name: "0001_bad",
+            sql: "CREATE TABLE ok (a INT); CREATE TABLE broken (",
+        }];
         assert!(migrate_with(&mut conn, &path, &bad).is_err());
         let tables: i64 = conn
-            .query_row("SELECT count(*) FROM information_schema.tables WHERE table_name = 'ok'", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'ok'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(tables, 0);
     }
@@ -355,9 +409,15 @@ mod tests {
         let mut conn = open(&path, Access::ReadWrite, Duration::ZERO).unwrap();
         migrate_with(&mut conn, &path, &MIGRATIONS[..3]).unwrap();
         // Three events of one date, inserted out of id order, and one of another date.
-        let ids = [adlake_raw::EventId::from_bytes([0xff; 32]), adlake_raw::EventId::of(b"one"), adlake_raw::EventId::from_bytes([0x01; 32])];
+        let ids = [
+            adlake_raw::EventId::from_bytes([0xff; 32]),
+            adlake_raw::EventId::of(b"one"),
+            adlake_raw::EventId::from_bytes([0x01; 32]),
+        ];
         let other_day = adlake_raw::EventId::of(b"other day");
-        for (id, date) in ids.iter().map(|id| (id, "2025-11-23")).chain([(&other_day, "2025-11-24")]) {
+        for (id, date) in
+            ids.iter().map(|id| (id, "2025-11-23")).chain([(&other_day, "2025-11-24")])
+        {
             let hex = id.to_hex();
             conn.execute_batch(&format!(
                 "INSERT INTO raw_events (event_id, kind, source, date, run_id, fetched_at, body_sha256) VALUES ('{hex}', 'http', 's1_daily_v3', DATE '{date}', 'r', TIMESTAMP '2025-11-25 00:00:00', 'b{hex}');
@@ -375,13 +435,26 @@ mod tests {
         by_id.sort();
         for (place, id) in by_id.iter().enumerate() {
             let hex = id.to_hex();
-            let index: i32 = conn.query_row("SELECT event_index FROM lineage_entries WHERE row_key = ?", [format!("row-{hex}")], |r| r.get(0)).unwrap();
-            assert_eq!(index as usize, place, "the place among the date's events by id, as the projector numbers them");
+            let index: i32 = conn
+                .query_row(
+                    "SELECT event_index FROM lineage_entries WHERE row_key = ?",
+                    [format!("row-{hex}")],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(
+                index as usize, place,
+                "the place among the date's events by id, as the projector numbers them"
+            );
         }
         for id in ids.iter().chain([&other_day]) {
             let hex = id.to_hex();
             let rows: i64 = conn
-                .query_row("SELECT count(*) FROM lineage WHERE event_id = ? AND body_sha256 = ?", [hex.clone(), format!("b{hex}")], |r| r.get(0))
+                .query_row(
+                    "SELECT count(*) FROM lineage WHERE event_id = ? AND body_sha256 = ?",
+                    [hex.clone(), format!("b{hex}")],
+                    |r| r.get(0),
+                )
                 .unwrap();
             assert_eq!(rows, 3, "one campaign entry and two session hours name {hex}");
         }
@@ -393,7 +466,8 @@ mod tests {
         let path = dir.path().join("m.duckdb");
         let mut conn = open(&path, Access::ReadWrite, Duration::ZERO).unwrap();
         migrate(&mut conn, &path).unwrap();
-        conn.execute("INSERT INTO projection_meta VALUES ('projector_version', ?)", [version]).unwrap();
+        conn.execute("INSERT INTO projection_meta VALUES ('projector_version', ?)", [version])
+            .unwrap();
         (dir, path, conn)
     }
 
@@ -412,9 +486,15 @@ mod tests {
         // Opening "half a database", or replaying its log, would fail.
         let mut target = Target::full(conn, &path).unwrap();
         assert_ne!(std::fs::read(wal_path(&stale)).unwrap_or_default(), b"its log");
-        let rows: i64 = target.connection().query_row("SELECT count(*) FROM projection_meta", [], |r| r.get(0)).unwrap();
+        let rows: i64 = target
+            .connection()
+            .query_row("SELECT count(*) FROM projection_meta", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(rows, 0, "the fresh file starts empty");
-        target.connection().execute_batch("INSERT INTO projection_meta VALUES ('projector_version', 'new')").unwrap();
+        target
+            .connection()
+            .execute_batch("INSERT INTO projection_meta VALUES ('projector_version', 'new')")
+            .unwrap();
         target.install().unwrap();
 
         assert!(!stale.exists());
@@ -426,7 +506,10 @@ mod tests {
     fn a_rebuild_dropped_unfinished_removes_its_file_and_leaves_the_database() {
         let (_dir, path, conn) = database_with_version("old");
         let mut target = Target::full(conn, &path).unwrap();
-        target.connection().execute_batch("INSERT INTO projection_meta VALUES ('projector_version', 'new')").unwrap();
+        target
+            .connection()
+            .execute_batch("INSERT INTO projection_meta VALUES ('projector_version', 'new')")
+            .unwrap();
         assert!(rebuild_path(&path).exists());
         drop(target);
         assert!(!rebuild_path(&path).exists());
@@ -442,7 +525,14 @@ mod tests {
         migrate(&mut conn, &path).unwrap();
         assert_eq!(foreign_objects(&conn).unwrap(), Vec::<String>::new());
         conn.execute_batch("CREATE TABLE notes (a INT); CREATE VIEW roas_by_owner AS SELECT owner FROM campaign_index; CREATE TYPE mood AS ENUM ('up', 'down')").unwrap();
-        assert_eq!(foreign_objects(&conn).unwrap(), vec!["table notes".to_string(), "type mood".to_string(), "view roas_by_owner".to_string()]);
+        assert_eq!(
+            foreign_objects(&conn).unwrap(),
+            vec![
+                "table notes".to_string(),
+                "type mood".to_string(),
+                "view roas_by_owner".to_string()
+            ]
+        );
         let target = Target::full(conn, &path).unwrap();
         assert!(matches!(target, Target::InPlace(_)));
         assert!(!rebuild_path(&path).exists());

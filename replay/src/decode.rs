@@ -9,8 +9,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use rust_decimal::Decimal;
 pub use crate::json::Json;
+use rust_decimal::Decimal;
 
 /// One row of one endpoint's body, in the projector's vocabulary. Only what the body said is
 /// filled in; merging decides what wins. Text borrows from the body (`'b`) unless it had to be
@@ -101,7 +101,10 @@ pub struct StreamedRows {
 impl StreamedRows {
     /// The JSON pointer of the array (`/data/data`): its rows' locator prefix.
     pub fn pointer(&self) -> String {
-        self.path.iter().map(|key| format!("/{}", key.replace('~', "~0").replace('/', "~1"))).collect()
+        self.path
+            .iter()
+            .map(|key| format!("/{}", key.replace('~', "~0").replace('/', "~1")))
+            .collect()
     }
 }
 
@@ -110,7 +113,10 @@ pub fn parse_json(body: &[u8]) -> Result<Json<'_>, DecodeError> {
 }
 
 /// The first array found at one of `pointers`.
-pub fn rows_at<'a, 'b>(value: &'a Json<'b>, pointers: &[&str]) -> Result<&'a Vec<Json<'b>>, DecodeError> {
+pub fn rows_at<'a, 'b>(
+    value: &'a Json<'b>,
+    pointers: &[&str],
+) -> Result<&'a Vec<Json<'b>>, DecodeError> {
     pointers
         .iter()
         .find_map(|p| value.pointer(p).and_then(Json::as_array))
@@ -119,7 +125,11 @@ pub fn rows_at<'a, 'b>(value: &'a Json<'b>, pointers: &[&str]) -> Result<&'a Vec
 
 /// Decodes each row with `f`, collecting per-row failures instead of failing the body. Sets
 /// each row's locator (`{prefix}/{index}`).
-pub fn each_row<'b>(rows: &[Json<'b>], prefix: &str, f: impl Fn(&Json<'b>) -> Result<SourceRow<'b>, String>) -> Decoded<'b> {
+pub fn each_row<'b>(
+    rows: &[Json<'b>],
+    prefix: &str,
+    f: impl Fn(&Json<'b>) -> Result<SourceRow<'b>, String>,
+) -> Decoded<'b> {
     let mut out = RowCollector::new(prefix, rows.len());
     for (i, row) in rows.iter().enumerate() {
         out.push(i, f(row));
@@ -137,7 +147,10 @@ pub struct RowCollector<'b> {
 impl<'b> RowCollector<'b> {
     /// Rows of the array at `prefix`; `capacity` rows expected.
     pub fn new(prefix: &str, capacity: usize) -> Self {
-        RowCollector { out: Decoded { rows: Vec::with_capacity(capacity), bad_rows: Vec::new() }, prefix: Arc::from(prefix) }
+        RowCollector {
+            out: Decoded { rows: Vec::with_capacity(capacity), bad_rows: Vec::new() },
+            prefix: Arc::from(prefix),
+        }
     }
 
     /// Item `index` of the array, decoded.
@@ -153,8 +166,15 @@ impl<'b> RowCollector<'b> {
     }
 
     /// Item `index` of the array, decoded by `fill` into a default row in place.
-    pub fn push_filled(&mut self, index: usize, fill: impl FnOnce(&mut SourceRow<'b>) -> Result<(), String>) {
-        self.out.rows.push(SourceRow { locator: Locator::indexed(&self.prefix, index), ..Default::default() });
+    pub fn push_filled(
+        &mut self,
+        index: usize,
+        fill: impl FnOnce(&mut SourceRow<'b>) -> Result<(), String>,
+    ) {
+        self.out.rows.push(SourceRow {
+            locator: Locator::indexed(&self.prefix, index),
+            ..Default::default()
+        });
         let Some(row) = self.out.rows.last_mut() else { return };
         if let Err(e) = fill(row) {
             if let Some(row) = self.out.rows.pop() {
@@ -208,7 +228,8 @@ impl Locator {
 
     /// The length of the printed locator, in bytes.
     pub fn len(&self) -> usize {
-        self.prefix.len() + self.index.map_or(0, |i| 1 + i.checked_ilog10().unwrap_or(0) as usize + 1)
+        self.prefix.len()
+            + self.index.map_or(0, |i| 1 + i.checked_ilog10().unwrap_or(0) as usize + 1)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -280,7 +301,9 @@ pub fn split_locator(locator: &str) -> (&str, Option<u32>) {
 /// A locator's last segment as a row index, if it is one written the way locators write it
 /// (plain digits, no leading zero), so that the index prints back to the same text.
 fn row_index(segment: &str) -> Option<u32> {
-    let canonical = !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) && (segment == "0" || !segment.starts_with('0'));
+    let canonical = !segment.is_empty()
+        && segment.bytes().all(|b| b.is_ascii_digit())
+        && (segment == "0" || !segment.starts_with('0'));
     canonical.then(|| segment.parse().ok()).flatten()
 }
 
@@ -318,7 +341,9 @@ pub fn decimal(row: &Json<'_>, field: &str) -> FieldResult<Decimal> {
             (Some(i), _) => return bounded_money(field, Decimal::from(i)),
             // The text serde_json prints for a float (it prints with ryu too), without a
             // String and the formatting machinery.
-            (None, Some(f)) if n.is_f64() && f.is_finite() => Cow::Borrowed(float_text.format_finite(f)),
+            (None, Some(f)) if n.is_f64() && f.is_finite() => {
+                Cow::Borrowed(float_text.format_finite(f))
+            }
             _ => Cow::Owned(n.to_string()),
         },
         Json::String(s) if trim(s).is_empty() => return Ok(None),
@@ -326,7 +351,10 @@ pub fn decimal(row: &Json<'_>, field: &str) -> FieldResult<Decimal> {
         Json::String(s) => Cow::Borrowed(trim(s)),
         other => return Err(format!("{field}: {other} is not a number")),
     };
-    bounded_money(field, parse_decimal(&raw).ok_or_else(|| format!("{field}: `{raw}` is not a number"))?)
+    bounded_money(
+        field,
+        parse_decimal(&raw).ok_or_else(|| format!("{field}: `{raw}` is not a number"))?,
+    )
 }
 
 /// 10^12: money is stored as DECIMAL(18,6), below that in magnitude. A row with a larger value
@@ -359,7 +387,9 @@ fn bounded_count(field: &str, count: i64) -> FieldResult<i64> {
 
 pub fn parse_decimal(raw: &str) -> Option<Decimal> {
     use std::str::FromStr;
-    plain_decimal(raw).or_else(|| Decimal::from_str(raw).ok()).or_else(|| Decimal::from_scientific(raw).ok())
+    plain_decimal(raw)
+        .or_else(|| Decimal::from_str(raw).ok())
+        .or_else(|| Decimal::from_scientific(raw).ok())
 }
 
 /// `Decimal::from_str` of the common case, unsigned `digits[.digits]` of 18 digits at most,
@@ -367,10 +397,16 @@ pub fn parse_decimal(raw: &str) -> Option<Decimal> {
 /// value. `None` for anything else.
 fn plain_decimal(raw: &str) -> Option<Decimal> {
     let (whole, fraction) = raw.split_once('.').unwrap_or((raw, ""));
-    if whole.is_empty() || whole.len() + fraction.len() > 18 || (raw.len() > whole.len() && fraction.is_empty()) {
+    if whole.is_empty()
+        || whole.len() + fraction.len() > 18
+        || (raw.len() > whole.len() && fraction.is_empty())
+    {
         return None;
     }
-    let mantissa = whole.bytes().chain(fraction.bytes()).try_fold(0i64, |n, b| b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0')))?;
+    let mantissa = whole
+        .bytes()
+        .chain(fraction.bytes())
+        .try_fold(0i64, |n, b| b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0')))?;
     Some(Decimal::new(mantissa, fraction.len() as u32))
 }
 
@@ -383,7 +419,10 @@ pub fn count(row: &Json<'_>, field: &str) -> FieldResult<i64> {
             }
             // A whole float below 2^53 (`23.0`) is exactly that integer: the decimal path below
             // would print it, parse it and truncate it to the same number.
-            if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0) {
+            if let Some(f) = n
+                .as_f64()
+                .filter(|f| n.is_f64() && f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0)
+            {
                 return bounded_count(field, f as i64);
             }
         }
@@ -392,7 +431,8 @@ pub fn count(row: &Json<'_>, field: &str) -> FieldResult<i64> {
             let digits = trim(s);
             let unsigned = digits.strip_prefix('-').unwrap_or(digits);
             if (1..=18).contains(&unsigned.len()) && unsigned.bytes().all(|b| b.is_ascii_digit()) {
-                let count = digits.parse().map_err(|_| format!("{field}: `{digits}` is out of range"))?;
+                let count =
+                    digits.parse().map_err(|_| format!("{field}: `{digits}` is out of range"))?;
                 return bounded_count(field, count);
             }
         }
@@ -401,7 +441,10 @@ pub fn count(row: &Json<'_>, field: &str) -> FieldResult<i64> {
     let Some(d) = decimal(row, field)? else { return Ok(None) };
     if d.fract().is_zero() {
         use rust_decimal::prelude::ToPrimitive;
-        bounded_count(field, d.trunc().to_i64().ok_or_else(|| format!("{field}: {d} is out of range"))?)
+        bounded_count(
+            field,
+            d.trunc().to_i64().ok_or_else(|| format!("{field}: {d} is out of range"))?,
+        )
     } else {
         Err(format!("{field}: {d} is not a whole count"))
     }
@@ -414,7 +457,9 @@ pub fn date(row: &Json<'_>, field: &str) -> FieldResult<chrono::NaiveDate> {
     }
     let Some(s) = text(row, field) else { return Ok(None) };
     let day = s.get(..10).unwrap_or(&s);
-    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map(Some).map_err(|_| format!("{field}: `{s}` is not a date"))
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| format!("{field}: `{s}` is not a date"))
 }
 
 /// The common case of [`date`] without a format parser: `YYYY-MM-DD`, then anything.
@@ -423,7 +468,9 @@ fn iso_day(s: &str) -> Option<chrono::NaiveDate> {
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> { b[r].iter().try_fold(0u32, |n, c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))) };
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
+    };
     chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
 }
 
@@ -469,7 +516,11 @@ mod tests {
         assert_eq!(count(&row, "c").unwrap(), Some(999_999_999_999_999));
         assert!(count(&row, "cbig").unwrap_err().contains("10^15"));
         assert!(count(&row, "cneg").is_err());
-        assert_eq!(sum_opt(Some(i64::MAX), Some(1)), Some(i64::MAX), "saturates, never wraps or panics");
+        assert_eq!(
+            sum_opt(Some(i64::MAX), Some(1)),
+            Some(i64::MAX),
+            "saturates, never wraps or panics"
+        );
     }
 
     #[test]
@@ -498,7 +549,14 @@ mod tests {
 
     #[test]
     fn locators_print_as_prefix_slash_index_and_equal_texts_are_equal() {
-        for (prefix, i) in [("/data", 0), ("", 7), ("/data/data", 10), ("/results", 4_294_967_295), ("/results", 4_294_967_296), ("/x", usize::MAX)] {
+        for (prefix, i) in [
+            ("/data", 0),
+            ("", 7),
+            ("/data/data", 10),
+            ("/results", 4_294_967_295),
+            ("/results", 4_294_967_296),
+            ("/x", usize::MAX),
+        ] {
             let indexed = Locator::indexed(&Arc::from(prefix), i);
             let text = format!("{prefix}/{i}");
             assert_eq!(indexed.to_string(), text);
@@ -579,7 +637,24 @@ mod tests {
 
     #[test]
     fn trimming_matches_str_trim() {
-        for s in ["", " ", "a", " a", "a ", "\u{a0}a", "a\u{2003}", "\u{3000}", "ab", "a b", "\tx\n", "é", " é ", "x\u{85}", "~", "1,082.41"] {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\u{a0}a",
+            "a\u{2003}",
+            "\u{3000}",
+            "ab",
+            "a b",
+            "\tx\n",
+            "é",
+            " é ",
+            "x\u{85}",
+            "~",
+            "1,082.41",
+        ] {
             assert_eq!(trim(s), s.trim(), "{s:?}");
         }
     }
@@ -588,7 +663,10 @@ mod tests {
     fn dates_may_carry_a_time() {
         let text = json!({"d": "2025-11-23 00:00:00.0", "bad": "23/11/2025"}).to_string();
         let row = Json::parse(text.as_bytes()).unwrap();
-        assert_eq!(date(&row, "d").unwrap(), Some(chrono::NaiveDate::from_ymd_opt(2025, 11, 23).unwrap()));
+        assert_eq!(
+            date(&row, "d").unwrap(),
+            Some(chrono::NaiveDate::from_ymd_opt(2025, 11, 23).unwrap())
+        );
         assert!(date(&row, "bad").is_err());
     }
 }

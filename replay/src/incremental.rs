@@ -26,7 +26,10 @@ use crate::project::{CampaignMeta, Carry, ProjectorConfig, CONTEXT_DAYS, PROJECT
 
 /// Chain fingerprint per date, from event keys (`events/<date>/<source>/<id>.json`) grouped
 /// by their date, in any order.
-pub fn chains(keys_by_date: &BTreeMap<NaiveDate, Vec<String>>, config: &ProjectorConfig) -> BTreeMap<NaiveDate, String> {
+pub fn chains(
+    keys_by_date: &BTreeMap<NaiveDate, Vec<String>>,
+    config: &ProjectorConfig,
+) -> BTreeMap<NaiveDate, String> {
     let mut chain = {
         let mut h = Sha256::new();
         h.update(PROJECTOR_VERSION.as_bytes());
@@ -52,7 +55,9 @@ pub fn chains(keys_by_date: &BTreeMap<NaiveDate, Vec<String>>, config: &Projecto
 
 /// The chains the database recorded, per date.
 pub fn recorded_chains(conn: &Connection) -> Result<BTreeMap<NaiveDate, String>, DbError> {
-    let mut stmt = conn.prepare("SELECT CAST(date AS VARCHAR), events_chain FROM projected_dates").map_err(DbError::query("read projected_dates"))?;
+    let mut stmt = conn
+        .prepare("SELECT CAST(date AS VARCHAR), events_chain FROM projected_dates")
+        .map_err(DbError::query("read projected_dates"))?;
     let rows = stmt
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
         .map_err(DbError::query("read projected_dates"))?
@@ -64,7 +69,11 @@ pub fn recorded_chains(conn: &Connection) -> Result<BTreeMap<NaiveDate, String>,
 /// Where a projection of `[from, ..]` must start so that everything before it can come from
 /// the database: `from` itself when the chains agree up to it, else the first date at which
 /// the lake and the database disagree.
-pub fn start_date(from: NaiveDate, lake: &BTreeMap<NaiveDate, String>, recorded: &BTreeMap<NaiveDate, String>) -> NaiveDate {
+pub fn start_date(
+    from: NaiveDate,
+    lake: &BTreeMap<NaiveDate, String>,
+    recorded: &BTreeMap<NaiveDate, String>,
+) -> NaiveDate {
     lake.iter()
         .take_while(|(d, _)| **d < from)
         .find(|(d, chain)| recorded.get(*d) != Some(*chain))
@@ -72,7 +81,13 @@ pub fn start_date(from: NaiveDate, lake: &BTreeMap<NaiveDate, String>, recorded:
 }
 
 /// Every row of `sql` with `params`, mapped; errors name `table`.
-fn query_rows<T>(conn: &Connection, table: &str, sql: &str, params: &[&dyn duckdb::ToSql], map: impl FnMut(&duckdb::Row<'_>) -> duckdb::Result<T>) -> Result<Vec<T>, DbError> {
+fn query_rows<T>(
+    conn: &Connection,
+    table: &str,
+    sql: &str,
+    params: &[&dyn duckdb::ToSql],
+    map: impl FnMut(&duckdb::Row<'_>) -> duckdb::Result<T>,
+) -> Result<Vec<T>, DbError> {
     let q = || DbError::query(format!("read {table} for an incremental projection"));
     let mut stmt = conn.prepare(sql).map_err(q())?;
     let rows = stmt.query_map(params, map).map_err(q())?;
@@ -148,16 +163,34 @@ mod tests {
             keys.insert(d(day), vec![format!("events/{day}/s1_daily_v3/a.json")]);
         }
         let before = chains(&keys, &config);
-        keys.get_mut(&d("2025-11-21")).unwrap().push("events/2025-11-21/s1_daily_v3/late.json".into());
+        keys.get_mut(&d("2025-11-21"))
+            .unwrap()
+            .push("events/2025-11-21/s1_daily_v3/late.json".into());
         let after = chains(&keys, &config);
         assert_eq!(before[&d("2025-11-20")], after[&d("2025-11-20")]);
         assert_ne!(before[&d("2025-11-21")], after[&d("2025-11-21")]);
-        assert_ne!(before[&d("2025-11-22")], after[&d("2025-11-22")], "later dates depend on earlier ones");
-        assert_eq!(start_date(d("2025-11-22"), &after, &before), d("2025-11-21"), "widened back to the first stale date");
+        assert_ne!(
+            before[&d("2025-11-22")],
+            after[&d("2025-11-22")],
+            "later dates depend on earlier ones"
+        );
+        assert_eq!(
+            start_date(d("2025-11-22"), &after, &before),
+            d("2025-11-21"),
+            "widened back to the first stale date"
+        );
         assert_eq!(start_date(d("2025-11-22"), &after, &after), d("2025-11-22"));
-        assert_eq!(start_date(d("2025-11-22"), &after, &BTreeMap::new()), d("2025-11-20"), "an empty database starts at the beginning");
+        assert_eq!(
+            start_date(d("2025-11-22"), &after, &BTreeMap::new()),
+            d("2025-11-20"),
+            "an empty database starts at the beginning"
+        );
         let mut other = ProjectorConfig::default();
         other.network_map.insert("999".into(), "x".into());
-        assert_ne!(chains(&keys, &other)[&d("2025-11-20")], after[&d("2025-11-20")], "a config change invalidates every date");
+        assert_ne!(
+            chains(&keys, &other)[&d("2025-11-20")],
+            after[&d("2025-11-20")],
+            "a config change invalidates every date"
+        );
     }
 }

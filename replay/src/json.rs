@@ -52,8 +52,13 @@ impl<'a> Json<'a> {
     /// the path, or no array is there). Then the document lacks whatever was streamed, and the
     /// caller parses again with [`Json::parse`]. `on_row` may have seen items of a document
     /// that turns out to be invalid: only an `Ok` counts.
-    pub fn parse_streaming(bytes: &'a [u8], path: &[&str], on_row: &mut dyn FnMut(usize, &Json<'a>)) -> Result<(Json<'a>, Option<usize>), ParseError> {
-        let (document, stream) = Parser::document(bytes, Some(Stream { path, on_row, arrays: Vec::new() }))?;
+    pub fn parse_streaming(
+        bytes: &'a [u8],
+        path: &[&str],
+        on_row: &mut dyn FnMut(usize, &Json<'a>),
+    ) -> Result<(Json<'a>, Option<usize>), ParseError> {
+        let (document, stream) =
+            Parser::document(bytes, Some(Stream { path, on_row, arrays: Vec::new() }))?;
         let arrays = stream.map(|s| s.arrays).unwrap_or_default();
         let mut node = &document;
         for key in path {
@@ -188,11 +193,15 @@ fn plain_run_end(bytes: &[u8], from: usize) -> usize {
     const ONES: u64 = u64::from_le_bytes([1; 8]);
     const HIGHS: u64 = ONES << 7;
     let mut at = from;
-    while let Some(word) = bytes.get(at..at.saturating_add(8)).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+    while let Some(word) =
+        bytes.get(at..at.saturating_add(8)).and_then(|w| <[u8; 8]>::try_from(w).ok())
+    {
         let v = u64::from_le_bytes(word);
         let quote = v ^ (ONES * u64::from(b'"'));
         let backslash = v ^ (ONES * u64::from(b'\\'));
-        let stops = (quote.wrapping_sub(ONES) & !quote) | (backslash.wrapping_sub(ONES) & !backslash) | (v.wrapping_sub(ONES * 0x20) & !v);
+        let stops = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (v.wrapping_sub(ONES * 0x20) & !v);
         let stops = stops & HIGHS;
         if stops != 0 {
             return at + (stops.trailing_zeros() / 8) as usize;
@@ -245,13 +254,29 @@ struct Parser<'a, 's> {
 
 impl<'a, 's> Parser<'a, 's> {
     /// The document, and the stream back with what it saw.
-    fn document(bytes: &'a [u8], stream: Option<Stream<'s, 'a>>) -> Result<(Json<'a>, Option<Stream<'s, 'a>>), ParseError> {
+    fn document(
+        bytes: &'a [u8],
+        stream: Option<Stream<'s, 'a>>,
+    ) -> Result<(Json<'a>, Option<Stream<'s, 'a>>), ParseError> {
         // One validation of the whole body: every string is then sliced from it without
         // re-checking. Outside strings JSON is ASCII, so this refuses exactly the bodies with
         // invalid UTF-8 that a string-by-string check would.
-        let text = std::str::from_utf8(bytes).map_err(|e| ParseError { reason: "invalid UTF-8", offset: e.valid_up_to() })?;
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| ParseError { reason: "invalid UTF-8", offset: e.valid_up_to() })?;
         let value_level = stream.as_ref().map(|_| 0);
-        let mut p = Parser { text, bytes, at: 0, depth: 0, entries: Vec::new(), items: Vec::new(), stream, value_level, container_level: None, spare: Vec::new(), streamed_item: false };
+        let mut p = Parser {
+            text,
+            bytes,
+            at: 0,
+            depth: 0,
+            entries: Vec::new(),
+            items: Vec::new(),
+            stream,
+            value_level,
+            container_level: None,
+            spare: Vec::new(),
+            streamed_item: false,
+        };
         p.skip_whitespace();
         let value = p.value()?;
         p.skip_whitespace();
@@ -296,7 +321,10 @@ impl<'a, 's> Parser<'a, 's> {
         }
     }
 
-    fn nested(&mut self, parse: fn(&mut Self) -> Result<Json<'a>, ParseError>) -> Result<Json<'a>, ParseError> {
+    fn nested(
+        &mut self,
+        parse: fn(&mut Self) -> Result<Json<'a>, ParseError>,
+    ) -> Result<Json<'a>, ParseError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(self.error("nested too deeply"));
@@ -355,7 +383,9 @@ impl<'a, 's> Parser<'a, 's> {
                 direct.as_mut().unwrap_or(&mut self.entries).push((key, Json::Number(number)));
             } else {
                 self.value_level = match (level, &self.stream) {
-                    (Some(n), Some(stream)) if stream.path.get(n).is_some_and(|k| *k == key) => Some(n + 1),
+                    (Some(n), Some(stream)) if stream.path.get(n).is_some_and(|k| *k == key) => {
+                        Some(n + 1)
+                    }
                     _ => None,
                 };
                 let value = self.value()?;
@@ -386,7 +416,8 @@ impl<'a, 's> Parser<'a, 's> {
     /// keeping it, and is left empty.
     fn array(&mut self) -> Result<Json<'a>, ParseError> {
         let level = self.container_level.take();
-        let streamed = matches!((level, &self.stream), (Some(n), Some(stream)) if n == stream.path.len());
+        let streamed =
+            matches!((level, &self.stream), (Some(n), Some(stream)) if n == stream.path.len());
         self.at += 1;
         let base = self.items.len();
         let mut count = 0;
@@ -475,7 +506,8 @@ impl<'a, 's> Parser<'a, 's> {
                 }
                 Some(b'\\') => {
                     self.at += 1;
-                    let escaped = self.peek().ok_or_else(|| self.error("EOF while parsing a string"))?;
+                    let escaped =
+                        self.peek().ok_or_else(|| self.error("EOF while parsing a string"))?;
                     self.at += 1;
                     match escaped {
                         b'"' => owned.push('"'),
@@ -496,7 +528,10 @@ impl<'a, 's> Parser<'a, 's> {
     }
 
     fn hex4(&mut self) -> Result<u32, ParseError> {
-        let digits = self.bytes.get(self.at..self.at + 4).ok_or_else(|| self.error("EOF while parsing a string"))?;
+        let digits = self
+            .bytes
+            .get(self.at..self.at + 4)
+            .ok_or_else(|| self.error("EOF while parsing a string"))?;
         let mut n = 0u32;
         for d in digits {
             let v = (*d as char).to_digit(16).ok_or_else(|| self.error("invalid \\u escape"))?;
@@ -571,12 +606,15 @@ impl<'a, 's> Parser<'a, 's> {
                 return Ok(n.into());
             }
             // `-0` stays a float, as serde_json keeps it: the sign is data.
-            if let Ok(n) = text.parse::<i64>().map_err(drop).and_then(|n| if n == 0 { Err(()) } else { Ok(n) }) {
+            if let Ok(n) =
+                text.parse::<i64>().map_err(drop).and_then(|n| if n == 0 { Err(()) } else { Ok(n) })
+            {
                 return Ok(n.into());
             }
         }
         let f: f64 = text.parse().map_err(|_| self.error("invalid number"))?;
-        Number::from_f64(f).ok_or_else(|| ParseError { reason: "number out of range", offset: start })
+        Number::from_f64(f)
+            .ok_or_else(|| ParseError { reason: "number out of range", offset: start })
     }
 }
 
@@ -592,7 +630,9 @@ mod tests {
             Json::Number(n) => serde_json::Value::Number(n.clone()),
             Json::String(s) => serde_json::Value::String(s.to_string()),
             Json::Array(items) => serde_json::Value::Array(items.iter().map(to_value).collect()),
-            Json::Object(entries) => serde_json::Value::Object(entries.iter().map(|(k, v)| (k.to_string(), to_value(v))).collect()),
+            Json::Object(entries) => serde_json::Value::Object(
+                entries.iter().map(|(k, v)| (k.to_string(), to_value(v))).collect(),
+            ),
         }
     }
 
@@ -600,13 +640,24 @@ mod tests {
     fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
         use serde_json::Value as V;
         match (a, b) {
-            (V::Number(x), V::Number(y)) if x.is_f64() || y.is_f64() => match (x.as_f64(), y.as_f64()) {
-                (Some(x), Some(y)) if x == 0.0 || y == 0.0 => x == y && x.is_sign_negative() == y.is_sign_negative(),
-                (Some(x), Some(y)) => (x - y).abs() <= 4.0 * f64::EPSILON * x.abs().max(y.abs()),
-                _ => false,
-            },
-            (V::Array(x), V::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y)),
-            (V::Object(x), V::Object(y)) => x.len() == y.len() && x.iter().zip(y).all(|((kx, vx), (ky, vy))| kx == ky && same(vx, vy)),
+            (V::Number(x), V::Number(y)) if x.is_f64() || y.is_f64() => {
+                match (x.as_f64(), y.as_f64()) {
+                    (Some(x), Some(y)) if x == 0.0 || y == 0.0 => {
+                        x == y && x.is_sign_negative() == y.is_sign_negative()
+                    }
+                    (Some(x), Some(y)) => {
+                        (x - y).abs() <= 4.0 * f64::EPSILON * x.abs().max(y.abs())
+                    }
+                    _ => false,
+                }
+            }
+            (V::Array(x), V::Array(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
+            }
+            (V::Object(x), V::Object(y)) => {
+                x.len() == y.len()
+                    && x.iter().zip(y).all(|((kx, vx), (ky, vy))| kx == ky && same(vx, vy))
+            }
             _ => a == b,
         }
     }
@@ -616,28 +667,53 @@ mod tests {
         let theirs = serde_json::from_slice::<serde_json::Value>(text);
         let ours = Json::parse(text);
         match (&ours, &theirs) {
-            (Ok(o), Ok(t)) => assert!(same(&to_value(o), t), "{:?}: ours {o:?}, serde_json {t:?}", String::from_utf8_lossy(text)),
+            (Ok(o), Ok(t)) => assert!(
+                same(&to_value(o), t),
+                "{:?}: ours {o:?}, serde_json {t:?}",
+                String::from_utf8_lossy(text)
+            ),
             (Err(_), Err(_)) => {}
-            _ => panic!("serde_json {:?} but ours {:?} for {:?}", theirs.as_ref().map(|_| ()), ours.as_ref().map(|_| ()), String::from_utf8_lossy(text)),
+            _ => panic!(
+                "serde_json {:?} but ours {:?} for {:?}",
+                theirs.as_ref().map(|_| ()),
+                ours.as_ref().map(|_| ()),
+                String::from_utf8_lossy(text)
+            ),
         }
     }
 
     #[test]
     fn a_plain_run_ends_at_the_first_quote_backslash_or_control_byte_wherever_it_is() {
-        let reference = |bytes: &[u8], from: usize| (from..bytes.len()).find(|&i| matches!(bytes[i], b'"' | b'\\' | 0..=0x1f)).unwrap_or(bytes.len());
+        let reference = |bytes: &[u8], from: usize| {
+            (from..bytes.len())
+                .find(|&i| matches!(bytes[i], b'"' | b'\\' | 0..=0x1f))
+                .unwrap_or(bytes.len())
+        };
         // Every stop byte at every place of a 0..20-byte run, after any start, among ASCII,
         // multibyte UTF-8 and bytes either side of each stop's value.
-        let filler: Vec<u8> = "a\u{7f}\u{e9}\u{20ac}!#[]~ ".bytes().chain([0x21, 0x23, 0x5b, 0x5d, 0x20, 0xff, 0x80]).collect();
+        let filler: Vec<u8> = "a\u{7f}\u{e9}\u{20ac}!#[]~ "
+            .bytes()
+            .chain([0x21, 0x23, 0x5b, 0x5d, 0x20, 0xff, 0x80])
+            .collect();
         for stop in [b'"', b'\\', 0x00, 0x01, 0x1f, b'\n'] {
             for len in 0..20 {
                 for shift in 0..filler.len() {
-                    let mut bytes: Vec<u8> = (0..len).map(|i| filler[(i + shift) % filler.len()]).collect();
+                    let mut bytes: Vec<u8> =
+                        (0..len).map(|i| filler[(i + shift) % filler.len()]).collect();
                     let without = bytes.clone();
                     bytes.push(stop);
                     bytes.extend_from_slice(b"tail\"x");
                     for from in 0..=len.min(3) {
-                        assert_eq!(plain_run_end(&bytes, from), reference(&bytes, from), "{bytes:?} from {from}");
-                        assert_eq!(plain_run_end(&without, from), without.len(), "{without:?} from {from}");
+                        assert_eq!(
+                            plain_run_end(&bytes, from),
+                            reference(&bytes, from),
+                            "{bytes:?} from {from}"
+                        );
+                        assert_eq!(
+                            plain_run_end(&without, from),
+                            without.len(),
+                            "{without:?} from {from}"
+                        );
                     }
                 }
             }
@@ -646,21 +722,41 @@ mod tests {
 
     #[test]
     fn reads_like_serde_json_value() {
-        let text = br#"{"data":{"data":[{"a":"x\"y","b":1.50,"c":-3,"a/b":true,"n":null}]},"k":1,"k":2}"#;
+        let text =
+            br#"{"data":{"data":[{"a":"x\"y","b":1.50,"c":-3,"a/b":true,"n":null}]},"k":1,"k":2}"#;
         let ours = Json::parse(text).unwrap();
         let theirs: serde_json::Value = serde_json::from_slice(text).unwrap();
         let row = ours.pointer("/data/data/0").unwrap();
-        assert_eq!(row.get("a").and_then(Json::as_str), theirs.pointer("/data/data/0/a").and_then(|v| v.as_str()));
-        assert!(matches!(row.get("a"), Some(Json::String(Cow::Owned(_)))), "escaped strings are unescaped into owned text");
+        assert_eq!(
+            row.get("a").and_then(Json::as_str),
+            theirs.pointer("/data/data/0/a").and_then(|v| v.as_str())
+        );
+        assert!(
+            matches!(row.get("a"), Some(Json::String(Cow::Owned(_)))),
+            "escaped strings are unescaped into owned text"
+        );
         assert!(matches!(row.get("b"), Some(Json::Number(_))));
-        assert_eq!(row.get("b").map(|v| v.to_string()), Some(theirs["data"]["data"][0]["b"].to_string()));
+        assert_eq!(
+            row.get("b").map(|v| v.to_string()),
+            Some(theirs["data"]["data"][0]["b"].to_string())
+        );
         assert_eq!(row.get("c").and_then(Json::as_i64), Some(-3));
         assert_eq!(row.pointer("/a~1b"), Some(&Json::Bool(true)));
         assert!(row.get("n").is_some_and(Json::is_null));
-        assert_eq!(ours.get("k").and_then(Json::as_i64), theirs["k"].as_i64(), "a repeated key keeps its last value");
+        assert_eq!(
+            ours.get("k").and_then(Json::as_i64),
+            theirs["k"].as_i64(),
+            "a repeated key keeps its last value"
+        );
         assert_eq!(ours.pointer(""), Some(&ours));
         assert_eq!(ours.pointer("/data/data/1"), None);
-        assert!(matches!(Json::parse(br#"{"plain":"text"}"#).unwrap().get("plain"), Some(Json::String(Cow::Borrowed("text")))), "plain strings borrow");
+        assert!(
+            matches!(
+                Json::parse(br#"{"plain":"text"}"#).unwrap().get("plain"),
+                Some(Json::String(Cow::Borrowed("text")))
+            ),
+            "plain strings borrow"
+        );
     }
 
     #[test]
@@ -672,12 +768,60 @@ mod tests {
     #[test]
     fn accepts_and_rejects_exactly_what_serde_json_does() {
         let cases: &[&[u8]] = &[
-            b"", b" ", b"null", b"nul", b"tru", b"true ", b"[1,]", b"[,1]", b"{\"a\":1,}", b"{\"a\" 1}", b"{1:2}", b"01", b"-01", b"1.", b".5", b"-",
-            b"1e", b"1e+", b"1E+2", b"-0", b"-0.0", b"0e0", b"1e400", b"-1e400", b"1e-400", b"18446744073709551615", b"18446744073709551616",
-            b"-9223372036854775808", b"-9223372036854775809", b"123456789012345678901234567890", b"3.141592653589793238462643383279",
-            b"\"\\x\"", b"\"a\x01b\"", b"\"tab\there\"", b"[1] x", b"[1] ", b"\"\\ud800\"", b"\"\\ud800\\u0041\"", b"\"\\udc00\"",
-            b"\"\\ud83d\\ude00\"", b"\"\\u00e9\\/\\b\\f\\n\\r\\t\"", b"\"\\u00G0\"", b"\"\\u12\"", b"\"\xff\"", b"\"\xc3\xa9\"", b"[\"\xed\xa0\x80\"]",
-            b"{\"a\":{\"b\":[true,false,null,{}]}}", b"[[[[[]]]]]", b"\x0c1", b"\xef\xbb\xbf1", b"{\"a\":1}{}", b"[1 2]", b"{\"a\":1 \"b\":2}", b"\"unterminated",
+            b"",
+            b" ",
+            b"null",
+            b"nul",
+            b"tru",
+            b"true ",
+            b"[1,]",
+            b"[,1]",
+            b"{\"a\":1,}",
+            b"{\"a\" 1}",
+            b"{1:2}",
+            b"01",
+            b"-01",
+            b"1.",
+            b".5",
+            b"-",
+            b"1e",
+            b"1e+",
+            b"1E+2",
+            b"-0",
+            b"-0.0",
+            b"0e0",
+            b"1e400",
+            b"-1e400",
+            b"1e-400",
+            b"18446744073709551615",
+            b"18446744073709551616",
+            b"-9223372036854775808",
+            b"-9223372036854775809",
+            b"123456789012345678901234567890",
+            b"3.141592653589793238462643383279",
+            b"\"\\x\"",
+            b"\"a\x01b\"",
+            b"\"tab\there\"",
+            b"[1] x",
+            b"[1] ",
+            b"\"\\ud800\"",
+            b"\"\\ud800\\u0041\"",
+            b"\"\\udc00\"",
+            b"\"\\ud83d\\ude00\"",
+            b"\"\\u00e9\\/\\b\\f\\n\\r\\t\"",
+            b"\"\\u00G0\"",
+            b"\"\\u12\"",
+            b"\"\xff\"",
+            b"\"\xc3\xa9\"",
+            b"[\"\xed\xa0\x80\"]",
+            b"{\"a\":{\"b\":[true,false,null,{}]}}",
+            b"[[[[[]]]]]",
+            b"\x0c1",
+            b"\xef\xbb\xbf1",
+            b"{\"a\":1}{}",
+            b"[1 2]",
+            b"{\"a\":1 \"b\":2}",
+            b"\"unterminated",
         ];
         for case in cases {
             agrees(case);
@@ -686,7 +830,10 @@ mod tests {
         let too_deep = format!("{}{}", "[".repeat(129), "]".repeat(129));
         agrees(deep_ok.as_bytes());
         agrees(too_deep.as_bytes());
-        assert!(Json::parse("[".repeat(100_000).as_bytes()).is_err(), "deep nesting is an error, not a stack overflow");
+        assert!(
+            Json::parse("[".repeat(100_000).as_bytes()).is_err(),
+            "deep nesting is an error, not a stack overflow"
+        );
     }
 
     #[test]
@@ -712,7 +859,10 @@ mod tests {
 
     /// `parse_streaming` of `text` at `path`: the streamed items (as documents), the document
     /// and the count.
-    fn streamed(text: &[u8], path: &[&str]) -> Result<(Vec<serde_json::Value>, serde_json::Value, Option<usize>), ParseError> {
+    fn streamed(
+        text: &[u8],
+        path: &[&str],
+    ) -> Result<(Vec<serde_json::Value>, serde_json::Value, Option<usize>), ParseError> {
         let mut items = Vec::new();
         let mut next = 0;
         let (document, count) = Json::parse_streaming(text, path, &mut |i, item| {
@@ -731,22 +881,44 @@ mod tests {
         match (streamed(text, path), &whole) {
             (Err(s), Err(w)) => assert_eq!(&s, w, "{:?}", String::from_utf8_lossy(text)),
             (Ok((items, document, Some(n))), Ok(whole)) => {
-                let pointer: String = path.iter().map(|k| format!("/{}", k.replace('~', "~0").replace('/', "~1"))).collect();
+                let pointer: String = path
+                    .iter()
+                    .map(|k| format!("/{}", k.replace('~', "~0").replace('/', "~1")))
+                    .collect();
                 let mut expected = to_value(whole);
-                let array = expected.pointer_mut(&pointer).and_then(serde_json::Value::as_array_mut).expect("a counted stream names an array");
+                let array = expected
+                    .pointer_mut(&pointer)
+                    .and_then(serde_json::Value::as_array_mut)
+                    .expect("a counted stream names an array");
                 assert_eq!(items, std::mem::take(array), "{:?}", String::from_utf8_lossy(text));
                 assert_eq!(n, items.len());
-                assert_eq!(document, expected, "the document keeps an empty array in place of the rows");
+                assert_eq!(
+                    document, expected,
+                    "the document keeps an empty array in place of the rows"
+                );
             }
             (Ok((_, _, None)), Ok(whole)) => {
                 let pointer: String = path.iter().map(|k| format!("/{k}")).collect();
                 let unique = path.iter().try_fold(whole, |node, key| match node {
-                    Json::Object(entries) if entries.iter().filter(|(k, _)| k == key).count() == 1 => node.get(key),
+                    Json::Object(entries)
+                        if entries.iter().filter(|(k, _)| k == key).count() == 1 =>
+                    {
+                        node.get(key)
+                    }
                     _ => None,
                 });
-                assert!(!unique.is_some_and(Json::is_array), "{pointer} is one array of {:?} but was not counted", String::from_utf8_lossy(text));
+                assert!(
+                    !unique.is_some_and(Json::is_array),
+                    "{pointer} is one array of {:?} but was not counted",
+                    String::from_utf8_lossy(text)
+                );
             }
-            (s, w) => panic!("streaming {:?} but parse {:?} for {:?}", s.map(|_| ()), w.as_ref().map(|_| ()), String::from_utf8_lossy(text)),
+            (s, w) => panic!(
+                "streaming {:?} but parse {:?} for {:?}",
+                s.map(|_| ()),
+                w.as_ref().map(|_| ()),
+                String::from_utf8_lossy(text)
+            ),
         }
     }
 
@@ -761,8 +933,11 @@ mod tests {
         streams_like_parse(br#"[{"a":1},{"a":2}]"#, &[]);
         // Row objects collect their members apart from other objects: whatever sits in or
         // after a row, empty or nested, comes out whole.
-        streams_like_parse(br#"{"data":{"data":[{},{"g":{"h":"i","g":[{"x":1}]},"j":"k"},[{"e":1},{"f":"
-"}],7,{"l":2}],"m":{"n":{}}},"o":{"p":"q"}}"#, &["data", "data"]);
+        streams_like_parse(
+            br#"{"data":{"data":[{},{"g":{"h":"i","g":[{"x":1}]},"j":"k"},[{"e":1},{"f":"
+"}],7,{"l":2}],"m":{"n":{}}},"o":{"p":"q"}}"#,
+            &["data", "data"],
+        );
         streams_like_parse(br#"[3,{"a":{"b":1},"c":"d"},"s",{"e":[{"f":1}],"g":2}]"#, &[]);
         for ambiguous in [
             &br#"{"data":{"data":[1]},"data":{"data":[2]}}"#[..],
@@ -773,7 +948,12 @@ mod tests {
             br#"{"other":[1]}"#,
             br#"[1]"#,
         ] {
-            assert_eq!(streamed(ambiguous, &["data", "data"]).unwrap().2, None, "{:?}", String::from_utf8_lossy(ambiguous));
+            assert_eq!(
+                streamed(ambiguous, &["data", "data"]).unwrap().2,
+                None,
+                "{:?}",
+                String::from_utf8_lossy(ambiguous)
+            );
             streams_like_parse(ambiguous, &["data", "data"]);
         }
     }
@@ -799,14 +979,17 @@ mod tests {
             any::<bool>().prop_map(serde_json::Value::Bool),
             any::<i64>().prop_map(|n| serde_json::json!(n)),
             any::<u64>().prop_map(|n| serde_json::json!(n)),
-            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| serde_json::json!(f)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| serde_json::json!(f)),
             "\\PC*".prop_map(serde_json::Value::String),
             any::<String>().prop_map(serde_json::Value::String),
         ];
         leaf.prop_recursive(4, 64, 8, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..8).prop_map(serde_json::Value::Array),
-                prop::collection::vec(("\\PC{0,8}", inner), 0..8).prop_map(|kv| serde_json::Value::Object(kv.into_iter().collect())),
+                prop::collection::vec(("\\PC{0,8}", inner), 0..8)
+                    .prop_map(|kv| serde_json::Value::Object(kv.into_iter().collect())),
             ]
         })
     }

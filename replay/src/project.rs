@@ -30,7 +30,10 @@ use crate::column;
 use crate::columns::Columns;
 use crate::decode::{Decoded, Locator, RowCollector, SourceRow, StreamedRows};
 use crate::endpoint_id;
-use crate::registry::{probe_csv, probe_streamed, probe_value, BodyDecoder, EndpointId, EndpointSpec, NextPage, Probe, ENDPOINTS};
+use crate::registry::{
+    probe_csv, probe_streamed, probe_value, BodyDecoder, EndpointId, EndpointSpec, NextPage, Probe,
+    ENDPOINTS,
+};
 
 /// Bumped whenever a rule changes what a projection produces, or how its fingerprints are
 /// taken (a database projected by another version is rebuilt whole by its next projection).
@@ -57,12 +60,24 @@ pub struct ProjectorConfig {
 impl Default for ProjectorConfig {
     fn default() -> Self {
         let pairs = [
-            ("107", "taboola"), ("108", "gemini"), ("109", "outbrain"), ("110", "facebook"), ("111", "tiktok"), ("112", "facebook"),
-            ("113", "mediago"), ("114", "googleads"), ("115", "zemanta"), ("116", "newsbreak"), ("117", "smartnews"),
+            ("107", "taboola"),
+            ("108", "gemini"),
+            ("109", "outbrain"),
+            ("110", "facebook"),
+            ("111", "tiktok"),
+            ("112", "facebook"),
+            ("113", "mediago"),
+            ("114", "googleads"),
+            ("115", "zemanta"),
+            ("116", "newsbreak"),
+            ("117", "smartnews"),
         ];
         ProjectorConfig {
             network_map: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            spend_precedence: SPEND_BY_PLATFORM.iter().map(|(p, e)| (p.to_string(), e.to_vec())).collect(),
+            spend_precedence: SPEND_BY_PLATFORM
+                .iter()
+                .map(|(p, e)| (p.to_string(), e.to_vec()))
+                .collect(),
         }
     }
 }
@@ -117,7 +132,13 @@ impl CampaignRow {
     /// `campaign_id|date|level|snapshot_source|adset_id`: the row's identity, and its order.
     pub fn key(&self) -> String {
         let adset_id = self.adset_id.as_deref().unwrap_or("");
-        let mut key = String::with_capacity(self.campaign_id.len() + self.level.len() + self.snapshot_source.len() + adset_id.len() + 14);
+        let mut key = String::with_capacity(
+            self.campaign_id.len()
+                + self.level.len()
+                + self.snapshot_source.len()
+                + adset_id.len()
+                + 14,
+        );
         key.push_str(&self.campaign_id);
         key.push('|');
         push_date(&mut key, self.date);
@@ -287,7 +308,8 @@ impl SessionLineage {
             && index == from.checked_add(u32::from(hour - self.hour_from))
             && self.event_id == event_id
             && self.columns == columns
-            && (Arc::ptr_eq(locator.prefix(), &self.locator_prefix) || prefix == &*self.locator_prefix)
+            && (Arc::ptr_eq(locator.prefix(), &self.locator_prefix)
+                || prefix == &*self.locator_prefix)
     }
 
     /// The per-row entries this run stands for, in hour order.
@@ -302,7 +324,10 @@ impl SessionLineage {
             event_id: self.event_id,
             event_index: self.event_index,
             locator: match self.index_from {
-                Some(from) => Locator::indexed(&self.locator_prefix, (from + u32::from(hour - self.hour_from)) as usize),
+                Some(from) => Locator::indexed(
+                    &self.locator_prefix,
+                    (from + u32::from(hour - self.hour_from)) as usize,
+                ),
                 None => Locator::text(&self.locator_prefix),
             },
             chosen: true,
@@ -311,7 +336,6 @@ impl SessionLineage {
         })
     }
 }
-
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct QuarantineRow {
@@ -452,7 +476,13 @@ impl Parsed<'_> {
 }
 
 /// One body of `spec`, parsed whole and decoded from the tree.
-fn parse_whole<'e>(spec: &EndpointSpec, status: u16, body: &'e [u8], page: u32, limit: u32) -> Parsed<'e> {
+fn parse_whole<'e>(
+    spec: &EndpointSpec,
+    status: u16,
+    body: &'e [u8],
+    page: u32,
+    limit: u32,
+) -> Parsed<'e> {
     match spec.decoder {
         BodyDecoder::Csv(decode) => {
             let probe = probe_csv(body);
@@ -463,7 +493,8 @@ fn parse_whole<'e>(spec: &EndpointSpec, status: u16, body: &'e [u8], page: u32, 
             Err(e) => Parsed::unparseable(format!("not JSON: {e}")),
             Ok(value) => {
                 let probe = probe_value(spec, status, &value, page, limit);
-                let decoded = Parsed::is_data(&probe, status).then(|| decode(&value).map_err(|e| e.0));
+                let decoded =
+                    Parsed::is_data(&probe, status).then(|| decode(&value).map_err(|e| e.0));
                 Parsed { probe, decoded }
             }
         },
@@ -473,12 +504,21 @@ fn parse_whole<'e>(spec: &EndpointSpec, status: u16, body: &'e [u8], page: u32, 
 /// [`parse_whole`] of a body whose rows are streamed out of the parser: the same probe and
 /// rows, without the tree of rows. `None` when the rows are not where the stream looked
 /// (another envelope, a repeated key): then the body is parsed whole.
-fn parse_streamed<'e>(spec: &EndpointSpec, streamed: StreamedRows, status: u16, body: &'e [u8], page: u32, limit: u32) -> Option<Parsed<'e>> {
+fn parse_streamed<'e>(
+    spec: &EndpointSpec,
+    streamed: StreamedRows,
+    status: u16,
+    body: &'e [u8],
+    page: u32,
+    limit: u32,
+) -> Option<Parsed<'e>> {
     // Sized once, for rows of 100 bytes or more: growing would copy every row decoded so
     // far, and pages reserved past the last row are never touched. Capped, so that a body
     // of something else than rows does not reserve gigabytes.
     let mut rows = RowCollector::new(&streamed.pointer(), (body.len() / 100).min(1 << 20));
-    match crate::json::Json::parse_streaming(body, streamed.path, &mut |i, row| rows.push_filled(i, |slot| (streamed.fill)(row, slot))) {
+    match crate::json::Json::parse_streaming(body, streamed.path, &mut |i, row| {
+        rows.push_filled(i, |slot| (streamed.fill)(row, slot))
+    }) {
         Err(e) => Some(Parsed::unparseable(format!("not JSON: {e}"))),
         Ok((_, None)) => None,
         Ok((document, Some(n))) => {
@@ -513,7 +553,12 @@ fn limit_of(url: &str) -> u32 {
         .unwrap_or(500)
 }
 
-fn build_fetch<'d>(spec: &'static EndpointSpec, day: &'d DayData<'_>, idx: Vec<usize>, quarantine: &mut Vec<QuarantineRow>) -> Fetch<'d> {
+fn build_fetch<'d>(
+    spec: &'static EndpointSpec,
+    day: &'d DayData<'_>,
+    idx: Vec<usize>,
+    quarantine: &mut Vec<QuarantineRow>,
+) -> Fetch<'d> {
     let events = &day.events;
     let first = &events[idx[0]].envelope;
     let last = events[*idx.last().unwrap_or(&idx[0])];
@@ -556,7 +601,13 @@ fn build_fetch<'d>(spec: &'static EndpointSpec, day: &'d DayData<'_>, idx: Vec<u
                 };
                 if let Some(error) = failure {
                     fetch.error = Some(format!("unparseable body: {error}"));
-                    quarantine.push(QuarantineRow { event_id: e.id.to_hex(), endpoint: spec.key.into(), date: day.date, body_sha256: Some(b.sha256.to_hex()), error });
+                    quarantine.push(QuarantineRow {
+                        event_id: e.id.to_hex(),
+                        endpoint: spec.key.into(),
+                        date: day.date,
+                        body_sha256: Some(b.sha256.to_hex()),
+                        error,
+                    });
                 }
             }
         }
@@ -581,7 +632,9 @@ fn build_fetch<'d>(spec: &'static EndpointSpec, day: &'d DayData<'_>, idx: Vec<u
         match &day.parsed[i].decoded {
             Some(Ok(decoded)) => {
                 fetch.bad_rows += decoded.bad_rows.len();
-                rows.extend(decoded.rows.iter().enumerate().map(|(row, r)| (RowRef { event: i, row }, r)));
+                rows.extend(
+                    decoded.rows.iter().enumerate().map(|(row, r)| (RowRef { event: i, row }, r)),
+                );
             }
             _ => {
                 ok = false;
@@ -608,7 +661,9 @@ fn snapshot<'f, 'd>(fetches: &'f Fetches<'d>, key: &str) -> Option<&'f Fetch<'d>
 
 /// Every fetch of the day per endpoint, oldest first by (finished_at, newest event), and the
 /// quarantined bodies met on the way.
-fn collect_fetches<'d>(day: &'d DayData<'_>) -> (BTreeMap<&'static str, Vec<Fetch<'d>>>, Vec<QuarantineRow>) {
+fn collect_fetches<'d>(
+    day: &'d DayData<'_>,
+) -> (BTreeMap<&'static str, Vec<Fetch<'d>>>, Vec<QuarantineRow>) {
     let mut by_fetch: BTreeMap<(&'static str, &str), Vec<usize>> = BTreeMap::new();
     for (i, e) in day.events.iter().enumerate() {
         if let (Some(h), Some(spec)) = (&e.envelope.http, crate::endpoint(&e.envelope.source)) {
@@ -702,7 +757,19 @@ impl<'d> Agg<'d> {
         macro_rules! keep_first {
             ($($f:ident),*) => { $( if s.$f.is_none() { s.$f = r.$f.clone(); } )* };
         }
-        keep_first!(date, strategis_id, platform_campaign_id, campaign_name, network_id, account_id, rsoc_site, buyer, category, lane, adset_name);
+        keep_first!(
+            date,
+            strategis_id,
+            platform_campaign_id,
+            campaign_name,
+            network_id,
+            account_id,
+            rsoc_site,
+            buyer,
+            category,
+            lane,
+            adset_name
+        );
         self.refs.push(at);
     }
 }
@@ -762,7 +829,12 @@ pub struct Carry {
 
 /// The Strategis id of a platform campaign id on `date`: the newest pairing up to it, else the
 /// prefix of the campaign's name.
-fn resolve<'a>(identity: &'a Identity, platform_id: &str, name: Option<&'a str>, date: NaiveDate) -> Option<&'a str> {
+fn resolve<'a>(
+    identity: &'a Identity,
+    platform_id: &str,
+    name: Option<&'a str>,
+    date: NaiveDate,
+) -> Option<&'a str> {
     if let Some(by_date) = identity.get(platform_id) {
         if let Some((_, sids)) = by_date.range(..=date).next_back() {
             if let Some(sid) = sids.iter().next() {
@@ -905,13 +977,19 @@ impl Losable<'_> for i64 {
 
 /// The value of the first source in `order` that has one. `get` may return a reference into
 /// the source row: only the winner's value is copied out, by the caller.
-fn pick<'s, T: Losable<'s>>(sources: &'s KeySources<'_>, order: &[EndpointId], get: impl Fn(&'s SourceRow) -> Option<T>) -> Pick<'s, T> {
+fn pick<'s, T: Losable<'s>>(
+    sources: &'s KeySources<'_>,
+    order: &[EndpointId],
+    get: impl Fn(&'s SourceRow) -> Option<T>,
+) -> Pick<'s, T> {
     for (i, &endpoint) in order.iter().enumerate() {
         if let Some(agg) = sources.get(endpoint) {
             if let Some(v) = get(agg.row()) {
                 let losers = order[i + 1..]
                     .iter()
-                    .filter_map(|&e| sources.get(e).and_then(|a| get(a.row()).map(|lv| (e, a.refs(), lv.lost()))))
+                    .filter_map(|&e| {
+                        sources.get(e).and_then(|a| get(a.row()).map(|lv| (e, a.refs(), lv.lost())))
+                    })
                     .collect();
                 return Pick { value: Some(v), endpoint: Some(endpoint), refs: agg.refs(), losers };
             }
@@ -953,11 +1031,28 @@ impl<'s> RowBuilder<'s> {
         p.value
     }
 
-    fn finish(&mut self, day: &DayData<'_>, table: &'static str, kind: &'static str, row_key: &Arc<str>, out: &mut Vec<LineageRow>) {
+    fn finish(
+        &mut self,
+        day: &DayData<'_>,
+        table: &'static str,
+        kind: &'static str,
+        row_key: &Arc<str>,
+        out: &mut Vec<LineageRow>,
+    ) {
         self.chosen.sort_unstable();
         for group in self.chosen.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
             let columns = group.iter().fold(Columns::EMPTY, |set, c| set.with(c.2));
-            out.push(LineageRow::new(day, table, kind, row_key, columns, group[0].0.key(), group[0].1, true, None));
+            out.push(LineageRow::new(
+                day,
+                table,
+                kind,
+                row_key,
+                columns,
+                group[0].0.key(),
+                group[0].1,
+                true,
+                None,
+            ));
         }
         // A losing body row gets one entry for all the columns it lost, values joined by
         // LOST_VALUE_SEPARATOR in column order (one entry per column if a value contains it).
@@ -969,7 +1064,17 @@ impl<'s> RowBuilder<'s> {
             let (endpoint, r) = (values[0].0.key(), values[0].1);
             if values.iter().any(|(.., v)| v.contains_separator()) {
                 for &(.., column, value) in values {
-                    out.push(LineageRow::new(day, table, kind, row_key, column, endpoint, r, false, Some(value.to_string())));
+                    out.push(LineageRow::new(
+                        day,
+                        table,
+                        kind,
+                        row_key,
+                        column,
+                        endpoint,
+                        r,
+                        false,
+                        Some(value.to_string()),
+                    ));
                 }
             } else {
                 let columns = values.iter().fold(Columns::EMPTY, |set, (_, _, c, _)| set.with(*c));
@@ -981,7 +1086,17 @@ impl<'s> RowBuilder<'s> {
                     // Writing into a String cannot fail.
                     let _ = write!(joined, "{value}");
                 }
-                out.push(LineageRow::new(day, table, kind, row_key, columns, endpoint, r, false, Some(joined)));
+                out.push(LineageRow::new(
+                    day,
+                    table,
+                    kind,
+                    row_key,
+                    columns,
+                    endpoint,
+                    r,
+                    false,
+                    Some(joined),
+                ));
             }
         }
     }
@@ -1003,7 +1118,17 @@ impl LineageRow {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn new(day: &DayData<'_>, table: &'static str, kind: &'static str, row_key: &Arc<str>, columns: Columns, endpoint: &'static str, r: RowRef, chosen: bool, value: Option<String>) -> Self {
+    fn new(
+        day: &DayData<'_>,
+        table: &'static str,
+        kind: &'static str,
+        row_key: &Arc<str>,
+        columns: Columns,
+        endpoint: &'static str,
+        r: RowRef,
+        chosen: bool,
+        value: Option<String>,
+    ) -> Self {
         LineageRow {
             table_name: table,
             date: day.date,
@@ -1039,7 +1164,10 @@ fn revenue_per_session(revenue: Decimal, sessions: i64) -> Decimal {
             std::cmp::Ordering::Less => quotient,
         };
         if rounded < 10_000_000_000 {
-            return Decimal::from_i128_with_scale(if scaled < 0 { -rounded } else { rounded }, PLACES);
+            return Decimal::from_i128_with_scale(
+                if scaled < 0 { -rounded } else { rounded },
+                PLACES,
+            );
         }
     }
     (revenue / Decimal::from(sessions)).round_dp(PLACES)
@@ -1051,7 +1179,9 @@ fn revenue_per_session(revenue: Decimal, sessions: i64) -> Decimal {
 /// campaign is ranked once (its hours are adjacent in a body, so finding a row's rank is
 /// usually one comparison with the row before), and the rows are sorted by (rank, hour,
 /// position) packed into one integer: the order a stable sort by (campaign, hour) gives.
-fn in_campaign_hour_order<'s, A: Copy, B: Copy>(rows: Vec<(&'s str, u8, A, B)>) -> Vec<(u32, &'s str, u8, A, B)> {
+fn in_campaign_hour_order<'s, A: Copy, B: Copy>(
+    rows: Vec<(&'s str, u8, A, B)>,
+) -> Vec<(u32, &'s str, u8, A, B)> {
     let mut campaigns: Vec<&str> = rows.iter().map(|r| r.0).collect();
     // Adjacent repeats first (a campaign's hours), so the sort sees each campaign about once.
     campaigns.dedup();
@@ -1074,7 +1204,11 @@ fn in_campaign_hour_order<'s, A: Copy, B: Copy>(rows: Vec<(&'s str, u8, A, B)>) 
         ranked.sort_by_key(|r| (r.0, r.2));
         return ranked;
     }
-    let mut keys: Vec<u64> = ranked.iter().enumerate().map(|(i, r)| u64::from(r.0) << 40 | u64::from(r.2) << 32 | i as u64).collect();
+    let mut keys: Vec<u64> = ranked
+        .iter()
+        .enumerate()
+        .map(|(i, r)| u64::from(r.0) << 40 | u64::from(r.2) << 32 | i as u64)
+        .collect();
     keys.sort_unstable();
     keys.iter().map(|k| ranked[(k & 0xffff_ffff) as usize]).collect()
 }
@@ -1140,9 +1274,28 @@ impl<'c> Projector<'c> {
         let spend_orders = config
             .spend_precedence
             .iter()
-            .map(|(media, order)| (media.clone(), order.iter().filter_map(|e| EndpointId::of(e)).filter(|e| *e != strategis).chain([strategis]).collect()))
+            .map(|(media, order)| {
+                (
+                    media.clone(),
+                    order
+                        .iter()
+                        .filter_map(|e| EndpointId::of(e))
+                        .filter(|e| *e != strategis)
+                        .chain([strategis])
+                        .collect(),
+                )
+            })
             .collect();
-        Projector { config, window, carry, last_date: None, run_stats: BTreeMap::new(), events_applied: Vec::new(), spend_orders, media_sources: BTreeMap::new() }
+        Projector {
+            config,
+            window,
+            carry,
+            last_date: None,
+            run_stats: BTreeMap::new(),
+            events_applied: Vec::new(),
+            spend_orders,
+            media_sources: BTreeMap::new(),
+        }
     }
 
     fn in_window(&self, d: NaiveDate) -> bool {
@@ -1165,7 +1318,10 @@ impl<'c> Projector<'c> {
     pub fn day(&mut self, date: NaiveDate, events: &[Event]) -> DayProjection {
         debug_assert!(self.last_date.is_none_or(|d| d < date), "dates must ascend");
         self.last_date = Some(date);
-        let day = DayData::new(date, events.iter().filter(|e| e.envelope.http.is_some() && e.envelope.date == date));
+        let day = DayData::new(
+            date,
+            events.iter().filter(|e| e.envelope.http.is_some() && e.envelope.date == date),
+        );
         self.events_applied.extend(day.events.iter().map(|e| e.id));
         let in_window = self.in_window(date);
         let mut out = DayProjection { date: Some(date), ..Default::default() };
@@ -1176,14 +1332,19 @@ impl<'c> Projector<'c> {
             for &i in &f.events {
                 if let Some(Ok(decoded)) = &day.parsed[i].decoded {
                     for r in &decoded.rows {
-                        if let (Some(pid), Some(sid)) = (r.platform_campaign_id.as_deref(), r.strategis_id.as_deref()) {
+                        if let (Some(pid), Some(sid)) =
+                            (r.platform_campaign_id.as_deref(), r.strategis_id.as_deref())
+                        {
                             // Most pairs are known from earlier dates' responses: copy text only
                             // for what is new.
                             let identity = &mut self.carry.identity;
                             if !identity.contains_key(pid) {
                                 identity.insert(pid.to_owned(), BTreeMap::new());
                             }
-                            if let Some(sids) = identity.get_mut(pid).map(|by_date| by_date.entry(date).or_default()) {
+                            if let Some(sids) = identity
+                                .get_mut(pid)
+                                .map(|by_date| by_date.entry(date).or_default())
+                            {
                                 if !sids.contains(sid) {
                                     sids.insert(sid.to_owned());
                                 }
@@ -1199,15 +1360,26 @@ impl<'c> Projector<'c> {
             let Some(newest) = list.last() else { continue };
             let spec = newest.endpoint;
             let rows = newest.rows.len() as i64;
-            let within_lag = *key == "s1_reconciled" && (newest.finished_at.date_naive() - date).num_days() < 2;
+            let within_lag =
+                *key == "s1_reconciled" && (newest.finished_at.date_naive() - date).num_days() < 2;
             let status = if !newest.success {
                 "FAILED"
-            } else if newest.page_limit_hit || newest.bad_rows > 0 || (rows == 0 && spec.critical && !within_lag) {
+            } else if newest.page_limit_hit
+                || newest.bad_rows > 0
+                || (rows == 0 && spec.critical && !within_lag)
+            {
                 "PARTIAL"
             } else {
                 "OK"
             };
-            let prior: Vec<i64> = (1..=CONTEXT_DAYS).filter_map(|n| self.carry.ok_counts.get(&(spec.key.to_owned(), date - chrono::Days::new(n))).copied()).collect();
+            let prior: Vec<i64> = (1..=CONTEXT_DAYS)
+                .filter_map(|n| {
+                    self.carry
+                        .ok_counts
+                        .get(&(spec.key.to_owned(), date - chrono::Days::new(n)))
+                        .copied()
+                })
+                .collect();
             let row = CompletenessRow {
                 date,
                 endpoint: spec.key,
@@ -1215,8 +1387,12 @@ impl<'c> Projector<'c> {
                 critical: spec.critical,
                 status,
                 row_count: newest.success.then_some(rows),
-                has_revenue: newest.success.then(|| newest.rows.iter().any(|(_, r)| r.revenue.is_some_and(|v| v > Decimal::ZERO))),
-                has_spend: newest.success.then(|| newest.rows.iter().any(|(_, r)| r.spend.is_some_and(|v| v > Decimal::ZERO))),
+                has_revenue: newest.success.then(|| {
+                    newest.rows.iter().any(|(_, r)| r.revenue.is_some_and(|v| v > Decimal::ZERO))
+                }),
+                has_spend: newest.success.then(|| {
+                    newest.rows.iter().any(|(_, r)| r.spend.is_some_and(|v| v > Decimal::ZERO))
+                }),
                 error_message: newest.error.clone(),
                 retry_count: (newest.attempts as i32 - newest.pages.max(1) as i32).max(0),
                 http_status: newest.http_status.map(i32::from),
@@ -1224,7 +1400,8 @@ impl<'c> Projector<'c> {
                 started_at: newest.started_at,
                 finished_at: newest.finished_at,
                 last_success_at: list.iter().rev().find(|f| f.success).map(|f| f.finished_at),
-                expected_min_rows: (!prior.is_empty()).then(|| prior.iter().sum::<i64>() as f64 / prior.len() as f64),
+                expected_min_rows: (!prior.is_empty())
+                    .then(|| prior.iter().sum::<i64>() as f64 / prior.len() as f64),
             };
             if status == "OK" {
                 self.carry.ok_counts.insert((spec.key.to_owned(), date), rows);
@@ -1256,7 +1433,12 @@ impl<'c> Projector<'c> {
         if in_window {
             self.session_rows(&day, snapshot(&fetches, "s1_hourly_v3"), &mut out);
             out.quarantine = quarantine;
-            out.raw_events = day.events.iter().zip(&day.event_index).map(|(e, &i)| RawEventRow { event_index: Some(i), ..raw_event_row(e) }).collect();
+            out.raw_events = day
+                .events
+                .iter()
+                .zip(&day.event_index)
+                .map(|(e, &i)| RawEventRow { event_index: Some(i), ..raw_event_row(e) })
+                .collect();
         } else {
             out.campaign_index.clear();
             out.lineage.clear();
@@ -1274,11 +1456,20 @@ impl<'c> Projector<'c> {
         out
     }
 
-    fn campaign_rows<'d>(&mut self, day: &DayData<'_>, fetches: &Fetches<'d>, out: &mut DayProjection) {
+    fn campaign_rows<'d>(
+        &mut self,
+        day: &DayData<'_>,
+        fetches: &Fetches<'d>,
+        out: &mut DayProjection,
+    ) {
         let date = day.date;
         let config = self.config;
-        let (s1_daily, s1_reconciled, strategis, fb_campaigns) =
-            (endpoint_id!("s1_daily_v3"), endpoint_id!("s1_reconciled"), endpoint_id!("strategis_metrics"), endpoint_id!("facebook_campaigns"));
+        let (s1_daily, s1_reconciled, strategis, fb_campaigns) = (
+            endpoint_id!("s1_daily_v3"),
+            endpoint_id!("s1_reconciled"),
+            endpoint_id!("strategis_metrics"),
+            endpoint_id!("facebook_campaigns"),
+        );
         let Carry { identity, daily_meta, .. } = &mut self.carry;
         let identity = &*identity;
         // Campaign key → its place in `sources`. Keys borrow the body's Strategis id, the
@@ -1291,7 +1482,9 @@ impl<'c> Projector<'c> {
         for key in ["facebook_campaigns", "facebook_report"] {
             if let Some(f) = snapshot(fetches, key) {
                 for &(_, r) in &f.rows {
-                    if let (Some(pid), Some(name)) = (r.platform_campaign_id.as_deref(), r.campaign_name.as_deref()) {
+                    if let (Some(pid), Some(name)) =
+                        (r.platform_campaign_id.as_deref(), r.campaign_name.as_deref())
+                    {
                         names.entry(pid).or_insert(name);
                     }
                 }
@@ -1305,14 +1498,20 @@ impl<'c> Projector<'c> {
                 if row.date.is_some_and(|d| d != date) && !any_date {
                     continue;
                 }
-                let (key, unmapped) = match (row.strategis_id.as_deref(), row.platform_campaign_id.as_deref()) {
-                    (Some(sid), _) => (sid, false),
-                    (None, Some(pid)) => match resolve(identity, pid, row.campaign_name.as_deref().or_else(|| names.get(pid).copied()), date) {
-                        Some(sid) => (sid, false),
-                        None => (pid, true),
-                    },
-                    (None, None) => continue,
-                };
+                let (key, unmapped) =
+                    match (row.strategis_id.as_deref(), row.platform_campaign_id.as_deref()) {
+                        (Some(sid), _) => (sid, false),
+                        (None, Some(pid)) => match resolve(
+                            identity,
+                            pid,
+                            row.campaign_name.as_deref().or_else(|| names.get(pid).copied()),
+                            date,
+                        ) {
+                            Some(sid) => (sid, false),
+                            None => (pid, true),
+                        },
+                        (None, None) => continue,
+                    };
                 let at_key = *keys.entry(key).or_insert_with(|| {
                     sources.push(KeySources::default());
                     sources.len() - 1
@@ -1332,14 +1531,22 @@ impl<'c> Projector<'c> {
         // Each source row gets one or two entries (chosen or lost; the revenue reports one for
         // their own snapshot's columns, one for the shared ones); reserving that up front
         // spares copying a date's entries as the vector grows.
-        let source_rows: usize = sources.iter().flat_map(|s| s.by_endpoint.iter().flatten()).map(|a| a.refs().len()).sum();
+        let source_rows: usize = sources
+            .iter()
+            .flat_map(|s| s.by_endpoint.iter().flatten())
+            .map(|a| a.refs().len())
+            .sum();
         out.lineage.reserve(2 * source_rows + 2 * adsets.len());
         // Daily campaign rows (and their lineage) of the campaigns that have adset rows, which
         // copy them below.
         let mut parents: BTreeMap<&str, (CampaignRow, RowBuilder)> = BTreeMap::new();
         // Reused from key to key: a date has thousands.
         let (mut b, mut rb) = (RowBuilder::default(), RowBuilder::default());
-        let (mut platform_reports, mut name_order, mut meta_order): (Vec<EndpointId>, Vec<EndpointId>, Vec<EndpointId>) = Default::default();
+        let (mut platform_reports, mut name_order, mut meta_order): (
+            Vec<EndpointId>,
+            Vec<EndpointId>,
+            Vec<EndpointId>,
+        ) = Default::default();
         let only_strategis = [strategis];
         for (&key, &at_key) in &keys {
             let src = &sources[at_key];
@@ -1348,10 +1555,19 @@ impl<'c> Projector<'c> {
                 out.unmapped_campaigns.insert((date, key.to_owned()));
             }
             b.clear();
-            let network_id: Option<Arc<str>> = b.take(day, column!("network_id"), pick(src, &[s1_daily], |r| r.network_id.as_deref())).map(Arc::from);
+            let network_id: Option<Arc<str>> = b
+                .take(
+                    day,
+                    column!("network_id"),
+                    pick(src, &[s1_daily], |r| r.network_id.as_deref()),
+                )
+                .map(Arc::from);
             let media_source = match &network_id {
                 Some(id) => {
-                    let m = config.network_map.get(&**id).map(|m| shared_name(&mut self.media_sources, m));
+                    let m = config
+                        .network_map
+                        .get(&**id)
+                        .map(|m| shared_name(&mut self.media_sources, m));
                     if m.is_none() {
                         out.unmapped_network_ids.insert(id.to_string());
                     }
@@ -1359,7 +1575,10 @@ impl<'c> Projector<'c> {
                 }
                 None => src.platform.map(|p| shared_name(&mut self.media_sources, p)),
             };
-            let spend_order: &[EndpointId] = media_source.as_deref().and_then(|m| self.spend_orders.get(m)).map_or(&only_strategis, Vec::as_slice);
+            let spend_order: &[EndpointId] = media_source
+                .as_deref()
+                .and_then(|m| self.spend_orders.get(m))
+                .map_or(&only_strategis, Vec::as_slice);
             let spend = pick(src, spend_order, |r| r.spend);
             let spend_source = spend.endpoint;
             let spend_usd = b.take(day, column!("spend_usd"), spend);
@@ -1367,15 +1586,33 @@ impl<'c> Projector<'c> {
             let clicks = b.take(day, column!("clicks"), pick(src, same, |r| r.clicks));
             // strategis_metrics, then the spend endpoint if there is one.
             let strategis_then_same = [strategis, spend_source.unwrap_or(strategis)];
-            let impressions = b.take(day, column!("impressions"), pick(src, &strategis_then_same[..1 + same.len()], |r| r.impressions));
-            let conversion_order: &[EndpointId] =
-                if media_source.as_deref() == Some("facebook") { &[endpoint_id!("facebook_pixel"), endpoint_id!("facebook_report")] } else { same };
-            let conversions = b.take(day, column!("conversions"), pick(src, conversion_order, |r| r.conversions));
-            let avg_rpc_3d = b.take(day, column!("avg_rpc_3d"), pick(src, &[endpoint_id!("s1_rpc_average")], |r| r.rpc));
+            let impressions = b.take(
+                day,
+                column!("impressions"),
+                pick(src, &strategis_then_same[..1 + same.len()], |r| r.impressions),
+            );
+            let conversion_order: &[EndpointId] = if media_source.as_deref() == Some("facebook") {
+                &[endpoint_id!("facebook_pixel"), endpoint_id!("facebook_report")]
+            } else {
+                same
+            };
+            let conversions =
+                b.take(day, column!("conversions"), pick(src, conversion_order, |r| r.conversions));
+            let avg_rpc_3d = b.take(
+                day,
+                column!("avg_rpc_3d"),
+                pick(src, &[endpoint_id!("s1_rpc_average")], |r| r.rpc),
+            );
             let buyer_order = [s1_daily, s1_reconciled, fb_campaigns];
-            let owner = b.take(day, column!("owner"), pick(src, &buyer_order, |r| r.buyer.as_deref())).map(Arc::from);
-            let lane = b.take(day, column!("lane"), pick(src, &[fb_campaigns], |r| r.lane.as_deref())).map(Arc::from);
-            let category = b.take(day, column!("category"), pick(src, &buyer_order, |r| r.category.as_deref())).map(Arc::from);
+            let owner = b
+                .take(day, column!("owner"), pick(src, &buyer_order, |r| r.buyer.as_deref()))
+                .map(Arc::from);
+            let lane = b
+                .take(day, column!("lane"), pick(src, &[fb_campaigns], |r| r.lane.as_deref()))
+                .map(Arc::from);
+            let category = b
+                .take(day, column!("category"), pick(src, &buyer_order, |r| r.category.as_deref()))
+                .map(Arc::from);
             // "The platform report": the spend endpoint first, then the platform's other reports.
             platform_reports.clear();
             for &e in same.iter().chain(spend_order.iter().filter(|e| **e != strategis)) {
@@ -1386,13 +1623,33 @@ impl<'c> Projector<'c> {
             name_order.clear();
             name_order.extend([fb_campaigns, s1_daily]);
             name_order.extend(platform_reports.iter().copied().filter(|e| *e != fb_campaigns));
-            let campaign_name = b.take(day, column!("campaign_name"), pick(src, &name_order, |r| r.campaign_name.as_deref())).map(Arc::from);
+            let campaign_name = b
+                .take(
+                    day,
+                    column!("campaign_name"),
+                    pick(src, &name_order, |r| r.campaign_name.as_deref()),
+                )
+                .map(Arc::from);
             meta_order.clear();
             meta_order.push(s1_daily);
             meta_order.extend(platform_reports.iter().copied());
-            let account_id = b.take(day, column!("account_id"), pick(src, &meta_order, |r| r.account_id.as_deref())).map(Arc::from);
-            let rsoc_site = b.take(day, column!("rsoc_site"), pick(src, &[s1_daily], |r| r.rsoc_site.as_deref())).map(Arc::from);
-            let platform_campaign_id = b.take(day, column!("platform_campaign_id"), pick(src, &meta_order, |r| r.platform_campaign_id.as_deref())).map(Arc::from);
+            let account_id = b
+                .take(
+                    day,
+                    column!("account_id"),
+                    pick(src, &meta_order, |r| r.account_id.as_deref()),
+                )
+                .map(Arc::from);
+            let rsoc_site = b
+                .take(day, column!("rsoc_site"), pick(src, &[s1_daily], |r| r.rsoc_site.as_deref()))
+                .map(Arc::from);
+            let platform_campaign_id = b
+                .take(
+                    day,
+                    column!("platform_campaign_id"),
+                    pick(src, &meta_order, |r| r.platform_campaign_id.as_deref()),
+                )
+                .map(Arc::from);
             daily_meta.insert(
                 (date, key.to_owned()),
                 CampaignMeta {
@@ -1405,14 +1662,27 @@ impl<'c> Projector<'c> {
 
             let has_reconciled = src.get(s1_reconciled).is_some();
             for snapshot_source in ["daily", "reconciled"] {
-                let revenue_endpoint = if snapshot_source == "daily" { s1_daily } else { s1_reconciled };
+                let revenue_endpoint =
+                    if snapshot_source == "daily" { s1_daily } else { s1_reconciled };
                 if snapshot_source == "reconciled" && !has_reconciled {
                     continue;
                 }
                 rb.clear();
-                let revenue_usd = rb.take(day, column!("revenue_usd"), pick(src, &[revenue_endpoint], |r| r.revenue));
-                let sessions = rb.take(day, column!("sessions"), pick(src, &[revenue_endpoint], |r| r.sessions));
-                let s1_clicks = rb.take(day, column!("s1_clicks"), pick(src, &[revenue_endpoint], |r| r.s1_clicks));
+                let revenue_usd = rb.take(
+                    day,
+                    column!("revenue_usd"),
+                    pick(src, &[revenue_endpoint], |r| r.revenue),
+                );
+                let sessions = rb.take(
+                    day,
+                    column!("sessions"),
+                    pick(src, &[revenue_endpoint], |r| r.sessions),
+                );
+                let s1_clicks = rb.take(
+                    day,
+                    column!("s1_clicks"),
+                    pick(src, &[revenue_endpoint], |r| r.s1_clicks),
+                );
                 let row = CampaignRow {
                     campaign_id: key.to_owned(),
                     date,
@@ -1474,9 +1744,20 @@ impl<'c> Projector<'c> {
             // revenue) contribute nothing to an adset row.
             rb.clear();
             if let Some((_, lineage)) = parent {
-                rb.chosen.extend(lineage.chosen.iter().copied().filter(|(_, _, column)| column.intersects(ADSET_COPIED)));
+                rb.chosen.extend(
+                    lineage
+                        .chosen
+                        .iter()
+                        .copied()
+                        .filter(|(_, _, column)| column.intersects(ADSET_COPIED)),
+                );
             }
-            let newest = agg.refs().iter().chain(rb.chosen.iter().map(|(_, r, _)| r)).map(|r| day.fetched_at(*r)).max();
+            let newest = agg
+                .refs()
+                .iter()
+                .chain(rb.chosen.iter().map(|(_, r, _)| r))
+                .map(|r| day.fetched_at(*r))
+                .max();
             let row = CampaignRow {
                 campaign_id: key.to_owned(),
                 date,
@@ -1492,7 +1773,9 @@ impl<'c> Projector<'c> {
                 network_id: p.and_then(|p| p.network_id.clone()),
                 account_id: p.and_then(|p| p.account_id.clone()),
                 rsoc_site: p.and_then(|p| p.rsoc_site.clone()),
-                platform_campaign_id: p.and_then(|p| p.platform_campaign_id.clone()).or_else(|| agg.row().platform_campaign_id.as_deref().map(Arc::from)),
+                platform_campaign_id: p
+                    .and_then(|p| p.platform_campaign_id.clone())
+                    .or_else(|| agg.row().platform_campaign_id.as_deref().map(Arc::from)),
                 spend_usd: agg.row().spend,
                 spend_source: agg.row().spend.map(|_| "facebook_adsets".to_owned()),
                 revenue_usd: None,
@@ -1510,20 +1793,39 @@ impl<'c> Projector<'c> {
             if parent.is_some() {
                 rb.finish(day, "campaign_index", "adset_copied", &row_key, &mut out.lineage);
             }
-            let own = [(column!("spend_usd"), row.spend_usd.is_some()), (column!("clicks"), row.clicks.is_some()), (column!("impressions"), row.impressions.is_some())]
-                .into_iter()
-                .filter(|(_, present)| *present)
-                .fold(Columns::EMPTY, |set, (c, _)| set.with(c));
+            let own = [
+                (column!("spend_usd"), row.spend_usd.is_some()),
+                (column!("clicks"), row.clicks.is_some()),
+                (column!("impressions"), row.impressions.is_some()),
+            ]
+            .into_iter()
+            .filter(|(_, present)| *present)
+            .fold(Columns::EMPTY, |set, (c, _)| set.with(c));
             if !own.is_empty() {
                 for &r in agg.refs() {
-                    out.lineage.push(LineageRow::new(day, "campaign_index", "adset_own", &row_key, own, "facebook_adsets", r, true, None));
+                    out.lineage.push(LineageRow::new(
+                        day,
+                        "campaign_index",
+                        "adset_own",
+                        &row_key,
+                        own,
+                        "facebook_adsets",
+                        r,
+                        true,
+                        None,
+                    ));
                 }
             }
             out.campaign_index.push(row);
         }
     }
 
-    fn session_rows(&self, day: &DayData<'_>, snapshot: Option<&Fetch<'_>>, out: &mut DayProjection) {
+    fn session_rows(
+        &self,
+        day: &DayData<'_>,
+        snapshot: Option<&Fetch<'_>>,
+        out: &mut DayProjection,
+    ) {
         let Some(f) = snapshot else { return };
         let date = day.date;
         let rows: Vec<(&str, u8, RowRef, &SourceRow)> = f
@@ -1590,9 +1892,17 @@ impl<'c> Projector<'c> {
                 let runs = &mut out.session_lineage;
                 for r in &refs {
                     let event_id = day.events[r.event].id;
-                    let Some(locator) = day.source_row(*r).map(|row| &row.locator) else { continue };
+                    let Some(locator) = day.source_row(*r).map(|row| &row.locator) else {
+                        continue;
+                    };
                     match runs.last_mut() {
-                        Some(run) if refs.len() == 1 && last_run_rank == Some(rank) && run.continues(hour, columns, event_id, locator) => run.hour_to = hour,
+                        Some(run)
+                            if refs.len() == 1
+                                && last_run_rank == Some(rank)
+                                && run.continues(hour, columns, event_id, locator) =>
+                        {
+                            run.hour_to = hour
+                        }
                         _ => {
                             last_run_rank = Some(rank);
                             let index = locator.split().1;
@@ -1633,25 +1943,38 @@ impl<'c> Projector<'c> {
         }
         let (mut campaign_runs, mut session_runs) = (Vec::new(), Vec::new());
         for (run_id, (started, finished)) in runs {
-            let detail = |e: Option<&Event>| e.and_then(|e| e.envelope.run.as_ref().map(|r| r.detail.clone()));
+            let detail = |e: Option<&Event>| {
+                e.and_then(|e| e.envelope.run.as_ref().map(|r| r.detail.clone()))
+            };
             let start = detail(started).unwrap_or_default();
             let finish = detail(finished);
             let src = finish.as_ref().unwrap_or(&start);
-            let date_of = |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<NaiveDate>().ok());
+            let date_of =
+                |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<NaiveDate>().ok());
             let date_from = date_of(&src["date_from"]);
             let date_to = date_of(&src["date_to"]);
             if let Some(w) = self.window {
                 // Incremental projections only rewrite runs wholly inside the window.
-                if !(date_from.is_some_and(|d| w.contains(d)) && date_to.is_some_and(|d| w.contains(d))) {
+                if !(date_from.is_some_and(|d| w.contains(d))
+                    && date_to.is_some_and(|d| w.contains(d)))
+                {
                     continue;
                 }
             }
-            let endpoints: Vec<String> = src["endpoints"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+            let endpoints: Vec<String> = src["endpoints"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default();
             let fetch_rows = |session: bool| -> i64 {
                 finish
                     .as_ref()
                     .and_then(|f| f["fetches"].as_array())
-                    .map(|fs| fs.iter().filter(|f| (f["endpoint"].as_str() == Some("s1_hourly_v3")) == session).filter_map(|f| f["rows"].as_i64()).fold(0, i64::saturating_add))
+                    .map(|fs| {
+                        fs.iter()
+                            .filter(|f| (f["endpoint"].as_str() == Some("s1_hourly_v3")) == session)
+                            .filter_map(|f| f["rows"].as_i64())
+                            .fold(0, i64::saturating_add)
+                    })
                     .unwrap_or(0)
             };
             let status = match &finish {
@@ -1667,9 +1990,16 @@ impl<'c> Projector<'c> {
                 finished_at: finished.map(|e| e.envelope.fetched_at),
                 status,
                 row_count: fetch_rows(false),
-                events_written: finish.as_ref().and_then(|f| f["events_written"].as_i64()).unwrap_or(0),
+                events_written: finish
+                    .as_ref()
+                    .and_then(|f| f["events_written"].as_i64())
+                    .unwrap_or(0),
                 bytes_new: finish.as_ref().and_then(|f| f["bytes_new"].as_i64()).unwrap_or(0),
-                message: finish.as_ref().and_then(|f| f["message"].as_str()).filter(|m| !m.is_empty()).map(str::to_owned),
+                message: finish
+                    .as_ref()
+                    .and_then(|f| f["message"].as_str())
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_owned),
                 max_click_hour: None,
                 session_count: None,
                 campaign_count: None,
@@ -1735,11 +2065,15 @@ impl Projection {
     /// Every table in its key order.
     fn sort(&mut self) {
         self.campaign_index.sort_by_cached_key(|r| r.key());
-        self.session_hourly.sort_by(|a, b| (&a.campaign_id, a.date, a.click_hour).cmp(&(&b.campaign_id, b.date, b.click_hour)));
+        self.session_hourly.sort_by(|a, b| {
+            (&a.campaign_id, a.date, a.click_hour).cmp(&(&b.campaign_id, b.date, b.click_hour))
+        });
         self.completeness.sort_by(|a, b| (a.date, a.endpoint).cmp(&(b.date, b.endpoint)));
         self.session_lineage.sort();
         self.quarantine.sort();
-        self.raw_events.sort_by(|a, b| (a.date, &a.source, &a.event_id).cmp(&(b.date, &b.source, &b.event_id)));
+        self.raw_events.sort_by(|a, b| {
+            (a.date, &a.source, &a.event_id).cmp(&(b.date, &b.source, &b.event_id))
+        });
     }
 }
 
@@ -1758,12 +2092,21 @@ pub fn by_date(events: &[Event]) -> (Vec<Event>, BTreeMap<NaiveDate, Vec<Event>>
 }
 
 /// The whole projection in memory: every date of `events` through one [`Projector`].
-pub fn project(events: &[Event], window: Option<DateWindow>, config: &ProjectorConfig) -> Projection {
+pub fn project(
+    events: &[Event],
+    window: Option<DateWindow>,
+    config: &ProjectorConfig,
+) -> Projection {
     project_from(events, window, config, Carry::default())
 }
 
 /// [`project`], starting from what earlier dates left (see [`Carry`]).
-pub fn project_from(events: &[Event], window: Option<DateWindow>, config: &ProjectorConfig, carry: Carry) -> Projection {
+pub fn project_from(
+    events: &[Event],
+    window: Option<DateWindow>,
+    config: &ProjectorConfig,
+    carry: Carry,
+) -> Projection {
     let (markers, dates) = by_date(events);
     let mut projector = Projector::new(config, window, carry);
     let mut out = Projection { window, ..Default::default() };
@@ -1828,20 +2171,29 @@ pub fn restatements(events: &[Event]) -> Vec<Restatement> {
             }
         }
     }
-    out.sort_by(|p, q| q.largest_change().cmp(&p.largest_change()).then_with(|| (p.date, p.endpoint, p.after_fetched_at).cmp(&(q.date, q.endpoint, q.after_fetched_at))));
+    out.sort_by(|p, q| {
+        q.largest_change().cmp(&p.largest_change()).then_with(|| {
+            (p.date, p.endpoint, p.after_fetched_at).cmp(&(q.date, q.endpoint, q.after_fetched_at))
+        })
+    });
     out
 }
 
 /// What changed from fetch `a` to fetch `b` of the same (endpoint, date), if anything.
 fn restatement(day: &DayData<'_>, a: &Fetch<'_>, b: &Fetch<'_>) -> Option<Restatement> {
-    let hashes = |f: &Fetch| -> Vec<Option<adlake_raw::BodyHash>> { f.events.iter().map(|&i| day.events[i].envelope.body.map(|b| b.sha256)).collect() };
+    let hashes = |f: &Fetch| -> Vec<Option<adlake_raw::BodyHash>> {
+        f.events.iter().map(|&i| day.events[i].envelope.body.map(|b| b.sha256)).collect()
+    };
     if hashes(a) == hashes(b) {
         return None;
     }
     let totals = |f: &Fetch| -> BTreeMap<(String, &'static str), Decimal> {
         let mut t = BTreeMap::new();
         for (_, r) in &f.rows {
-            let Some(key) = r.strategis_id.clone().or_else(|| r.platform_campaign_id.clone()) else { continue };
+            let Some(key) = r.strategis_id.clone().or_else(|| r.platform_campaign_id.clone())
+            else {
+                continue;
+            };
             let key = match (r.hour, &r.adset_id) {
                 (Some(h), _) => format!("{key} hour {h}"),
                 (None, Some(a)) => format!("{key} adset {a}"),
@@ -1882,7 +2234,12 @@ fn restatement(day: &DayData<'_>, a: &Fetch<'_>, b: &Fetch<'_>) -> Option<Restat
     if deltas.is_empty() {
         return None;
     }
-    deltas.sort_by(|p, q| q.change.abs().cmp(&p.change.abs()).then_with(|| (&p.campaign, p.metric).cmp(&(&q.campaign, q.metric))));
+    deltas.sort_by(|p, q| {
+        q.change
+            .abs()
+            .cmp(&p.change.abs())
+            .then_with(|| (&p.campaign, p.metric).cmp(&(&q.campaign, q.metric)))
+    });
     Some(Restatement {
         endpoint: a.endpoint.key,
         date: day.date,

@@ -28,7 +28,17 @@ struct Fixture {
 
 impl Fixture {
     /// One attempt of one page. `at` is minutes after 2025-11-24T00:00Z.
-    fn http(&mut self, endpoint: &str, date: &str, run: &str, at: i64, page: u32, attempt: u32, status: u16, body: &str) -> EventId {
+    fn http(
+        &mut self,
+        endpoint: &str,
+        date: &str,
+        run: &str,
+        at: i64,
+        page: u32,
+        attempt: u32,
+        status: u16,
+        body: &str,
+    ) -> EventId {
         self.n += 1;
         let id = EventId::of(format!("event-{}", self.n).as_bytes());
         let mut env = Envelope::http(
@@ -54,14 +64,32 @@ impl Fixture {
         id
     }
 
-    fn ok(&mut self, endpoint: &str, date: &str, run: &str, at: i64, body: serde_json::Value) -> EventId {
+    fn ok(
+        &mut self,
+        endpoint: &str,
+        date: &str,
+        run: &str,
+        at: i64,
+        body: serde_json::Value,
+    ) -> EventId {
         self.http(endpoint, date, run, at, 1, 1, 200, &body.to_string())
     }
 
     fn run_marker(&mut self, run: &str, at: i64, phase: RunPhase, detail: serde_json::Value) {
         self.n += 1;
-        let env = Envelope::run("ingest", d("2025-11-24"), run, Utc.timestamp_opt(1_763_942_400 + at * 60, 0).unwrap(), phase, detail);
-        self.events.push(Event { id: EventId::of(format!("run-{}", self.n).as_bytes()), envelope: env, body: None });
+        let env = Envelope::run(
+            "ingest",
+            d("2025-11-24"),
+            run,
+            Utc.timestamp_opt(1_763_942_400 + at * 60, 0).unwrap(),
+            phase,
+            detail,
+        );
+        self.events.push(Event {
+            id: EventId::of(format!("run-{}", self.n).as_bytes()),
+            envelope: env,
+            body: None,
+        });
     }
 
     fn project(&self) -> Projection {
@@ -72,12 +100,25 @@ impl Fixture {
 fn row<'a>(p: &'a Projection, campaign: &str, date: &str, snapshot: &str) -> &'a CampaignRow {
     p.campaign_index
         .iter()
-        .find(|r| r.campaign_id == campaign && r.date == d(date) && r.level == "campaign" && r.snapshot_source == snapshot)
-        .unwrap_or_else(|| panic!("no {snapshot} row for {campaign} {date}; rows: {:#?}", p.campaign_index.iter().map(|r| r.key()).collect::<Vec<_>>()))
+        .find(|r| {
+            r.campaign_id == campaign
+                && r.date == d(date)
+                && r.level == "campaign"
+                && r.snapshot_source == snapshot
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no {snapshot} row for {campaign} {date}; rows: {:#?}",
+                p.campaign_index.iter().map(|r| r.key()).collect::<Vec<_>>()
+            )
+        })
 }
 
 fn completeness<'a>(p: &'a Projection, endpoint: &str, date: &str) -> &'a CompletenessRow {
-    p.completeness.iter().find(|c| c.endpoint == endpoint && c.date == d(date)).expect("completeness row")
+    p.completeness
+        .iter()
+        .find(|c| c.endpoint == endpoint && c.date == d(date))
+        .expect("completeness row")
 }
 
 const FB_ID: &str = "120231668335880424";
@@ -105,11 +146,18 @@ fn golden_facebook_example_from_the_seed() {
     let p = f.project();
     let r = row(&p, "sire1f06al", "2025-11-23", "daily");
     assert_eq!(r.campaign_name.as_deref(), Some("Campaign ABC"));
-    assert_eq!((r.owner.as_deref(), r.category.as_deref(), r.media_source.as_deref()), (Some("John"), Some("Finance"), Some("facebook")));
+    assert_eq!(
+        (r.owner.as_deref(), r.category.as_deref(), r.media_source.as_deref()),
+        (Some("John"), Some("Finance"), Some("facebook"))
+    );
     assert_eq!((r.spend_usd, r.revenue_usd), (dec("100"), dec("200")));
     assert_eq!((r.sessions, r.clicks, r.roas), (Some(1000), Some(500), Some(2.0)));
     assert_eq!(r.spend_source.as_deref(), Some("facebook_report"));
-    assert_eq!(r.updated_at, Some(Utc.timestamp_opt(1_763_942_400 + 12 * 60, 0).unwrap()), "updated_at is the newest contributing fetch");
+    assert_eq!(
+        r.updated_at,
+        Some(Utc.timestamp_opt(1_763_942_400 + 12 * 60, 0).unwrap()),
+        "updated_at is the newest contributing fetch"
+    );
 }
 
 #[test]
@@ -118,12 +166,24 @@ fn golden_taboola_example_from_the_seed() {
     f.ok("s1_daily_v3", "2025-11-23", "r1", 10, s1_daily(json!([{"date": "2025-11-23", "strategisCampaignId": "sitab67890", "networkId": "107",
         "buyer": "Jane", "category": "Healthcare", "searches": "800", "clicks": "300", "estimated_revenue": "150"}])));
     for attempt in 1..=3 {
-        f.http("taboola_report", "2025-11-23", "r1", 10 + i64::from(attempt), 1, attempt, 502, "<html><head><title>502 Bad Gateway</title></head></html>");
+        f.http(
+            "taboola_report",
+            "2025-11-23",
+            "r1",
+            10 + i64::from(attempt),
+            1,
+            attempt,
+            502,
+            "<html><head><title>502 Bad Gateway</title></head></html>",
+        );
     }
     let p = f.project();
     let r = row(&p, "sitab67890", "2025-11-23", "daily");
     assert_eq!((r.spend_usd, r.roas, r.revenue_usd), (None, None, dec("150")));
-    assert_eq!((r.sessions, r.media_source.as_deref(), r.owner.as_deref()), (Some(800), Some("taboola"), Some("Jane")));
+    assert_eq!(
+        (r.sessions, r.media_source.as_deref(), r.owner.as_deref()),
+        (Some(800), Some("taboola"), Some("Jane"))
+    );
     let c = completeness(&p, "taboola_report", "2025-11-23");
     assert_eq!((c.status, c.retry_count, c.http_status), ("FAILED", 2, Some(502)));
     assert_eq!(c.error_message.as_deref(), Some("HTTP 502"));
@@ -140,19 +200,37 @@ fn never_sums_across_sources() {
         {"adset_id": "a2", "adset_name": "Broad", "campaign_id": FB_ID, "spend": "40.00", "clicks": "200", "impressions": "1", "date_start": "2025-11-23"}], "paging": {"cursors": {}}}));
     let p = f.project();
     let daily = row(&p, "sire1f06al", "2025-11-23", "daily");
-    assert_eq!((daily.revenue_usd, daily.spend_usd), (dec("200"), dec("100")), "revenue and spend each from one source");
+    assert_eq!(
+        (daily.revenue_usd, daily.spend_usd),
+        (dec("200"), dec("100")),
+        "revenue and spend each from one source"
+    );
     assert_eq!(daily.impressions, Some(9000), "impressions: strategis first");
     let reconciled = row(&p, "sire1f06al", "2025-11-23", "reconciled");
-    assert_eq!((reconciled.revenue_usd, reconciled.sessions, reconciled.spend_usd), (dec("190.5"), Some(990), dec("100")));
+    assert_eq!(
+        (reconciled.revenue_usd, reconciled.sessions, reconciled.spend_usd),
+        (dec("190.5"), Some(990), dec("100"))
+    );
     assert_eq!(reconciled.roas, Some(1.905));
-    let spend_lineage: Vec<_> = p.lineage.iter().filter(|l| *l.row_key == *daily.key() && l.columns.contains("spend_usd")).collect();
+    let spend_lineage: Vec<_> = p
+        .lineage
+        .iter()
+        .filter(|l| *l.row_key == *daily.key() && l.columns.contains("spend_usd"))
+        .collect();
     let chosen: Vec<_> = spend_lineage.iter().filter(|l| l.chosen).collect();
     assert_eq!(chosen.len(), 1);
     assert_eq!(chosen[0].endpoint, "facebook_report");
-    let lost: Vec<_> = spend_lineage.iter().filter(|l| !l.chosen).map(|l| (l.endpoint, l.value_of("spend_usd").map(str::to_owned))).collect();
+    let lost: Vec<_> = spend_lineage
+        .iter()
+        .filter(|l| !l.chosen)
+        .map(|l| (l.endpoint, l.value_of("spend_usd").map(str::to_owned)))
+        .collect();
     assert_eq!(lost.len(), 3, "two adset rows and strategis: {lost:?}");
     assert!(lost.contains(&("strategis_metrics", Some("98.00".into()))));
-    assert!(lost.contains(&("facebook_adsets", Some("100.00".into()))), "the losing adset sum is named with its value: {lost:?}");
+    assert!(
+        lost.contains(&("facebook_adsets", Some("100.00".into()))),
+        "the losing adset sum is named with its value: {lost:?}"
+    );
 }
 
 #[test]
@@ -175,16 +253,28 @@ fn zero_is_not_null() {
     f.ok("mediago_report", "2025-11-23", "r1", 11, json!({"results": [{"date": "2025-11-23", "id": "1", "strategisCampaignId": "sizero0001", "spend": 50, "click": 0}]}));
     let p = f.project();
     let zero = row(&p, "sizero0001", "2025-11-23", "daily");
-    assert_eq!((zero.revenue_usd, zero.sessions, zero.clicks, zero.roas), (Some(Decimal::ZERO), Some(0), Some(0), Some(0.0)));
+    assert_eq!(
+        (zero.revenue_usd, zero.sessions, zero.clicks, zero.roas),
+        (Some(Decimal::ZERO), Some(0), Some(0), Some(0.0))
+    );
     let null = row(&p, "sinull0001", "2025-11-23", "daily");
-    assert_eq!((null.revenue_usd, null.sessions, null.spend_usd, null.roas), (None, None, None, None));
+    assert_eq!(
+        (null.revenue_usd, null.sessions, null.spend_usd, null.roas),
+        (None, None, None, None)
+    );
 }
 
 #[test]
 fn lane_is_never_the_buyer() {
     let mut f = Fixture::default();
     f.ok("s1_daily_v3", "2025-11-23", "r1", 10, s1_daily(json!([{"date": "2025-11-23", "strategisCampaignId": "silane0001", "networkId": "112", "networkCampaignId": FB_ID, "buyer": "TJ"}])));
-    f.ok("facebook_campaigns", "2025-11-23", "r1", 11, json!({"data": [{"id": FB_ID, "name": "x", "buyer": "TJ"}], "paging": {}}));
+    f.ok(
+        "facebook_campaigns",
+        "2025-11-23",
+        "r1",
+        11,
+        json!({"data": [{"id": FB_ID, "name": "x", "buyer": "TJ"}], "paging": {}}),
+    );
     let p = f.project();
     let r = row(&p, "silane0001", "2025-11-23", "daily");
     assert_eq!((r.owner.as_deref(), r.lane.as_deref()), (Some("TJ"), None));
@@ -215,7 +305,10 @@ fn facebook_ids_map_by_s1_pairs_then_name_prefix_then_stay_unmapped() {
     assert_eq!(row(&p, "siname0002", "2025-11-23", "daily").spend_usd, dec("20"));
     let unmapped = row(&p, "120000000000000003", "2025-11-23", "daily");
     assert!(unmapped.unmapped);
-    assert_eq!((unmapped.media_source.as_deref(), unmapped.spend_usd), (Some("facebook"), dec("30")));
+    assert_eq!(
+        (unmapped.media_source.as_deref(), unmapped.spend_usd),
+        (Some("facebook"), dec("30"))
+    );
     assert!(p.unmapped_campaigns.contains(&(d("2025-11-23"), "120000000000000003".to_string())));
     // A pair seen only on a later date does not apply backwards.
     let mut later = Fixture::default();
@@ -235,8 +328,14 @@ fn adset_rows_carry_their_own_numbers_and_the_campaigns_metadata() {
     let adsets: Vec<_> = p.campaign_index.iter().filter(|r| r.level == "adset").collect();
     assert_eq!(adsets.len(), 2);
     let a1 = adsets.iter().find(|r| r.adset_id.as_deref() == Some("a1")).unwrap();
-    assert_eq!((a1.campaign_id.as_str(), a1.snapshot_source, a1.spend_usd, a1.clicks), ("sire1f06al", "daily", dec("60"), Some(300)));
-    assert_eq!((a1.lane.as_deref(), a1.owner.as_deref(), a1.revenue_usd), (Some("LAL_1"), Some("John"), None));
+    assert_eq!(
+        (a1.campaign_id.as_str(), a1.snapshot_source, a1.spend_usd, a1.clicks),
+        ("sire1f06al", "daily", dec("60"), Some(300))
+    );
+    assert_eq!(
+        (a1.lane.as_deref(), a1.owner.as_deref(), a1.revenue_usd),
+        (Some("LAL_1"), Some("John"), None)
+    );
 }
 
 #[test]
@@ -254,20 +353,39 @@ fn an_adset_rows_updated_at_counts_only_its_own_rows_and_what_it_copies() {
     let p = f.project();
     let at = |minute: i64| Some(Utc.timestamp_opt(1_763_942_400 + minute * 60, 0).unwrap());
     let campaign = row(&p, "sire1f06al", "2025-11-23", "daily");
-    assert_eq!((campaign.spend_source.as_deref(), campaign.updated_at), (Some("facebook_report"), at(20)));
+    assert_eq!(
+        (campaign.spend_source.as_deref(), campaign.updated_at),
+        (Some("facebook_report"), at(20))
+    );
     let adset = p.campaign_index.iter().find(|r| r.level == "adset").unwrap();
-    assert_eq!((adset.account_id.as_deref(), adset.lane.as_deref(), adset.updated_at), (Some("1234567890"), Some("LAL_1"), at(15)));
+    assert_eq!(
+        (adset.account_id.as_deref(), adset.lane.as_deref(), adset.updated_at),
+        (Some("1234567890"), Some("LAL_1"), at(15))
+    );
 }
 
 #[test]
 fn the_latest_successful_fetch_wins_and_a_later_failure_keeps_it() {
     let mut f = Fixture::default();
-    let body = |rev: &str| s1_daily(json!([{"date": "2025-11-23", "strategisCampaignId": "silate0001", "networkId": "109", "estimated_revenue": rev}]));
+    let body = |rev: &str| {
+        s1_daily(
+            json!([{"date": "2025-11-23", "strategisCampaignId": "silate0001", "networkId": "109", "estimated_revenue": rev}]),
+        )
+    };
     f.ok("s1_daily_v3", "2025-11-23", "r1", 10, body("100"));
     f.ok("s1_daily_v3", "2025-11-23", "r2", 70, body("120"));
     assert_eq!(row(&f.project(), "silate0001", "2025-11-23", "daily").revenue_usd, dec("120"));
     for attempt in 1..=4 {
-        f.http("s1_daily_v3", "2025-11-23", "r3", 130 + i64::from(attempt), 1, attempt, 503, "<html>503</html>");
+        f.http(
+            "s1_daily_v3",
+            "2025-11-23",
+            "r3",
+            130 + i64::from(attempt),
+            1,
+            attempt,
+            503,
+            "<html>503</html>",
+        );
     }
     let p = f.project();
     assert_eq!(row(&p, "silate0001", "2025-11-23", "daily").revenue_usd, dec("120"));
@@ -286,10 +404,14 @@ fn click_hours_24_to_27_are_kept_on_their_day() {
         {"date": "2025-11-23", "hour": "25", "strategisCampaignId": "sihour0001", "searches": "6", "clicks": "1", "estimated_revenue": "0.60"},
         {"date": "2025-11-23", "hour": "27", "strategisCampaignId": "sihour0001", "searches": "0", "clicks": "0", "estimated_revenue": "0"}], "page": 1, "limit": 500}}));
     let p = f.project();
-    let hours: Vec<(u8, Option<i64>)> = p.session_hourly.iter().map(|h| (h.click_hour, h.sessions)).collect();
+    let hours: Vec<(u8, Option<i64>)> =
+        p.session_hourly.iter().map(|h| (h.click_hour, h.sessions)).collect();
     assert_eq!(hours, vec![(14, Some(96)), (25, Some(10)), (27, Some(0))]);
     let h25 = &p.session_hourly[1];
-    assert_eq!((h25.revenue, h25.rpc, h25.owner(), h25.media_source()), (dec("1.00"), dec("0.1"), Some("Ana"), Some("taboola")));
+    assert_eq!(
+        (h25.revenue, h25.rpc, h25.owner(), h25.media_source()),
+        (dec("1.00"), dec("0.1"), Some("Ana"), Some("taboola"))
+    );
     assert_eq!(p.session_hourly[2].rpc, None, "rpc is NULL when sessions = 0");
 }
 
@@ -308,8 +430,15 @@ fn values_beyond_what_the_tables_store_are_bad_rows_and_never_overflow_a_sum() {
         {"date": "2025-11-23", "hour": "3", "strategisCampaignId": "sibig0001", "searches": "7", "estimated_revenue": "1"}], "page": 1, "limit": 500}}));
     let p = f.project();
     let daily = p.campaign_index.iter().find(|r| r.snapshot_source == "daily").unwrap();
-    assert_eq!((daily.revenue_usd, daily.sessions), (dec("2.50"), Some(5)), "only the storable row counts");
-    assert_eq!(p.session_hourly.iter().map(|h| (h.click_hour, h.sessions)).collect::<Vec<_>>(), vec![(3, Some(7))]);
+    assert_eq!(
+        (daily.revenue_usd, daily.sessions),
+        (dec("2.50"), Some(5)),
+        "only the storable row counts"
+    );
+    assert_eq!(
+        p.session_hourly.iter().map(|h| (h.click_hour, h.sessions)).collect::<Vec<_>>(),
+        vec![(3, Some(7))]
+    );
     assert_eq!(completeness(&p, "s1_daily_v3", "2025-11-23").status, "PARTIAL");
     assert_eq!(completeness(&p, "s1_hourly_v3", "2025-11-23").status, "PARTIAL");
 }
@@ -324,7 +453,11 @@ fn reconciled_lag_is_ok_but_an_old_empty_day_is_partial() {
     let p = f.project();
     assert_eq!(completeness(&p, "s1_reconciled", "2025-11-23").status, "OK");
     assert_eq!(completeness(&p, "s1_reconciled", "2025-11-17").status, "PARTIAL");
-    assert_eq!(completeness(&p, "facebook_pixel", "2025-11-17").status, "OK", "non-critical with 0 rows is OK");
+    assert_eq!(
+        completeness(&p, "facebook_pixel", "2025-11-17").status,
+        "OK",
+        "non-critical with 0 rows is OK"
+    );
 }
 
 #[test]
@@ -336,7 +469,8 @@ fn failed_and_interrupted_runs_have_run_rows() {
         "endpoints": ["s1_daily_v3", "s1_hourly_v3"], "events_written": 9, "bytes_new": 1234, "fetches": [{"endpoint": "s1_daily_v3", "rows": 0}, {"endpoint": "s1_hourly_v3", "rows": 28}]}));
     f.run_marker("run-b", 3, RunPhase::Started, start);
     let p = f.project();
-    let statuses: Vec<(&str, &str)> = p.campaign_runs.iter().map(|r| (r.run_id.as_str(), r.status.as_str())).collect();
+    let statuses: Vec<(&str, &str)> =
+        p.campaign_runs.iter().map(|r| (r.run_id.as_str(), r.status.as_str())).collect();
     assert_eq!(statuses, vec![("run-a", "failed"), ("run-b", "interrupted")]);
     assert_eq!((p.campaign_runs[0].events_written, p.campaign_runs[0].bytes_new), (9, 1234));
     assert_eq!(p.session_runs.len(), 2);
@@ -357,13 +491,26 @@ fn retry_count_counts_the_attempts_of_the_newest_fetch() {
 #[test]
 fn an_undecodable_body_is_quarantined_not_fatal() {
     let mut f = Fixture::default();
-    let bad = f.http("newsbreak_report", "2025-11-23", "r1", 1, 1, 1, 200, "{\"code\": 0, \"data\": {\"ro");
+    let bad = f.http(
+        "newsbreak_report",
+        "2025-11-23",
+        "r1",
+        1,
+        1,
+        1,
+        200,
+        "{\"code\": 0, \"data\": {\"ro",
+    );
     f.ok("newsbreak_report", "2025-11-22", "r1", 2, json!({"code": 0, "data": {"rows": [{"date": "2025-11-22", "strategisCampaignId": "sinews0001", "cost": 41237, "costDecimal": 41237.42}]}}));
     let p = f.project();
     assert_eq!(p.quarantine.len(), 1);
     assert_eq!(p.quarantine[0].event_id, bad.to_hex());
     assert_eq!(completeness(&p, "newsbreak_report", "2025-11-23").status, "FAILED");
-    assert_eq!(row(&p, "sinews0001", "2025-11-22", "daily").spend_usd, dec("412.3742"), "costDecimal cents / 100, exact");
+    assert_eq!(
+        row(&p, "sinews0001", "2025-11-22", "daily").spend_usd,
+        dec("412.3742"),
+        "costDecimal cents / 100, exact"
+    );
 }
 
 #[test]
@@ -372,8 +519,22 @@ fn every_value_has_lineage_to_an_event() {
     facebook_example(&mut f);
     let p = f.project();
     let r = row(&p, "sire1f06al", "2025-11-23", "daily");
-    for column in ["revenue_usd", "sessions", "spend_usd", "clicks", "owner", "lane", "category", "campaign_name", "network_id"] {
-        let l = p.lineage.iter().find(|l| *l.row_key == *r.key() && l.chosen && l.columns.contains(column)).unwrap_or_else(|| panic!("no lineage for {column}"));
+    for column in [
+        "revenue_usd",
+        "sessions",
+        "spend_usd",
+        "clicks",
+        "owner",
+        "lane",
+        "category",
+        "campaign_name",
+        "network_id",
+    ] {
+        let l = p
+            .lineage
+            .iter()
+            .find(|l| *l.row_key == *r.key() && l.chosen && l.columns.contains(column))
+            .unwrap_or_else(|| panic!("no lineage for {column}"));
         assert!(f.events.iter().any(|e| e.id == l.event_id), "{column} points at an unknown event");
         assert!(l.locator.to_string().starts_with('/'), "{column}: {}", l.locator);
     }
@@ -390,10 +551,14 @@ fn a_reconciled_row_shares_the_daily_rows_lineage_for_what_both_take_alike() {
     // Fetched before the daily reports, so the newest source of the reconciled row is a shared one.
     f.ok("s1_reconciled", "2025-11-23", "r1", 5, json!([{"date": "2025-11-23", "strategisCampaignId": "sire1f06al", "searches": 990, "clicks": 210, "revenue": 190.5}]));
     let p = f.project();
-    let (daily, reconciled) = (row(&p, "sire1f06al", "2025-11-23", "daily"), row(&p, "sire1f06al", "2025-11-23", "reconciled"));
+    let (daily, reconciled) = (
+        row(&p, "sire1f06al", "2025-11-23", "daily"),
+        row(&p, "sire1f06al", "2025-11-23", "reconciled"),
+    );
     let own = ["revenue_usd", "sessions", "s1_clicks"];
     // The reconciled row's entries are only its own columns, from its own report.
-    let under_reconciled: Vec<_> = p.lineage.iter().filter(|l| *l.row_key == *reconciled.key()).collect();
+    let under_reconciled: Vec<_> =
+        p.lineage.iter().filter(|l| *l.row_key == *reconciled.key()).collect();
     assert!(!under_reconciled.is_empty());
     for l in &under_reconciled {
         assert_eq!(l.endpoint, "s1_reconciled", "{l:?}");
@@ -402,24 +567,54 @@ fn a_reconciled_row_shares_the_daily_rows_lineage_for_what_both_take_alike() {
     }
     // Every other value of the reconciled row is named once, by an entry of the daily row
     // marked as both rows'; the daily row's own columns are never shared.
-    for column in ["spend_usd", "clicks", "owner", "lane", "category", "campaign_name", "network_id"] {
-        let shared: Vec<_> = p.lineage.iter().filter(|l| *l.row_key == *daily.key() && l.chosen && l.columns.contains(column)).collect();
+    for column in
+        ["spend_usd", "clicks", "owner", "lane", "category", "campaign_name", "network_id"]
+    {
+        let shared: Vec<_> = p
+            .lineage
+            .iter()
+            .filter(|l| *l.row_key == *daily.key() && l.chosen && l.columns.contains(column))
+            .collect();
         assert_eq!(shared.len(), 1, "{column}: {shared:?}");
         assert!(shared[0].both_snapshots, "{column}");
     }
-    for l in p.lineage.iter().filter(|l| *l.row_key == *daily.key() && l.columns.iter().any(|c| own.contains(&c))) {
+    for l in p
+        .lineage
+        .iter()
+        .filter(|l| *l.row_key == *daily.key() && l.columns.iter().any(|c| own.contains(&c)))
+    {
         assert!(!l.both_snapshots && l.columns.iter().all(|c| own.contains(&c)), "{l:?}");
     }
-    let fetched_at = |id: EventId| f.events.iter().find(|e| e.id == id).map(|e| e.envelope.fetched_at);
-    let newest = p.lineage.iter().filter(|l| l.chosen && (*l.row_key == *reconciled.key() || (*l.row_key == *daily.key() && l.both_snapshots))).filter_map(|l| fetched_at(l.event_id)).max();
+    let fetched_at =
+        |id: EventId| f.events.iter().find(|e| e.id == id).map(|e| e.envelope.fetched_at);
+    let newest = p
+        .lineage
+        .iter()
+        .filter(|l| {
+            l.chosen
+                && (*l.row_key == *reconciled.key()
+                    || (*l.row_key == *daily.key() && l.both_snapshots))
+        })
+        .filter_map(|l| fetched_at(l.event_id))
+        .max();
     assert_eq!(reconciled.updated_at, newest, "updated_at counts the shared sources");
-    assert!(newest > p.lineage.iter().filter(|l| *l.row_key == *reconciled.key()).filter_map(|l| fetched_at(l.event_id)).max(), "a shared source is the newest here");
+    assert!(
+        newest
+            > p.lineage
+                .iter()
+                .filter(|l| *l.row_key == *reconciled.key())
+                .filter_map(|l| fetched_at(l.event_id))
+                .max(),
+        "a shared source is the newest here"
+    );
 }
 
 /// Several days, several endpoints, restatements and failures: the determinism corpus.
 fn corpus() -> Fixture {
     let mut f = Fixture::default();
-    for (i, day) in ["2025-11-19", "2025-11-20", "2025-11-21", "2025-11-22", "2025-11-23"].iter().enumerate() {
+    for (i, day) in
+        ["2025-11-19", "2025-11-20", "2025-11-21", "2025-11-22", "2025-11-23"].iter().enumerate()
+    {
         let at = i as i64 * 100;
         for run in 0..2 {
             let rev = format!("{}.{}", 100 + i, run);
@@ -439,7 +634,15 @@ fn corpus() -> Fixture {
 }
 
 fn normalized(p: &Projection) -> String {
-    format!("{:?}|{:?}|{:?}|{:?}|{:?}|{:?}", p.campaign_index, p.session_hourly, p.completeness, p.lineage, p.session_lineage, p.quarantine)
+    format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        p.campaign_index,
+        p.session_hourly,
+        p.completeness,
+        p.lineage,
+        p.session_lineage,
+        p.quarantine
+    )
 }
 
 proptest! {
@@ -477,9 +680,20 @@ proptest! {
 
 #[test]
 fn revenue_per_session_rounds_ties_to_even_in_both_directions() {
-    for (revenue, sessions, expected) in [("0.000005", 2, "0.000002"), ("0.000015", 2, "0.000008"), ("-0.000005", 2, "-0.000002"), ("-0.000015", 2, "-0.000008"), ("10", 3, "3.333333"), ("20", 3, "6.666667")] {
+    for (revenue, sessions, expected) in [
+        ("0.000005", 2, "0.000002"),
+        ("0.000015", 2, "0.000008"),
+        ("-0.000005", 2, "-0.000002"),
+        ("-0.000015", 2, "-0.000008"),
+        ("10", 3, "3.333333"),
+        ("20", 3, "6.666667"),
+    ] {
         let revenue: Decimal = revenue.parse().unwrap();
-        assert_eq!(revenue_per_session(revenue, sessions), expected.parse::<Decimal>().unwrap(), "{revenue} / {sessions}");
+        assert_eq!(
+            revenue_per_session(revenue, sessions),
+            expected.parse::<Decimal>().unwrap(),
+            "{revenue} / {sessions}"
+        );
     }
 }
 
@@ -544,26 +758,54 @@ fn a_carry_from_earlier_dates_replaces_reading_them() {
         earlier.day(*date, events);
     }
     let carry = earlier.carry().clone();
-    assert!(!carry.identity.is_empty() && !carry.ok_counts.is_empty() && !carry.daily_meta.is_empty(), "the corpus exercises every part of the carry");
-    let later: Vec<Event> = dates.range(split..).flat_map(|(_, events)| events.iter().cloned()).chain(markers).collect();
+    assert!(
+        !carry.identity.is_empty() && !carry.ok_counts.is_empty() && !carry.daily_meta.is_empty(),
+        "the corpus exercises every part of the carry"
+    );
+    let later: Vec<Event> = dates
+        .range(split..)
+        .flat_map(|(_, events)| events.iter().cloned())
+        .chain(markers)
+        .collect();
     let window = DateWindow { from: split, to: d("2025-11-23") };
     let part = project_from(&later, Some(window), &config, carry);
     let in_window = |date: NaiveDate| window.contains(date);
-    assert_eq!(part.campaign_index, full.campaign_index.iter().filter(|r| in_window(r.date)).cloned().collect::<Vec<_>>());
-    assert_eq!(part.session_hourly, full.session_hourly.iter().filter(|r| in_window(r.date)).cloned().collect::<Vec<_>>());
-    assert_eq!(part.completeness, full.completeness.iter().filter(|r| in_window(r.date)).cloned().collect::<Vec<_>>());
-    assert_eq!(part.lineage, full.lineage.iter().filter(|r| in_window(r.date)).cloned().collect::<Vec<_>>());
-    assert_eq!(part.session_lineage, full.session_lineage.iter().filter(|r| in_window(r.date)).cloned().collect::<Vec<_>>());
+    assert_eq!(
+        part.campaign_index,
+        full.campaign_index.iter().filter(|r| in_window(r.date)).cloned().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        part.session_hourly,
+        full.session_hourly.iter().filter(|r| in_window(r.date)).cloned().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        part.completeness,
+        full.completeness.iter().filter(|r| in_window(r.date)).cloned().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        part.lineage,
+        full.lineage.iter().filter(|r| in_window(r.date)).cloned().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        part.session_lineage,
+        full.session_lineage.iter().filter(|r| in_window(r.date)).cloned().collect::<Vec<_>>()
+    );
     // Without the carry the same events project differently: the carry is not decoration.
     let cold = project_from(&later, Some(window), &config, Carry::default());
     assert_ne!(normalized(&cold), normalized(&part));
 }
 
 /// The rows `read` makes of `sql`'s result, in a new database after `write_with` wrote to it.
-fn written<T>(write_with: impl FnOnce(&mut duckdb::Connection), sql: &str, read: impl FnMut(&duckdb::Row<'_>) -> duckdb::Result<T>) -> Vec<T> {
+fn written<T>(
+    write_with: impl FnOnce(&mut duckdb::Connection),
+    sql: &str,
+    read: impl FnMut(&duckdb::Row<'_>) -> duckdb::Result<T>,
+) -> Vec<T> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.duckdb");
-    let mut conn = crate::db::open(&path, crate::db::Access::ReadWrite, std::time::Duration::from_secs(1)).unwrap();
+    let mut conn =
+        crate::db::open(&path, crate::db::Access::ReadWrite, std::time::Duration::from_secs(1))
+            .unwrap();
     crate::db::migrate(&mut conn, &path).unwrap();
     write_with(&mut conn);
     let mut stmt = conn.prepare(sql).unwrap();
@@ -572,7 +814,11 @@ fn written<T>(write_with: impl FnOnce(&mut duckdb::Connection), sql: &str, read:
 
 /// projection_meta of a database written by `write_with`.
 fn written_meta(write_with: impl FnOnce(&mut duckdb::Connection)) -> Vec<(String, String)> {
-    written(write_with, "SELECT key, value FROM projection_meta WHERE key LIKE 'fingerprint.%' ORDER BY key", |r| Ok((r.get(0)?, r.get(1)?)))
+    written(
+        write_with,
+        "SELECT key, value FROM projection_meta WHERE key LIKE 'fingerprint.%' ORDER BY key",
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 #[test]
@@ -590,7 +836,9 @@ fn streaming_and_whole_writes_give_the_same_fingerprints() {
             writer.day(projector.day(*date, &reversed)).unwrap();
         }
         let (campaign_runs, session_runs, marker_rows) = projector.runs(&markers);
-        writer.finish(&campaign_runs, &session_runs, &marker_rows, &projector.events_applied()).unwrap();
+        writer
+            .finish(&campaign_runs, &session_runs, &marker_rows, &projector.events_applied())
+            .unwrap();
     });
     let filled = whole.iter().filter(|(_, v)| v.len() == 64).count();
     assert!(filled >= 4, "campaign, session, completeness and lineage fingerprints: {whole:?}");
@@ -611,7 +859,8 @@ fn streaming_and_whole_writes_give_the_same_fingerprints() {
     let row = &mut one_value.session_hourly[0];
     row.sessions = Some(row.sessions.unwrap_or(0) + 1);
     let nudged = written_meta(|conn| crate::write::write(conn, &one_value).unwrap());
-    let differing: Vec<&str> = whole.iter().zip(&nudged).filter(|(a, b)| a != b).map(|(a, _)| a.0.as_str()).collect();
+    let differing: Vec<&str> =
+        whole.iter().zip(&nudged).filter(|(a, b)| a != b).map(|(a, _)| a.0.as_str()).collect();
     assert_eq!(differing, ["fingerprint.session_hourly_metrics"]);
 }
 
@@ -634,7 +883,8 @@ fn batches_of_any_size_write_what_one_date_at_a_time_writes() {
         (fingerprints, sessions)
     };
     let one_date_at_a_time = in_batches_of(1);
-    let session_dates = one_date_at_a_time.0.iter().filter(|f| f.0 == "session_hourly_metrics").count();
+    let session_dates =
+        one_date_at_a_time.0.iter().filter(|f| f.0 == "session_hourly_metrics").count();
     assert_eq!(session_dates, dates.len(), "a fingerprint per date: {:?}", one_date_at_a_time.0);
     assert_eq!(one_date_at_a_time.1.len(), p.session_hourly.len());
     for batch_rows in [2, 50, 1_000_000] {
@@ -643,7 +893,9 @@ fn batches_of_any_size_write_what_one_date_at_a_time_writes() {
 }
 
 /// The `lineage_sources` rows after `write_with`, in source order.
-fn written_sources(write_with: impl FnOnce(&mut duckdb::Connection)) -> Vec<(i64, String, String, String, String, bool)> {
+fn written_sources(
+    write_with: impl FnOnce(&mut duckdb::Connection),
+) -> Vec<(i64, String, String, String, String, bool)> {
     written(write_with, "SELECT source_id, table_name, kind, columns, endpoint, chosen FROM lineage_sources ORDER BY ALL", |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
     })
@@ -655,9 +907,13 @@ fn window_projections_add_only_the_lineage_sources_not_yet_written() {
     let config = ProjectorConfig::default();
     let full = written_sources(|conn| crate::write::write(conn, &f.project()).unwrap());
     let kinds: BTreeSet<&str> = full.iter().map(|s| s.2.as_str()).collect();
-    assert!(kinds.contains("campaign") && kinds.contains("session") && full.len() > kinds.len(), "the corpus names several sources of each table: {full:?}");
+    assert!(
+        kinds.contains("campaign") && kinds.contains("session") && full.len() > kinds.len(),
+        "the corpus names several sources of each table: {full:?}"
+    );
     let days = ["2025-11-19", "2025-11-20", "2025-11-21", "2025-11-22", "2025-11-23"];
-    let window = |day: &str| project(&f.events, Some(DateWindow { from: d(day), to: d(day) }), &config);
+    let window =
+        |day: &str| project(&f.events, Some(DateWindow { from: d(day), to: d(day) }), &config);
     // Every date again over the full projection: each source stays written once.
     let rewritten = written_sources(|conn| {
         crate::write::write(conn, &f.project()).unwrap();
@@ -694,18 +950,29 @@ fn a_losing_entry_names_each_columns_value() {
     assert_eq!(entry.value_of("account_id"), Some("123"));
     assert_eq!(entry.value_of("campaign_name"), Some("Campaign, ABC"));
     assert_eq!(entry.value_of("spend_usd"), None);
-    let single = LineageRow { columns: crate::column!("campaign_name"), value: Some("a\u{1f}b".into()), ..entry };
-    assert_eq!(single.value_of("campaign_name"), Some("a\u{1f}b"), "a lone column's value is taken whole");
+    let single = LineageRow {
+        columns: crate::column!("campaign_name"),
+        value: Some("a\u{1f}b".into()),
+        ..entry
+    };
+    assert_eq!(
+        single.value_of("campaign_name"),
+        Some("a\u{1f}b"),
+        "a lone column's value is taken whole"
+    );
 }
 
 #[test]
 fn session_lineage_runs_stand_for_exactly_the_rows_each_hour_came_from() {
     let mut f = Fixture::default();
     let day = "2025-11-23";
-    let hour = |sid: &str, h: u32, searches: &str, revenue: serde_json::Value| {
-        json!({"date": day, "hour": h.to_string(), "strategisCampaignId": sid, "searches": searches, "estimated_revenue": revenue})
-    };
-    let page1 = f.ok("s1_hourly_v3", day, "r1", 10, json!({"data": {"data": [
+    let hour = |sid: &str, h: u32, searches: &str, revenue: serde_json::Value| json!({"date": day, "hour": h.to_string(), "strategisCampaignId": sid, "searches": searches, "estimated_revenue": revenue});
+    let page1 = f.ok(
+        "s1_hourly_v3",
+        day,
+        "r1",
+        10,
+        json!({"data": {"data": [
         hour("siruns0001", 0, "1", json!("0.1")),
         hour("siruns0001", 1, "2", json!("0.2")),
         hour("siruns0001", 2, "3", json!("0.3")),
@@ -721,7 +988,8 @@ fn session_lineage_runs_stand_for_exactly_the_rows_each_hour_came_from() {
         // Out of order in the body: hour 8 after hour 9.
         hour("siruns0002", 8, "1", json!("1")),
         hour("siruns0002", 10, "1", json!("1")),
-    ], "page": 1, "limit": 500}}));
+    ], "page": 1, "limit": 500}}),
+    );
     let p = f.project();
 
     // What each row's lineage must be, straight from the body: every body row of its hour.
@@ -729,45 +997,77 @@ fn session_lineage_runs_stand_for_exactly_the_rows_each_hour_came_from() {
     let body = f.events.iter().find(|e| e.id == page1).unwrap().body.clone().unwrap();
     let mut expected: Vec<(String, Columns, String)> = Vec::new();
     for h in &p.session_hourly {
-        let names = [("sessions", h.sessions.is_some()), ("revenue", h.revenue.is_some())].into_iter().filter(|c| c.1).map(|c| c.0);
+        let names = [("sessions", h.sessions.is_some()), ("revenue", h.revenue.is_some())]
+            .into_iter()
+            .filter(|c| c.1)
+            .map(|c| c.0);
         let columns = Columns::from_names(names).unwrap();
-        for r in spec.decode(&body).unwrap().rows.iter().filter(|r| r.strategis_id.as_deref() == Some(&*h.campaign_id) && r.hour == Some(h.click_hour)) {
+        for r in spec.decode(&body).unwrap().rows.iter().filter(|r| {
+            r.strategis_id.as_deref() == Some(&*h.campaign_id) && r.hour == Some(h.click_hour)
+        }) {
             expected.push((h.key(), columns, r.locator.to_string()));
         }
     }
-    let mut expanded: Vec<(String, Columns, String)> = p.session_lineage.iter().flat_map(|run| run.entries()).map(|l| {
-        assert_eq!((l.event_id, l.endpoint, l.kind, l.chosen), (page1, "s1_hourly_v3", "session", true));
-        (l.row_key.to_string(), l.columns, l.locator.to_string())
-    }).collect();
+    let mut expanded: Vec<(String, Columns, String)> = p
+        .session_lineage
+        .iter()
+        .flat_map(|run| run.entries())
+        .map(|l| {
+            assert_eq!(
+                (l.event_id, l.endpoint, l.kind, l.chosen),
+                (page1, "s1_hourly_v3", "session", true)
+            );
+            (l.row_key.to_string(), l.columns, l.locator.to_string())
+        })
+        .collect();
     expected.sort();
     expanded.sort();
     assert_eq!(expanded, expected);
     assert_eq!(expected.len(), 12 - 1, "every decodable body row is named once");
 
-    let runs: Vec<(&str, u8, u8, Option<u32>)> = p.session_lineage.iter().map(|r| (r.campaign_id.as_str(), r.hour_from, r.hour_to, r.index_from)).collect();
-    assert_eq!(runs, vec![
-        ("siruns0001", 0, 2, Some(0)),
-        ("siruns0001", 3, 3, Some(3)),
-        ("siruns0001", 3, 3, Some(4)),
-        ("siruns0001", 4, 4, Some(6)),
-        ("siruns0001", 5, 5, Some(7)),
-        ("siruns0002", 7, 7, Some(8)),
-        ("siruns0002", 8, 8, Some(10)),
-        ("siruns0002", 9, 9, Some(9)),
-        ("siruns0002", 10, 10, Some(11)),
-    ]);
+    let runs: Vec<(&str, u8, u8, Option<u32>)> = p
+        .session_lineage
+        .iter()
+        .map(|r| (r.campaign_id.as_str(), r.hour_from, r.hour_to, r.index_from))
+        .collect();
+    assert_eq!(
+        runs,
+        vec![
+            ("siruns0001", 0, 2, Some(0)),
+            ("siruns0001", 3, 3, Some(3)),
+            ("siruns0001", 3, 3, Some(4)),
+            ("siruns0001", 4, 4, Some(6)),
+            ("siruns0001", 5, 5, Some(7)),
+            ("siruns0002", 7, 7, Some(8)),
+            ("siruns0002", 8, 8, Some(10)),
+            ("siruns0002", 9, 9, Some(9)),
+            ("siruns0002", 10, 10, Some(11)),
+        ]
+    );
     // A campaign's hours listed in order, one row each, make one run.
     let mut ordered = Fixture::default();
     ordered.ok("s1_hourly_v3", day, "r1", 10, json!({"data": {"data": (0..28).map(|h| hour("siruns0003", h, "1", json!("1"))).collect::<Vec<_>>()}}));
-    let runs: Vec<(u8, u8, Option<u32>)> = ordered.project().session_lineage.iter().map(|r| (r.hour_from, r.hour_to, r.index_from)).collect();
+    let runs: Vec<(u8, u8, Option<u32>)> = ordered
+        .project()
+        .session_lineage
+        .iter()
+        .map(|r| (r.hour_from, r.hour_to, r.index_from))
+        .collect();
     assert_eq!(runs, vec![(0, 27, Some(0))]);
     // The next campaign's first hour may follow the last one's, from the next body row: it
     // still starts a run of its own.
     let mut adjacent = Fixture::default();
-    let rows: Vec<_> = (0..4).map(|h| hour("siruns0005", h, "1", json!("1"))).chain((4..6).map(|h| hour("siruns0006", h, "1", json!("1")))).collect();
+    let rows: Vec<_> = (0..4)
+        .map(|h| hour("siruns0005", h, "1", json!("1")))
+        .chain((4..6).map(|h| hour("siruns0006", h, "1", json!("1"))))
+        .collect();
     adjacent.ok("s1_hourly_v3", day, "r1", 10, json!({"data": {"data": rows}}));
     let p = adjacent.project();
-    let runs: Vec<(&str, u8, u8, Option<u32>)> = p.session_lineage.iter().map(|r| (r.campaign_id.as_str(), r.hour_from, r.hour_to, r.index_from)).collect();
+    let runs: Vec<(&str, u8, u8, Option<u32>)> = p
+        .session_lineage
+        .iter()
+        .map(|r| (r.campaign_id.as_str(), r.hour_from, r.hour_to, r.index_from))
+        .collect();
     assert_eq!(runs, vec![("siruns0005", 0, 3, Some(0)), ("siruns0006", 4, 5, Some(4))]);
 }
 
@@ -780,7 +1080,6 @@ fn locators_split_into_prefix_and_index_only_when_they_round_trip() {
     assert_eq!(split_locator("/data/x"), ("/data/x", None));
     assert_eq!(split_locator("/data/99999999999"), ("/data/99999999999", None));
 }
-
 
 #[test]
 fn streamed_rows_parse_exactly_as_the_whole_body_does() {
@@ -797,12 +1096,27 @@ fn streamed_rows_parse_exactly_as_the_whole_body_does() {
     let bodies: Vec<(String, bool)> = vec![
         (usual.clone(), true),
         (json!({"data": {"data": []}}).to_string(), true),
-        (json!({"error": {"code": 17, "message": "slow down"}, "data": {"data": rows}}).to_string(), true),
+        (
+            json!({"error": {"code": 17, "message": "slow down"}, "data": {"data": rows}})
+                .to_string(),
+            true,
+        ),
         (json!({"data": rows}).to_string(), false),
         (rows.to_string(), false),
         (json!({"data": {"data": 5}}).to_string(), false),
-        (format!(r#"{{"data":{{"data":[{{"hour":"1","strategisCampaignId":"a"}}]}},"data":{}}}"#, json!({"data": rows})), false),
-        (format!(r#"{{"data":{{"data":[{{"hour":"1","strategisCampaignId":"a"}}],"data":[]}}}}"#), false),
+        (
+            format!(
+                r#"{{"data":{{"data":[{{"hour":"1","strategisCampaignId":"a"}}]}},"data":{}}}"#,
+                json!({"data": rows})
+            ),
+            false,
+        ),
+        (
+            format!(
+                r#"{{"data":{{"data":[{{"hour":"1","strategisCampaignId":"a"}}],"data":[]}}}}"#
+            ),
+            false,
+        ),
     ];
     let mut streamed_bodies = 0;
     for spec in ENDPOINTS.iter() {
@@ -814,7 +1128,11 @@ fn streamed_rows_parse_exactly_as_the_whole_body_does() {
                     let fast = parse_streamed(spec, streamed, status, body.as_bytes(), 1, limit);
                     assert_eq!(fast.is_some(), *streams, "{} streams {body}", spec.key);
                     if let Some(fast) = fast {
-                        assert_eq!(fast, whole, "{} status {status} limit {limit}: {body}", spec.key);
+                        assert_eq!(
+                            fast, whole,
+                            "{} status {status} limit {limit}: {body}",
+                            spec.key
+                        );
                         streamed_bodies += 1;
                     }
                 }
@@ -826,7 +1144,12 @@ fn streamed_rows_parse_exactly_as_the_whole_body_does() {
         for end in 0..usual.len() {
             let truncated = &usual.as_bytes()[..end];
             let fast = parse_streamed(spec, streamed, 200, truncated, 1, 1000);
-            assert_eq!(fast.unwrap_or_else(|| parse_whole(spec, 200, truncated, 1, 1000)), parse_whole(spec, 200, truncated, 1, 1000), "{}", &usual[..end]);
+            assert_eq!(
+                fast.unwrap_or_else(|| parse_whole(spec, 200, truncated, 1, 1000)),
+                parse_whole(spec, 200, truncated, 1, 1000),
+                "{}",
+                &usual[..end]
+            );
         }
     }
     assert!(streamed_bodies > 0, "some endpoint streams its rows");

@@ -94,21 +94,176 @@ macro_rules! spec {
 }
 
 pub static ENDPOINTS: [EndpointSpec; 15] = [
-    spec!(s1_daily_v3, "all", "/api/s1/report/daily-v3", [UTC, CH, ("dimensions", "date-strategisCampaignId-buyer")], Range, PageLimit, Json, true, false),
-    spec!(s1_reconciled, "all", "/api/s1/high-level-report", [UTC, CH, ("dimensions", "date-strategisCampaignId")], Range, None, Json, true, false),
-    spec!(s1_rpc_average, "all", "/api/s1/rpc-average", [("days", "3"), UTC, ("dimensions", "strategisCampaignId")], Single, None, Json, false, false),
-    spec!(s1_hourly_v3, "all", "/api/s1/report/hourly-v3", [UTC, CH, ("dimensions", "date-hour-strategisCampaignId")], Range, PageLimit, Json, true, true),
-    spec!(facebook_report, "facebook", "/api/facebook/report", [("networkName", "facebook"), ("level", "campaign"), ("dimensions", "campaignId"), ("cached", "1")], Range, Cursor, Json, false, false),
-    spec!(facebook_campaigns, "facebook", "/api/facebook/campaigns", [], Range, Cursor, Json, false, false),
-    spec!(facebook_adsets, "facebook", "/api/facebook/adsets/day", [], Range, Cursor, Json, false, false),
-    spec!(facebook_pixel, "facebook", "/api/facebook-pixel-report", [("networkName", "facebook"), ("dimensions", "date-strategisCampaignId"), UTC], Range, None, Json, false, false),
-    spec!(strategis_metrics, "facebook", "/api/strategis-report", [("networkName", "facebook"), ("dimensions", "date-strategisCampaignId"), UTC], Range, PageLimit, Json, false, false),
-    spec!(taboola_report, "taboola", "/api/taboola/campaign-summary-report", [("cached", "1")], Range, None, Json, false, false),
-    spec!(outbrain_report, "outbrain", "/api/outbrain-hourly-report", [], Range, None, Json, false, false),
-    spec!(newsbreak_report, "newsbreak", "/api/newsbreak/report", [("dimensions", "date-strategisCampaignId")], Range, None, Json, false, false),
-    spec!(mediago_report, "mediago", "/api/mediago/report", [UTC, ("dimensions", "date-strategisCampaignId")], Range, None, Json, false, false),
-    spec!(zemanta_report, "zemanta", "/api/zemanta/reconciled-report", [("dimensions", "date-strategisCampaignId"), ("dbSource", "level")], Range, None, Csv, false, false),
-    spec!(smartnews_report, "smartnews", "/api/smartnews/report", [("dimensions", "date-strategisCampaignId")], Range, TotalPages, Json, false, false),
+    spec!(
+        s1_daily_v3,
+        "all",
+        "/api/s1/report/daily-v3",
+        [UTC, CH, ("dimensions", "date-strategisCampaignId-buyer")],
+        Range,
+        PageLimit,
+        Json,
+        true,
+        false
+    ),
+    spec!(
+        s1_reconciled,
+        "all",
+        "/api/s1/high-level-report",
+        [UTC, CH, ("dimensions", "date-strategisCampaignId")],
+        Range,
+        None,
+        Json,
+        true,
+        false
+    ),
+    spec!(
+        s1_rpc_average,
+        "all",
+        "/api/s1/rpc-average",
+        [("days", "3"), UTC, ("dimensions", "strategisCampaignId")],
+        Single,
+        None,
+        Json,
+        false,
+        false
+    ),
+    spec!(
+        s1_hourly_v3,
+        "all",
+        "/api/s1/report/hourly-v3",
+        [UTC, CH, ("dimensions", "date-hour-strategisCampaignId")],
+        Range,
+        PageLimit,
+        Json,
+        true,
+        true
+    ),
+    spec!(
+        facebook_report,
+        "facebook",
+        "/api/facebook/report",
+        [
+            ("networkName", "facebook"),
+            ("level", "campaign"),
+            ("dimensions", "campaignId"),
+            ("cached", "1")
+        ],
+        Range,
+        Cursor,
+        Json,
+        false,
+        false
+    ),
+    spec!(
+        facebook_campaigns,
+        "facebook",
+        "/api/facebook/campaigns",
+        [],
+        Range,
+        Cursor,
+        Json,
+        false,
+        false
+    ),
+    spec!(
+        facebook_adsets,
+        "facebook",
+        "/api/facebook/adsets/day",
+        [],
+        Range,
+        Cursor,
+        Json,
+        false,
+        false
+    ),
+    spec!(
+        facebook_pixel,
+        "facebook",
+        "/api/facebook-pixel-report",
+        [("networkName", "facebook"), ("dimensions", "date-strategisCampaignId"), UTC],
+        Range,
+        None,
+        Json,
+        false,
+        false
+    ),
+    spec!(
+        strategis_metrics,
+        "facebook",
+        "/api/strategis-report",
+        [("networkName", "facebook"), ("dimensions", "date-strategisCampaignId"), UTC],
+        Range,
+        PageLimit,
+        Json,
+        false,
+        false
+    ),
+    spec!(
+        taboola_report,
+        "taboola",
+        "/api/taboola/campaign-summary-report",
+        [("cached", "1")],
+        Range,
+        None,
+        Json,
+        false,
+        false
+    ),
+    spec!(
+        outbrain_report,
+        "outbrain",
+        "/api/outbrain-hourly-report",
+        [],
+        Range,
+        None,
+        Json,
+        false,
+        false
+    ),
+    spec!(
+        newsbreak_report,
+        "newsbreak",
+        "/api/newsbreak/report",
+        [("dimensions", "date-strategisCampaignId")],
+        Range,
+        None,
+        Json,
+        false,
+        false
+    ),
+    spec!(
+        mediago_report,
+        "mediago",
+        "/api/mediago/report",
+        [UTC, ("dimensions", "date-strategisCampaignId")],
+        Range,
+        None,
+        Json,
+        false,
+        false
+    ),
+    spec!(
+        zemanta_report,
+        "zemanta",
+        "/api/zemanta/reconciled-report",
+        [("dimensions", "date-strategisCampaignId"), ("dbSource", "level")],
+        Range,
+        None,
+        Csv,
+        false,
+        false
+    ),
+    spec!(
+        smartnews_report,
+        "smartnews",
+        "/api/smartnews/report",
+        [("dimensions", "date-strategisCampaignId")],
+        Range,
+        TotalPages,
+        Json,
+        false,
+        false
+    ),
 ];
 
 /// An endpoint as a small number: its key's place in alphabetical order, so that ids compare
@@ -228,22 +383,46 @@ pub fn probe(spec: &EndpointSpec, status: u16, body: &[u8], page: u32, limit: u3
 }
 
 /// [`probe`] of a JSON body already parsed.
-pub fn probe_value(spec: &EndpointSpec, status: u16, value: &Json<'_>, page: u32, limit: u32) -> Probe {
+pub fn probe_value(
+    spec: &EndpointSpec,
+    status: u16,
+    value: &Json<'_>,
+    page: u32,
+    limit: u32,
+) -> Probe {
     probe_document(spec, status, value, page, limit, None)
 }
 
 /// [`probe_value`] of a document whose row array was streamed out of it
 /// ([`EndpointSpec::streamed_rows`]): `rows` items were in the array it left empty.
-pub fn probe_streamed(spec: &EndpointSpec, status: u16, value: &Json<'_>, page: u32, limit: u32, rows: usize) -> Probe {
+pub fn probe_streamed(
+    spec: &EndpointSpec,
+    status: u16,
+    value: &Json<'_>,
+    page: u32,
+    limit: u32,
+    rows: usize,
+) -> Probe {
     probe_document(spec, status, value, page, limit, Some(rows))
 }
 
-fn probe_document(spec: &EndpointSpec, status: u16, value: &Json<'_>, page: u32, limit: u32, streamed_rows: Option<usize>) -> Probe {
+fn probe_document(
+    spec: &EndpointSpec,
+    status: u16,
+    value: &Json<'_>,
+    page: u32,
+    limit: u32,
+    streamed_rows: Option<usize>,
+) -> Probe {
     if let Some(err) = value.get("error").filter(|e| e.is_object()) {
         let code = err.get("code").and_then(Json::as_i64).unwrap_or_default();
         let message = err.get("message").and_then(Json::as_str).unwrap_or_default();
         let detail = format!("error code {code}: {message}");
-        return if FACEBOOK_THROTTLE_CODES.contains(&code) { Probe::Throttled { detail } } else { Probe::Rejected { detail } };
+        return if FACEBOOK_THROTTLE_CODES.contains(&code) {
+            Probe::Throttled { detail }
+        } else {
+            Probe::Rejected { detail }
+        };
     }
     if !(200..300).contains(&status) {
         return Probe::Rejected { detail: format!("HTTP {status}") };
@@ -264,7 +443,11 @@ fn probe_document(spec: &EndpointSpec, status: u16, value: &Json<'_>, page: u32,
     let next = match spec.pagination {
         Pagination::None => NextPage::Done,
         Pagination::PageLimit => {
-            if n as u64 >= u64::from(limit) && limit > 0 { NextPage::Page(page + 1) } else { NextPage::Done }
+            if n as u64 >= u64::from(limit) && limit > 0 {
+                NextPage::Page(page + 1)
+            } else {
+                NextPage::Done
+            }
         }
         Pagination::Cursor => {
             let paging = value.get("paging");
@@ -272,13 +455,22 @@ fn probe_document(spec: &EndpointSpec, status: u16, value: &Json<'_>, page: u32,
             let after = paging.and_then(|p| p.pointer("/cursors/after")).and_then(Json::as_str);
             match (has_next, after) {
                 (true, Some(after)) => NextPage::Cursor(after.to_owned()),
-                (true, None) => return Probe::Unparseable { detail: "paging.next without paging.cursors.after".into() },
+                (true, None) => {
+                    return Probe::Unparseable {
+                        detail: "paging.next without paging.cursors.after".into(),
+                    }
+                }
                 _ => NextPage::Done,
             }
         }
         Pagination::TotalPages => {
-            let total = value.pointer("/pagination/total_pages").and_then(Json::as_u64).unwrap_or(1);
-            if u64::from(page) < total { NextPage::Page(page + 1) } else { NextPage::Done }
+            let total =
+                value.pointer("/pagination/total_pages").and_then(Json::as_u64).unwrap_or(1);
+            if u64::from(page) < total {
+                NextPage::Page(page + 1)
+            } else {
+                NextPage::Done
+            }
         }
     };
     Probe::Data { rows: n, next }
@@ -308,7 +500,9 @@ pub fn probe_csv(body: &[u8]) -> Probe {
             let mut rows = 0;
             for line in lines {
                 if line.split(',').count() < columns {
-                    return Probe::Unparseable { detail: format!("CSV row {} has too few fields", rows + 1) };
+                    return Probe::Unparseable {
+                        detail: format!("CSV row {} has too few fields", rows + 1),
+                    };
                 }
                 rows += 1;
             }
@@ -348,28 +542,58 @@ mod tests {
     fn probes_pagination_styles() {
         let fb = endpoint("facebook_report").unwrap();
         let body = br#"{"data":[{}],"paging":{"cursors":{"after":"MjQZD"},"next":"http://x"}}"#;
-        assert_eq!(probe(fb, 200, body, 1, 500), Probe::Data { rows: 1, next: NextPage::Cursor("MjQZD".into()) });
+        assert_eq!(
+            probe(fb, 200, body, 1, 500),
+            Probe::Data { rows: 1, next: NextPage::Cursor("MjQZD".into()) }
+        );
         let last = br#"{"data":[{}],"paging":{"cursors":{"after":"MjQZD"}}}"#;
         assert_eq!(probe(fb, 200, last, 2, 500), Probe::Data { rows: 1, next: NextPage::Done });
         let s1 = endpoint("s1_daily_v3").unwrap();
-        assert_eq!(probe(s1, 200, br#"{"data":[{},{}],"page":1}"#, 1, 2), Probe::Data { rows: 2, next: NextPage::Page(2) });
-        assert_eq!(probe(s1, 200, br#"{"data":[{}],"page":2}"#, 2, 2), Probe::Data { rows: 1, next: NextPage::Done });
+        assert_eq!(
+            probe(s1, 200, br#"{"data":[{},{}],"page":1}"#, 1, 2),
+            Probe::Data { rows: 2, next: NextPage::Page(2) }
+        );
+        assert_eq!(
+            probe(s1, 200, br#"{"data":[{}],"page":2}"#, 2, 2),
+            Probe::Data { rows: 1, next: NextPage::Done }
+        );
         let hourly = endpoint("s1_hourly_v3").unwrap();
-        assert_eq!(probe(hourly, 200, br#"{"data":{"data":[{}]}}"#, 1, 500), Probe::Data { rows: 1, next: NextPage::Done });
+        assert_eq!(
+            probe(hourly, 200, br#"{"data":{"data":[{}]}}"#, 1, 500),
+            Probe::Data { rows: 1, next: NextPage::Done }
+        );
         let sn = endpoint("smartnews_report").unwrap();
-        assert_eq!(probe(sn, 200, br#"{"data":[],"pagination":{"total_pages":3}}"#, 1, 0), Probe::Data { rows: 0, next: NextPage::Page(2) });
+        assert_eq!(
+            probe(sn, 200, br#"{"data":[],"pagination":{"total_pages":3}}"#, 1, 0),
+            Probe::Data { rows: 0, next: NextPage::Page(2) }
+        );
     }
 
     #[test]
     fn recognises_in_body_throttles_and_garbage() {
         let nb = endpoint("newsbreak_report").unwrap();
-        assert!(matches!(probe(nb, 200, br#"{"code":4034,"errMsg":"rate limit","data":null}"#, 1, 0), Probe::Throttled { .. }));
+        assert!(matches!(
+            probe(nb, 200, br#"{"code":4034,"errMsg":"rate limit","data":null}"#, 1, 0),
+            Probe::Throttled { .. }
+        ));
         let fb = endpoint("facebook_adsets").unwrap();
-        assert!(matches!(probe(fb, 400, br#"{"error":{"message":"x","code":17}}"#, 1, 0), Probe::Throttled { .. }));
-        assert!(matches!(probe(fb, 400, br#"{"error":{"message":"x","code":100}}"#, 1, 0), Probe::Rejected { .. }));
-        assert!(matches!(probe(nb, 200, br#"{"code":0,"data":{"ro"#, 1, 0), Probe::Unparseable { .. }));
+        assert!(matches!(
+            probe(fb, 400, br#"{"error":{"message":"x","code":17}}"#, 1, 0),
+            Probe::Throttled { .. }
+        ));
+        assert!(matches!(
+            probe(fb, 400, br#"{"error":{"message":"x","code":100}}"#, 1, 0),
+            Probe::Rejected { .. }
+        ));
+        assert!(matches!(
+            probe(nb, 200, br#"{"code":0,"data":{"ro"#, 1, 0),
+            Probe::Unparseable { .. }
+        ));
         let z = endpoint("zemanta_report").unwrap();
-        assert_eq!(probe(z, 200, b"Day,Campaign Id\n2025-11-23,1\n", 1, 0), Probe::Data { rows: 1, next: NextPage::Done });
+        assert_eq!(
+            probe(z, 200, b"Day,Campaign Id\n2025-11-23,1\n", 1, 0),
+            Probe::Data { rows: 1, next: NextPage::Done }
+        );
         assert!(matches!(probe(z, 200, b"<html>", 1, 0), Probe::Unparseable { .. }));
     }
 }

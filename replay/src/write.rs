@@ -20,7 +20,10 @@ use sha2::{Digest, Sha256};
 use crate::chunks::{Column, Rows};
 use crate::columns::Columns;
 use crate::db::DbError;
-use crate::project::{CampaignRow, Carry, CompletenessRow, DayProjection, HourRow, LineageRow, Projection, QuarantineRow, RawEventRow, RunRow, SessionLineage, LINEAGE_RULES, PROJECTOR_VERSION};
+use crate::project::{
+    CampaignRow, Carry, CompletenessRow, DayProjection, HourRow, LineageRow, Projection,
+    QuarantineRow, RawEventRow, RunRow, SessionLineage, LINEAGE_RULES, PROJECTOR_VERSION,
+};
 
 /// Tables rebuilt by a projection, in the order they are written.
 pub const TABLES: &[&str] = &[
@@ -36,7 +39,14 @@ pub const TABLES: &[&str] = &[
 ];
 
 /// Tables fingerprinted per date as they are written.
-const DATED: &[&str] = &["campaign_index", "session_hourly_metrics", "endpoint_completeness", "lineage_entries", "session_lineage", "quarantine"];
+const DATED: &[&str] = &[
+    "campaign_index",
+    "session_hourly_metrics",
+    "endpoint_completeness",
+    "lineage_entries",
+    "session_lineage",
+    "quarantine",
+];
 
 /// Tables small enough to fingerprint in SQL after writing.
 const UNDATED: &[&str] = &["campaign_index_runs", "session_ingest_runs"];
@@ -195,7 +205,10 @@ fn source_id(source: &LineageSource) -> i64 {
 /// The `source_id` of each of a batch of lineage entries. A date's entries name few distinct
 /// sources, and neighbours mostly share one, so each source is hashed once and looked up only
 /// when it changes.
-fn source_ids(entries: impl ExactSizeIterator<Item = LineageSource>, sources: &mut BTreeMap<i64, LineageSource>) -> Vec<i64> {
+fn source_ids(
+    entries: impl ExactSizeIterator<Item = LineageSource>,
+    sources: &mut BTreeMap<i64, LineageSource>,
+) -> Vec<i64> {
     let mut ids = Vec::with_capacity(entries.len());
     let mut known: BTreeMap<LineageSource, i64> = BTreeMap::new();
     let mut last: Option<(LineageSource, i64)> = None;
@@ -217,13 +230,25 @@ fn source_ids(entries: impl ExactSizeIterator<Item = LineageSource>, sources: &m
     ids
 }
 
-fn lineage_rows(rows: Vec<LineageRow>, sources: &mut BTreeMap<i64, LineageSource>) -> Result<Rows<LineageRow>, DbError> {
-    let given = source_ids(rows.iter().map(|r| (r.table_name, r.kind, r.columns, r.endpoint, r.chosen)), sources);
+fn lineage_rows(
+    rows: Vec<LineageRow>,
+    sources: &mut BTreeMap<i64, LineageSource>,
+) -> Result<Rows<LineageRow>, DbError> {
+    let given = source_ids(
+        rows.iter().map(|r| (r.table_name, r.kind, r.columns, r.endpoint, r.chosen)),
+        sources,
+    );
     Rows::with_given(rows, given, LINEAGE_ENTRIES)
 }
 
-fn session_lineage_rows(rows: Vec<SessionLineage>, sources: &mut BTreeMap<i64, LineageSource>) -> Result<Rows<SessionLineage>, DbError> {
-    let given = source_ids(rows.iter().map(|r| ("session_hourly_metrics", "session", r.columns, "s1_hourly_v3", true)), sources);
+fn session_lineage_rows(
+    rows: Vec<SessionLineage>,
+    sources: &mut BTreeMap<i64, LineageSource>,
+) -> Result<Rows<SessionLineage>, DbError> {
+    let given = source_ids(
+        rows.iter().map(|r| ("session_hourly_metrics", "session", r.columns, "s1_hourly_v3", true)),
+        sources,
+    );
     Rows::with_given(rows, given, SESSION_LINEAGE)
 }
 
@@ -242,7 +267,11 @@ struct Batch<R: 'static> {
 trait Pending {
     fn len(&self) -> usize;
     /// Writes the rows, and returns the date, row count and fingerprint of each dated segment.
-    fn write(&mut self, conn: &Connection, table: &str) -> Result<Vec<(NaiveDate, usize, String)>, DbError>;
+    fn write(
+        &mut self,
+        conn: &Connection,
+        table: &str,
+    ) -> Result<Vec<(NaiveDate, usize, String)>, DbError>;
     fn as_any(&mut self) -> &mut dyn Any;
 }
 
@@ -251,13 +280,27 @@ impl<R: Send + Sync + 'static> Pending for Batch<R> {
         self.rows.as_ref().map_or(0, Rows::len)
     }
 
-    fn write(&mut self, conn: &Connection, table: &str) -> Result<Vec<(NaiveDate, usize, String)>, DbError> {
-        let (Some(rows), dates) = (self.rows.take(), std::mem::take(&mut self.dates)) else { return Ok(Vec::new()) };
+    fn write(
+        &mut self,
+        conn: &Connection,
+        table: &str,
+    ) -> Result<Vec<(NaiveDate, usize, String)>, DbError> {
+        let (Some(rows), dates) = (self.rows.take(), std::mem::take(&mut self.dates)) else {
+            return Ok(Vec::new());
+        };
         let fingerprints = crate::chunks::insert(conn, table, rows)?;
         if fingerprints.len() != dates.len() {
-            return Err(DbError::Value(format!("{} fingerprints for {} dates of {table}", fingerprints.len(), dates.len())));
+            return Err(DbError::Value(format!(
+                "{} fingerprints for {} dates of {table}",
+                fingerprints.len(),
+                dates.len()
+            )));
         }
-        Ok(dates.into_iter().zip(fingerprints).filter_map(|((date, count), fingerprint)| Some((date?, count, fingerprint))).collect())
+        Ok(dates
+            .into_iter()
+            .zip(fingerprints)
+            .filter_map(|((date, count), fingerprint)| Some((date?, count, fingerprint)))
+            .collect())
     }
 
     fn as_any(&mut self) -> &mut dyn Any {
@@ -279,7 +322,10 @@ pub struct Writer<'c> {
 }
 
 impl<'c> Writer<'c> {
-    pub fn begin(conn: &'c mut Connection, window: Option<crate::project::DateWindow>) -> Result<Self, DbError> {
+    pub fn begin(
+        conn: &'c mut Connection,
+        window: Option<crate::project::DateWindow>,
+    ) -> Result<Self, DbError> {
         // Appends run on the calling thread; DuckDB's worker threads only added scheduling and
         // lock traffic here (about 8% of a reproject's CPU), competing with the projector.
         conn.execute_batch("SET threads = 1").map_err(DbError::query("set threads"))?;
@@ -287,13 +333,23 @@ impl<'c> Writer<'c> {
         let tx = conn.transaction().map_err(DbError::query("begin projection"))?;
         match window {
             None => {
-                for t in TABLES.iter().chain(&["projection_fingerprints", "campaign_identity", "projected_dates", "lineage_sources"]) {
-                    tx.execute_batch(&format!("DELETE FROM {t}")).map_err(DbError::query(format!("clear {t}")))?;
+                for t in TABLES.iter().chain(&[
+                    "projection_fingerprints",
+                    "campaign_identity",
+                    "projected_dates",
+                    "lineage_sources",
+                ]) {
+                    tx.execute_batch(&format!("DELETE FROM {t}"))
+                        .map_err(DbError::query(format!("clear {t}")))?;
                 }
             }
             Some(w) => {
                 let (from, to) = (w.from.to_string(), w.to.to_string());
-                for t in DATED.iter().chain(&["projection_fingerprints", "campaign_identity", "projected_dates"]) {
+                for t in DATED.iter().chain(&[
+                    "projection_fingerprints",
+                    "campaign_identity",
+                    "projected_dates",
+                ]) {
                     tx.execute(&format!("DELETE FROM {t} WHERE date BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)"), params![from, to])
                         .map_err(DbError::query(format!("replace {t}")))?;
                 }
@@ -301,30 +357,60 @@ impl<'c> Writer<'c> {
                     .map_err(DbError::query("replace raw_events"))?;
             }
         }
-        Ok(Writer { tx, window, pending: BTreeMap::new(), batch_rows: BATCH_ROWS, fingerprints: Vec::new(), lineage_sources: BTreeMap::new() })
+        Ok(Writer {
+            tx,
+            window,
+            pending: BTreeMap::new(),
+            batch_rows: BATCH_ROWS,
+            fingerprints: Vec::new(),
+            lineage_sources: BTreeMap::new(),
+        })
     }
 
-    fn append<R: Send + Sync + 'static>(&mut self, table: &'static str, rows: Rows<R>) -> Result<(), DbError> {
+    fn append<R: Send + Sync + 'static>(
+        &mut self,
+        table: &'static str,
+        rows: Rows<R>,
+    ) -> Result<(), DbError> {
         self.gather(table, None, rows)
     }
 
     /// Appends `rows` as `table`'s rows of `date`, whose fingerprint is remembered when they
     /// are written.
-    fn append_dated<R: Send + Sync + 'static>(&mut self, table: &'static str, date: NaiveDate, rows: Rows<R>) -> Result<(), DbError> {
+    fn append_dated<R: Send + Sync + 'static>(
+        &mut self,
+        table: &'static str,
+        date: NaiveDate,
+        rows: Rows<R>,
+    ) -> Result<(), DbError> {
         self.gather(table, Some(date), rows)
     }
 
     /// Adds `rows` (one segment, or none) to `table`'s batch, and writes the batch once it
     /// holds a row group.
-    fn gather<R: Send + Sync + 'static>(&mut self, table: &'static str, date: Option<NaiveDate>, rows: Rows<R>) -> Result<(), DbError> {
+    fn gather<R: Send + Sync + 'static>(
+        &mut self,
+        table: &'static str,
+        date: Option<NaiveDate>,
+        rows: Rows<R>,
+    ) -> Result<(), DbError> {
         if rows.is_empty() {
             return Ok(());
         }
         if rows.segments() != 1 {
-            return Err(DbError::Value(format!("{} segments of {table} for one date", rows.segments())));
+            return Err(DbError::Value(format!(
+                "{} segments of {table} for one date",
+                rows.segments()
+            )));
         }
-        let pending = self.pending.entry(table).or_insert_with(|| Box::new(Batch::<R> { rows: None, dates: Vec::new() }));
-        let batch = pending.as_any().downcast_mut::<Batch<R>>().ok_or_else(|| DbError::Value(format!("rows of another type for {table}")))?;
+        let pending = self
+            .pending
+            .entry(table)
+            .or_insert_with(|| Box::new(Batch::<R> { rows: None, dates: Vec::new() }));
+        let batch = pending
+            .as_any()
+            .downcast_mut::<Batch<R>>()
+            .ok_or_else(|| DbError::Value(format!("rows of another type for {table}")))?;
         batch.dates.push((date, rows.len()));
         match &mut batch.rows {
             Some(all) => all.append(rows),
@@ -348,8 +434,16 @@ impl<'c> Writer<'c> {
     pub fn day(&mut self, d: DayProjection) -> Result<(), DbError> {
         let Some(date) = d.date else { return Ok(()) };
         self.append_dated("campaign_index", date, Rows::new(d.campaign_index, CAMPAIGN_INDEX))?;
-        self.append_dated("session_hourly_metrics", date, Rows::new(d.session_hourly, SESSION_HOURLY_METRICS))?;
-        self.append_dated("endpoint_completeness", date, Rows::new(d.completeness, ENDPOINT_COMPLETENESS))?;
+        self.append_dated(
+            "session_hourly_metrics",
+            date,
+            Rows::new(d.session_hourly, SESSION_HOURLY_METRICS),
+        )?;
+        self.append_dated(
+            "endpoint_completeness",
+            date,
+            Rows::new(d.completeness, ENDPOINT_COMPLETENESS),
+        )?;
         let lineage = lineage_rows(d.lineage, &mut self.lineage_sources)?;
         self.append_dated("lineage_entries", date, lineage)?;
         let session_lineage = session_lineage_rows(d.session_lineage, &mut self.lineage_sources)?;
@@ -360,30 +454,50 @@ impl<'c> Writer<'c> {
 
     /// Records what the window's dates leave for later projections: identity pairs first seen
     /// on them, and each date's chain fingerprint of events.
-    pub fn carry(&self, carry: &Carry, chains: &BTreeMap<NaiveDate, String>) -> Result<(), DbError> {
+    pub fn carry(
+        &self,
+        carry: &Carry,
+        chains: &BTreeMap<NaiveDate, String>,
+    ) -> Result<(), DbError> {
         let in_window = |d: NaiveDate| self.window.is_none_or(|w| w.contains(d));
-        let mut a = self.tx.appender("campaign_identity").map_err(DbError::query("appender campaign_identity"))?;
+        let mut a = self
+            .tx
+            .appender("campaign_identity")
+            .map_err(DbError::query("appender campaign_identity"))?;
         for (pid, by_date) in &carry.identity {
             for (date, sids) in by_date.iter().filter(|(d, _)| in_window(**d)) {
                 for sid in sids {
-                    a.append_row(params![pid, date.to_string(), sid]).map_err(DbError::query("append campaign_identity"))?;
+                    a.append_row(params![pid, date.to_string(), sid])
+                        .map_err(DbError::query("append campaign_identity"))?;
                 }
             }
         }
         a.flush().map_err(DbError::query("flush campaign_identity"))?;
         drop(a);
-        let mut a = self.tx.appender("projected_dates").map_err(DbError::query("appender projected_dates"))?;
+        let mut a = self
+            .tx
+            .appender("projected_dates")
+            .map_err(DbError::query("appender projected_dates"))?;
         for (date, chain) in chains.iter().filter(|(d, _)| in_window(**d)) {
-            a.append_row(params![date.to_string(), chain]).map_err(DbError::query("append projected_dates"))?;
+            a.append_row(params![date.to_string(), chain])
+                .map_err(DbError::query("append projected_dates"))?;
         }
         a.flush().map_err(DbError::query("flush projected_dates"))
     }
 
     /// Writes the runs and the run markers' raw_events rows, the bookkeeping, and commits.
-    pub fn finish(mut self, campaign_runs: &[RunRow], session_runs: &[RunRow], marker_rows: &[RawEventRow], events_applied: &[adlake_raw::EventId]) -> Result<(), DbError> {
+    pub fn finish(
+        mut self,
+        campaign_runs: &[RunRow],
+        session_runs: &[RunRow],
+        marker_rows: &[RawEventRow],
+        events_applied: &[adlake_raw::EventId],
+    ) -> Result<(), DbError> {
         for run in campaign_runs.iter().chain(session_runs) {
             for t in ["campaign_index_runs", "session_ingest_runs"] {
-                self.tx.execute(&format!("DELETE FROM {t} WHERE run_id = ?"), params![run.run_id]).map_err(DbError::query(format!("replace {t}")))?;
+                self.tx
+                    .execute(&format!("DELETE FROM {t} WHERE run_id = ?"), params![run.run_id])
+                    .map_err(DbError::query(format!("replace {t}")))?;
             }
         }
         self.append("campaign_index_runs", Rows::new(campaign_runs.to_vec(), CAMPAIGN_INDEX_RUNS))?;
@@ -394,34 +508,49 @@ impl<'c> Writer<'c> {
             self.write_pending(table)?;
         }
         // In the order writing one date at a time gives, wherever the batches ended.
-        self.fingerprints.sort_by_key(|&(table, date, ..)| (date, DATED.iter().position(|t| *t == table)));
+        self.fingerprints
+            .sort_by_key(|&(table, date, ..)| (date, DATED.iter().position(|t| *t == table)));
         let tx = &self.tx;
 
         // The sources a window projection shares with dates outside it are there already. One
         // read and one appender: a statement per source cost a one-day projection a tenth of
         // its time.
         let known: BTreeSet<i64> = {
-            let mut stmt = tx.prepare("SELECT source_id FROM lineage_sources").map_err(DbError::query("read lineage_sources"))?;
-            let ids = stmt.query_map([], |r| r.get::<_, i64>(0)).map_err(DbError::query("read lineage_sources"))?;
+            let mut stmt = tx
+                .prepare("SELECT source_id FROM lineage_sources")
+                .map_err(DbError::query("read lineage_sources"))?;
+            let ids = stmt
+                .query_map([], |r| r.get::<_, i64>(0))
+                .map_err(DbError::query("read lineage_sources"))?;
             ids.collect::<Result<_, _>>().map_err(DbError::query("read lineage_sources"))?
         };
-        let mut a = tx.appender("lineage_sources").map_err(DbError::query("appender lineage_sources"))?;
-        for (id, (table, kind, columns, endpoint, chosen)) in self.lineage_sources.iter().filter(|(id, _)| !known.contains(id)) {
-            a.append_row(params![id, table, kind, columns.to_string(), endpoint, chosen]).map_err(DbError::query("append lineage_sources"))?;
+        let mut a =
+            tx.appender("lineage_sources").map_err(DbError::query("appender lineage_sources"))?;
+        for (id, (table, kind, columns, endpoint, chosen)) in
+            self.lineage_sources.iter().filter(|(id, _)| !known.contains(id))
+        {
+            a.append_row(params![id, table, kind, columns.to_string(), endpoint, chosen])
+                .map_err(DbError::query("append lineage_sources"))?;
         }
         a.flush().map_err(DbError::query("flush lineage_sources"))?;
         drop(a);
-        tx.execute_batch("DELETE FROM lineage_rules").map_err(DbError::query("clear lineage_rules"))?;
-        let mut a = tx.appender("lineage_rules").map_err(DbError::query("appender lineage_rules"))?;
+        tx.execute_batch("DELETE FROM lineage_rules")
+            .map_err(DbError::query("clear lineage_rules"))?;
+        let mut a =
+            tx.appender("lineage_rules").map_err(DbError::query("appender lineage_rules"))?;
         for (kind, column, rule) in LINEAGE_RULES {
-            a.append_row(params![kind, column, rule]).map_err(DbError::query("append lineage_rules"))?;
+            a.append_row(params![kind, column, rule])
+                .map_err(DbError::query("append lineage_rules"))?;
         }
         a.flush().map_err(DbError::query("flush lineage_rules"))?;
         drop(a);
 
-        let mut a = tx.appender("projection_fingerprints").map_err(DbError::query("appender projection_fingerprints"))?;
+        let mut a = tx
+            .appender("projection_fingerprints")
+            .map_err(DbError::query("appender projection_fingerprints"))?;
         for (table, date, rows, fingerprint) in &self.fingerprints {
-            a.append_row(params![table, date.to_string(), *rows as i64, fingerprint]).map_err(DbError::query("append projection_fingerprints"))?;
+            a.append_row(params![table, date.to_string(), *rows as i64, fingerprint])
+                .map_err(DbError::query("append projection_fingerprints"))?;
         }
         a.flush().map_err(DbError::query("flush projection_fingerprints"))?;
         drop(a);
@@ -435,23 +564,30 @@ impl<'c> Writer<'c> {
         };
         let mut meta: Vec<(String, String)> = vec![
             ("projector_version".into(), PROJECTOR_VERSION.into()),
-            ("last_projection".into(), match self.window {
-                None => "full".into(),
-                Some(w) => format!("{}..{}", w.from, w.to),
-            }),
+            (
+                "last_projection".into(),
+                match self.window {
+                    None => "full".into(),
+                    Some(w) => format!("{}..{}", w.from, w.to),
+                },
+            ),
             ("last_events_fingerprint".into(), events_fingerprint),
             ("last_events_count".into(), events_applied.len().to_string()),
         ];
         for t in DATED {
             let sql = "SELECT coalesce(sha256(string_agg(CAST(date AS VARCHAR) || ' ' || row_count || ' ' || fingerprint, chr(10) ORDER BY date)), '') FROM projection_fingerprints WHERE table_name = ?";
-            let fp: String = tx.query_row(sql, params![t], |r| r.get(0)).map_err(DbError::query(format!("fingerprint {t}")))?;
+            let fp: String = tx
+                .query_row(sql, params![t], |r| r.get(0))
+                .map_err(DbError::query(format!("fingerprint {t}")))?;
             meta.push((format!("fingerprint.{t}"), fp));
         }
         for t in UNDATED {
             meta.push((format!("fingerprint.{t}"), table_fingerprint(tx, t)?));
         }
-        tx.execute_batch("DELETE FROM projection_meta").map_err(DbError::query("clear projection_meta"))?;
-        let mut a = tx.appender("projection_meta").map_err(DbError::query("appender projection_meta"))?;
+        tx.execute_batch("DELETE FROM projection_meta")
+            .map_err(DbError::query("clear projection_meta"))?;
+        let mut a =
+            tx.appender("projection_meta").map_err(DbError::query("appender projection_meta"))?;
         for (k, v) in meta {
             a.append_row(params![k, v]).map_err(DbError::query("append projection_meta"))?;
         }
@@ -478,7 +614,11 @@ pub fn write(conn: &mut Connection, p: &Projection) -> Result<(), DbError> {
 
 /// [`write`], with a table's rows written whenever its batch holds `batch_rows` (1: each
 /// date's rows on their own).
-pub(crate) fn write_in_batches(conn: &mut Connection, p: &Projection, batch_rows: usize) -> Result<(), DbError> {
+pub(crate) fn write_in_batches(
+    conn: &mut Connection,
+    p: &Projection,
+    batch_rows: usize,
+) -> Result<(), DbError> {
     let mut w = Writer::begin(conn, p.window)?;
     w.batch_rows = batch_rows;
     for (date, rows) in by_date(&p.campaign_index, |r| r.date) {
@@ -501,7 +641,8 @@ pub(crate) fn write_in_batches(conn: &mut Connection, p: &Projection, batch_rows
     for (date, rows) in by_date(&p.quarantine, |r| r.date) {
         w.append_dated("quarantine", date, Rows::new(rows, QUARANTINE))?;
     }
-    let (markers, http): (Vec<RawEventRow>, Vec<RawEventRow>) = p.raw_events.iter().cloned().partition(|r| r.kind == "run");
+    let (markers, http): (Vec<RawEventRow>, Vec<RawEventRow>) =
+        p.raw_events.iter().cloned().partition(|r| r.kind == "run");
     w.append("raw_events", Rows::new(http, RAW_EVENTS))?;
     w.finish(&p.campaign_runs, &p.session_runs, &markers, &p.events_applied)
 }
@@ -510,5 +651,6 @@ pub(crate) fn write_in_batches(conn: &mut Connection, p: &Projection, batch_rows
 /// contents, whatever order rows were written in. Reads every row: for tests and audits.
 pub fn table_fingerprint(conn: &Connection, table: &str) -> Result<String, DbError> {
     let sql = format!("SELECT coalesce(sha256(string_agg(CAST(t AS VARCHAR), chr(10) ORDER BY CAST(t AS VARCHAR))), '') FROM {table} AS t");
-    conn.query_row(&sql, [], |r| r.get::<_, String>(0)).map_err(DbError::query(format!("fingerprint {table}")))
+    conn.query_row(&sql, [], |r| r.get::<_, String>(0))
+        .map_err(DbError::query(format!("fingerprint {table}")))
 }

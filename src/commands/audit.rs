@@ -73,13 +73,20 @@ fn q(context: &str) -> impl FnOnce(duckdb::Error) -> DbError + '_ {
 }
 
 /// The row's columns as text, or `None` when no such row exists.
-fn read_row(conn: &Connection, table: &str, filter: &str, args: &[&dyn duckdb::ToSql]) -> Result<Option<Vec<(String, Option<String>)>>, DbError> {
+fn read_row(
+    conn: &Connection,
+    table: &str,
+    filter: &str,
+    args: &[&dyn duckdb::ToSql],
+) -> Result<Option<Vec<(String, Option<String>)>>, DbError> {
     let sql = format!("SELECT CAST(COLUMNS(*) AS VARCHAR) FROM {table} WHERE {filter}");
     let mut stmt = conn.prepare(&sql).map_err(q("read the audited row"))?;
     let mut rows = stmt.query(args).map_err(q("read the audited row"))?;
     let Some(row) = rows.next().map_err(q("read the audited row"))? else { return Ok(None) };
     let stmt_ref = row.as_ref();
-    let names: Vec<String> = (0..stmt_ref.column_count()).map(|i| stmt_ref.column_name(i).map(|s| s.to_string()).unwrap_or_default()).collect();
+    let names: Vec<String> = (0..stmt_ref.column_count())
+        .map(|i| stmt_ref.column_name(i).map(|s| s.to_string()).unwrap_or_default())
+        .collect();
     let mut out = Vec::new();
     for (i, name) in names.into_iter().enumerate() {
         out.push((name, row.get::<_, Option<String>>(i).map_err(q("read the audited row"))?));
@@ -92,7 +99,11 @@ fn suggestions(conn: &Connection, campaign: &str, date: NaiveDate) -> Result<Str
     let mut stmt = conn
         .prepare("SELECT DISTINCT CAST(date AS VARCHAR) AS d FROM campaign_index WHERE campaign_id = ? ORDER BY abs(date - CAST(? AS DATE)), d LIMIT 5")
         .map_err(q("suggest dates"))?;
-    let dates: Vec<String> = stmt.query_map(params![campaign, date.to_string()], |r| r.get(0)).map_err(q("suggest dates"))?.collect::<Result<_, _>>().map_err(q("suggest dates"))?;
+    let dates: Vec<String> = stmt
+        .query_map(params![campaign, date.to_string()], |r| r.get(0))
+        .map_err(q("suggest dates"))?
+        .collect::<Result<_, _>>()
+        .map_err(q("suggest dates"))?;
     if !dates.is_empty() {
         out.push(format!("{campaign} has rows on {}", dates.join(", ")));
     }
@@ -100,7 +111,11 @@ fn suggestions(conn: &Connection, campaign: &str, date: NaiveDate) -> Result<Str
         .prepare("SELECT DISTINCT campaign_id FROM campaign_index WHERE levenshtein(campaign_id, ?) <= 3 OR campaign_id LIKE ? || '%' ORDER BY levenshtein(campaign_id, ?), campaign_id LIMIT 5")
         .map_err(q("suggest campaigns"))?;
     let prefix: String = campaign.chars().take(6).collect();
-    let similar: Vec<String> = stmt.query_map(params![campaign, prefix, campaign], |r| r.get(0)).map_err(q("suggest campaigns"))?.collect::<Result<_, _>>().map_err(q("suggest campaigns"))?;
+    let similar: Vec<String> = stmt
+        .query_map(params![campaign, prefix, campaign], |r| r.get(0))
+        .map_err(q("suggest campaigns"))?
+        .collect::<Result<_, _>>()
+        .map_err(q("suggest campaigns"))?;
     let similar: Vec<String> = similar.into_iter().filter(|c| c != campaign).collect();
     if !similar.is_empty() {
         out.push(format!("similar campaign ids: {}", similar.join(", ")));
@@ -113,12 +128,20 @@ pub fn audit(conn: &Connection, args: &AuditArgs) -> Result<Result<Audit, String
     let (table, row_key, found) = match args.hour {
         Some(hour) => {
             let key = format!("{}|{}|{}", args.campaign, args.date, hour);
-            let row = read_row(conn, "session_hourly_metrics", "campaign_id = ? AND date = CAST(? AS DATE) AND click_hour = ?", &[&args.campaign, &args.date.to_string(), &i32::from(hour)])?;
+            let row = read_row(
+                conn,
+                "session_hourly_metrics",
+                "campaign_id = ? AND date = CAST(? AS DATE) AND click_hour = ?",
+                &[&args.campaign, &args.date.to_string(), &i32::from(hour)],
+            )?;
             ("session_hourly_metrics", key, row)
         }
         None => {
             let adset = args.adset.clone().unwrap_or_default();
-            let key = format!("{}|{}|{}|{}|{}", args.campaign, args.date, args.level, args.snapshot, adset);
+            let key = format!(
+                "{}|{}|{}|{}|{}",
+                args.campaign, args.date, args.level, args.snapshot, adset
+            );
             let row = read_row(
                 conn,
                 "campaign_index",
@@ -130,15 +153,24 @@ pub fn audit(conn: &Connection, args: &AuditArgs) -> Result<Result<Audit, String
     };
     let Some(values) = found else {
         let what = match args.hour {
-            Some(h) => format!("no session_hourly_metrics row for campaign {} on {} hour {h}", args.campaign, args.date),
-            None => format!("no campaign_index row for campaign {} on {} ({} level, {} snapshot)", args.campaign, args.date, args.level, args.snapshot),
+            Some(h) => format!(
+                "no session_hourly_metrics row for campaign {} on {} hour {h}",
+                args.campaign, args.date
+            ),
+            None => format!(
+                "no campaign_index row for campaign {} on {} ({} level, {} snapshot)",
+                args.campaign, args.date, args.level, args.snapshot
+            ),
         };
         return Ok(Err(format!("{what}; {}", suggestions(conn, &args.campaign, args.date)?)));
     };
     if let Some(field) = &args.field {
         if !values.iter().any(|(c, _)| c == field) {
             let names: Vec<&str> = values.iter().map(|(c, _)| c.as_str()).collect();
-            return Ok(Err(format!("no column `{field}` in {table}; columns: {}", names.join(", "))));
+            return Ok(Err(format!(
+                "no column `{field}` in {table}; columns: {}",
+                names.join(", ")
+            )));
         }
     }
     let mut stmt = conn
@@ -174,7 +206,8 @@ pub fn audit(conn: &Connection, args: &AuditArgs) -> Result<Result<Audit, String
         .into_iter()
         .filter(|(c, _)| args.field.as_ref().is_none_or(|f| f == c))
         .map(|(column, value)| {
-            let sources = lineage.iter().filter(|(c, _)| *c == column).map(|(_, s)| s.clone()).collect();
+            let sources =
+                lineage.iter().filter(|(c, _)| *c == column).map(|(_, s)| s.clone()).collect();
             Column { column, value, sources }
         })
         .collect();
@@ -184,7 +217,10 @@ pub fn audit(conn: &Connection, args: &AuditArgs) -> Result<Result<Audit, String
 pub async fn run(ctx: &Context, args: AuditArgs) -> Result<u8, AppError> {
     let path = ctx.settings.db.clone();
     if !path.exists() {
-        return Err(AppError::Usage(format!("no database at `{}`: run `adlake reproject` first", path.display())));
+        return Err(AppError::Usage(format!(
+            "no database at `{}`: run `adlake reproject` first",
+            path.display()
+        )));
     }
     let wait = ctx.settings.lock_wait;
     let query_args = args.clone();
@@ -202,9 +238,16 @@ pub async fn run(ctx: &Context, args: AuditArgs) -> Result<u8, AppError> {
         let lake = open_lake_to_read(&ctx.settings).await?;
         for column in &mut audit.columns {
             for source in &mut column.sources {
-                let Some(sha) = source.body_sha256.as_ref().and_then(|s| s.parse::<adlake_raw::BodyHash>().ok()) else { continue };
+                let Some(sha) = source
+                    .body_sha256
+                    .as_ref()
+                    .and_then(|s| s.parse::<adlake_raw::BodyHash>().ok())
+                else {
+                    continue;
+                };
                 let body = lake.get_body(&sha).await?;
-                source.fragment = adlake_replay::fragment::extract(&body, &source.locator).map(|f| String::from_utf8_lossy(f).into_owned());
+                source.fragment = adlake_replay::fragment::extract(&body, &source.locator)
+                    .map(|f| String::from_utf8_lossy(f).into_owned());
             }
         }
     }
@@ -221,11 +264,16 @@ pub fn render(a: &Audit) -> String {
     for c in &a.columns {
         out.push_str(&format!("\n{} = {}\n", c.column, c.value.as_deref().unwrap_or("NULL")));
         if c.sources.is_empty() {
-            let why = if c.value.is_none() { "no source had a value" } else { "derived or key column" };
+            let why =
+                if c.value.is_none() { "no source had a value" } else { "derived or key column" };
             out.push_str(&format!("  ({why})\n"));
         }
         for s in &c.sources {
-            let head = if s.chosen { format!("from {}", s.endpoint) } else { format!("not used: {} had {}", s.endpoint, s.value.as_deref().unwrap_or("?")) };
+            let head = if s.chosen {
+                format!("from {}", s.endpoint)
+            } else {
+                format!("not used: {} had {}", s.endpoint, s.value.as_deref().unwrap_or("?"))
+            };
             out.push_str(&format!(
                 "  {head}\n    event {}  fetched {}  at {}\n    body {}\n",
                 s.event_id,

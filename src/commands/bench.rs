@@ -20,8 +20,12 @@ use crate::{output, AppError};
 pub async fn run(ctx: &Context, cmd: BenchCommand) -> Result<u8, AppError> {
     match cmd {
         BenchCommand::Raw { bodies, total_mb, dir } => bench_raw(ctx, bodies, total_mb, dir).await,
-        BenchCommand::Ingest { days, campaigns, latency_ms } => bench_ingest(ctx, days, campaigns, latency_ms).await,
-        BenchCommand::Reproject { days, campaigns, dir, rounds } => super::bench_reproject::run(ctx, days, campaigns, dir, rounds).await,
+        BenchCommand::Ingest { days, campaigns, latency_ms } => {
+            bench_ingest(ctx, days, campaigns, latency_ms).await
+        }
+        BenchCommand::Reproject { days, campaigns, dir, rounds } => {
+            super::bench_reproject::run(ctx, days, campaigns, dir, rounds).await
+        }
     }
 }
 
@@ -67,7 +71,12 @@ fn mb_per_s(bytes: u64, elapsed: Duration) -> f64 {
     bytes as f64 / 1_048_576.0 / elapsed.as_secs_f64().max(1e-9)
 }
 
-async fn bench_raw(ctx: &Context, count: usize, total_mb: usize, dir: Option<std::path::PathBuf>) -> Result<u8, AppError> {
+async fn bench_raw(
+    ctx: &Context,
+    count: usize,
+    total_mb: usize,
+    dir: Option<std::path::PathBuf>,
+) -> Result<u8, AppError> {
     let bodies = generate_bodies(count, total_mb);
     let total: u64 = bodies.iter().map(|b| b.len() as u64).sum();
     eprintln!("{} bodies, {:.1} MB uncompressed", bodies.len(), total as f64 / 1_048_576.0);
@@ -76,7 +85,9 @@ async fn bench_raw(ctx: &Context, count: usize, total_mb: usize, dir: Option<std
     let mut compressed = Vec::with_capacity(bodies.len());
     for body in &bodies {
         let _ = BodyHash::of(body);
-        compressed.push(zstd::bulk::compress(body, adlake_raw::store::ZSTD_LEVEL).map_err(AppError::Output)?);
+        compressed.push(
+            zstd::bulk::compress(body, adlake_raw::store::ZSTD_LEVEL).map_err(AppError::Output)?,
+        );
     }
     let baseline_put = t.elapsed();
     let t = Instant::now();
@@ -108,7 +119,11 @@ async fn bench_raw(ctx: &Context, count: usize, total_mb: usize, dir: Option<std
     // Ingest writes from several tasks at once: two writers overlap compression with I/O.
     let lake = Lake::open(&scratch.to_string_lossy())?;
     let t = Instant::now();
-    let puts: Vec<Result<_, _>> = futures::stream::iter(bodies.iter()).map(|b| lake.put_body(b)).buffer_unordered(2).collect().await;
+    let puts: Vec<Result<_, _>> = futures::stream::iter(bodies.iter())
+        .map(|b| lake.put_body(b))
+        .buffer_unordered(2)
+        .collect()
+        .await;
     for p in puts {
         p?;
     }
@@ -153,15 +168,22 @@ async fn bench_raw(ctx: &Context, count: usize, total_mb: usize, dir: Option<std
     Ok(crate::EXIT_OK)
 }
 
-async fn bench_ingest(ctx: &Context, days: u32, campaigns: usize, latencies: Vec<u64>) -> Result<u8, AppError> {
+async fn bench_ingest(
+    ctx: &Context,
+    days: u32,
+    campaigns: usize,
+    latencies: Vec<u64>,
+) -> Result<u8, AppError> {
     let today = Utc::now().date_naive();
     let from = today - chrono::Days::new(u64::from(days.max(1) - 1));
     let mut results = Vec::new();
     for latency in latencies {
         let mut config = FakeConfig::new(7, campaigns, today);
         config.latency = Duration::from_millis(latency);
-        let fake = FakeUpstream::start(config.clone(), "127.0.0.1:0").await.map_err(AppError::Output)?;
-        let scratch = std::env::temp_dir().join(format!("adlake-bench-ingest-{}-{latency}", std::process::id()));
+        let fake =
+            FakeUpstream::start(config.clone(), "127.0.0.1:0").await.map_err(AppError::Output)?;
+        let scratch = std::env::temp_dir()
+            .join(format!("adlake-bench-ingest-{}-{latency}", std::process::id()));
         let mut settings = ctx.settings.clone();
         settings.lake = scratch.to_string_lossy().into_owned();
         settings.upstream.requests_per_second = 1_000_000.0;
@@ -170,7 +192,15 @@ async fn bench_ingest(ctx: &Context, days: u32, campaigns: usize, latencies: Vec
         let lake = Lake::open(&settings.lake)?;
         let endpoints: Vec<_> = ENDPOINTS.iter().collect();
         let t = Instant::now();
-        let report = ingest::ingest(&settings, &upstream, &lake, &DateSelection::Range { from, to: today }, &endpoints, false).await?;
+        let report = ingest::ingest(
+            &settings,
+            &upstream,
+            &lake,
+            &DateSelection::Range { from, to: today },
+            &endpoints,
+            false,
+        )
+        .await?;
         let wall = t.elapsed();
         let _ = std::fs::remove_dir_all(&scratch);
         let log = fake.requests();
@@ -180,7 +210,11 @@ async fn bench_ingest(ctx: &Context, days: u32, campaigns: usize, latencies: Vec
         // Pages of a fetch are sequential and each endpoint has its own cap, so the busiest
         // endpoint bounds the run from below as well.
         let per_endpoint = settings.upstream.per_endpoint_concurrency as u32;
-        let busiest = endpoints.iter().map(|e| log.iter().filter(|r| r.endpoint.as_deref() == Some(e.key)).count() as u32).max().unwrap_or(0);
+        let busiest = endpoints
+            .iter()
+            .map(|e| log.iter().filter(|r| r.endpoint.as_deref() == Some(e.key)).count() as u32)
+            .max()
+            .unwrap_or(0);
         let critical_path = Duration::from_millis(latency) * busiest.div_ceil(per_endpoint);
         results.push(json!({
             "latency_ms": latency, "fetches": report.fetches.len(), "requests": requests,

@@ -49,7 +49,12 @@ struct Measured {
     cpu: f64,
 }
 
-async fn generate(lake: &Lake, universe: &Universe, from: NaiveDate, to: NaiveDate) -> Result<u64, AppError> {
+async fn generate(
+    lake: &Lake,
+    universe: &Universe,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<u64, AppError> {
     let mut jobs = Vec::new();
     let mut d = from;
     while d <= to {
@@ -64,7 +69,11 @@ async fn generate(lake: &Lake, universe: &Universe, from: NaiveDate, to: NaiveDa
     let fetched_at = Utc::now();
     let written = futures::stream::iter(jobs)
         .map(|(spec, date)| async move {
-            let query: BTreeMap<String, String> = [("page", "1"), ("limit", "1000000"), ("dateStart", "")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let query: BTreeMap<String, String> =
+                [("page", "1"), ("limit", "1000000"), ("dateStart", "")]
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
             let request = bodies::Request {
                 key: spec.key,
                 date,
@@ -103,15 +112,26 @@ async fn generate(lake: &Lake, universe: &Universe, from: NaiveDate, to: NaiveDa
     written.into_iter().sum()
 }
 
-pub async fn run(ctx: &Context, days: u32, campaigns: usize, dir: Option<PathBuf>, rounds: u32) -> Result<u8, AppError> {
+pub async fn run(
+    ctx: &Context,
+    days: u32,
+    campaigns: usize,
+    dir: Option<PathBuf>,
+    rounds: u32,
+) -> Result<u8, AppError> {
     let today = Utc::now().date_naive();
     let from = today - chrono::Days::new(u64::from(days.max(1) - 1));
-    let root = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("adlake-bench-reproject-{days}x{campaigns}")));
+    let root = dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("adlake-bench-reproject-{days}x{campaigns}"))
+    });
     let lake_dir = root.join("lake");
     let marker = root.join(format!("generated-{from}-{today}"));
     let lake = Lake::open(&lake_dir.to_string_lossy())?;
     if !marker.exists() {
-        eprintln!("generating {days} days x {campaigns} campaigns x 15 endpoints into {}", lake_dir.display());
+        eprintln!(
+            "generating {days} days x {campaigns} campaigns x 15 endpoints into {}",
+            lake_dir.display()
+        );
         let universe = Universe::new(7, campaigns, today);
         let bytes = generate(&lake, &universe, from, today).await?;
         std::fs::write(&marker, bytes.to_string())?;
@@ -124,12 +144,21 @@ pub async fn run(ctx: &Context, days: u32, campaigns: usize, dir: Option<PathBuf
     let write_files = !bodies_dir.exists();
     let events = lake.list_events(&Default::default()).await?;
     let mut compressed = Vec::new();
-    let formats: BTreeMap<adlake_raw::BodyHash, BodyFormat> =
-        events.iter().filter_map(|e| Some((e.envelope.body?.sha256, adlake_replay::endpoint(&e.envelope.source)?.format))).collect();
+    let formats: BTreeMap<adlake_raw::BodyHash, BodyFormat> = events
+        .iter()
+        .filter_map(|e| {
+            Some((e.envelope.body?.sha256, adlake_replay::endpoint(&e.envelope.source)?.format))
+        })
+        .collect();
     for h in &hashes {
-        compressed.push((*h, formats.get(h).copied().unwrap_or(BodyFormat::Json), lake.get_body_compressed(h).await?));
+        compressed.push((
+            *h,
+            formats.get(h).copied().unwrap_or(BodyFormat::Json),
+            lake.get_body_compressed(h).await?,
+        ));
     }
-    let compressed: Vec<(adlake_raw::BodyHash, BodyFormat, &[u8])> = compressed.iter().map(|(h, f, c)| (*h, *f, c.as_ref())).collect();
+    let compressed: Vec<(adlake_raw::BodyHash, BodyFormat, &[u8])> =
+        compressed.iter().map(|(h, f, c)| (*h, *f, c.as_ref())).collect();
     if write_files {
         let partial = root.join("bodies-all-endpoints.partial");
         let _ = std::fs::remove_dir_all(&partial);
@@ -154,7 +183,8 @@ pub async fn run(ctx: &Context, days: u32, campaigns: usize, dir: Option<PathBuf
         }
         figures.push(measure_round(ctx, &lake, &root, &compressed, &bodies_dir, today).await?);
     }
-    let ratio_of = |f: &serde_json::Value, key: &str| f.get(key).and_then(serde_json::Value::as_f64);
+    let ratio_of =
+        |f: &serde_json::Value, key: &str| f.get(key).and_then(serde_json::Value::as_f64);
     let per_round: Vec<serde_json::Value> = figures
         .iter()
         .map(|f| {
@@ -167,9 +197,17 @@ pub async fn run(ctx: &Context, days: u32, campaigns: usize, dir: Option<PathBuf
     // Every figure of one round, the median one by its ratio to (b) (to (a) without Python's
     // duckdb): each round measures ours and the baselines back to back, so its ratios are
     // paired, and a machine that slows between rounds moves both sides of them.
-    let key = if figures.iter().all(|f| ratio_of(f, "full_vs_b_per_cpu_s").is_some()) { "full_vs_b_per_cpu_s" } else { "full_vs_a_per_cpu_s" };
+    let key = if figures.iter().all(|f| ratio_of(f, "full_vs_b_per_cpu_s").is_some()) {
+        "full_vs_b_per_cpu_s"
+    } else {
+        "full_vs_a_per_cpu_s"
+    };
     let mut order: Vec<usize> = (0..figures.len()).collect();
-    order.sort_by(|&x, &y| ratio_of(&figures[x], key).unwrap_or(f64::NAN).total_cmp(&ratio_of(&figures[y], key).unwrap_or(f64::NAN)));
+    order.sort_by(|&x, &y| {
+        ratio_of(&figures[x], key)
+            .unwrap_or(f64::NAN)
+            .total_cmp(&ratio_of(&figures[y], key).unwrap_or(f64::NAN))
+    });
     let best = best_of_rounds(&figures);
     let mut report = figures.swap_remove(order[order.len() / 2]);
     if let Some(obj) = report.as_object_mut() {
@@ -192,13 +230,22 @@ pub async fn run(ctx: &Context, days: u32, campaigns: usize, dir: Option<PathBuf
 /// CPU time, so the fastest round is each side's least disturbed one. A cross-check of the
 /// median round, whose two sides ran back to back but may straddle a change of load.
 fn best_of_rounds(figures: &[serde_json::Value]) -> serde_json::Value {
-    let fastest = |side: &str| figures.iter().map(|f| f[side]["cpu_s"].as_f64()).try_fold(f64::INFINITY, |best, cpu| cpu.map(|c| best.min(c)));
-    let (Some(first), Some(full)) = (figures.first(), fastest("full")) else { return serde_json::Value::Null };
+    let fastest = |side: &str| {
+        figures
+            .iter()
+            .map(|f| f[side]["cpu_s"].as_f64())
+            .try_fold(f64::INFINITY, |best, cpu| cpu.map(|c| best.min(c)))
+    };
+    let (Some(first), Some(full)) = (figures.first(), fastest("full")) else {
+        return serde_json::Value::Null;
+    };
     let mb = first["body_mb"].as_f64().unwrap_or(f64::NAN);
     let a_mb = first["baseline_a_decompress_parse"]["mb"].as_f64();
     let b_mb = first["baseline_b_duckdb_read_json"]["mb"].as_f64();
     let (a, b) = (fastest("baseline_a_decompress_parse"), fastest("baseline_b_duckdb_read_json"));
-    let vs = |other_mb: Option<f64>, other_cpu: Option<f64>| other_mb.zip(other_cpu).map(|(m, c)| (mb / full) / (m / c));
+    let vs = |other_mb: Option<f64>, other_cpu: Option<f64>| {
+        other_mb.zip(other_cpu).map(|(m, c)| (mb / full) / (m / c))
+    };
     json!({"full_cpu_s": full, "baseline_a_cpu_s": a, "baseline_b_cpu_s": b,
            "full_vs_a_per_cpu_s": vs(a_mb, a), "full_vs_b_per_cpu_s": vs(b_mb, b)})
 }
@@ -236,7 +283,8 @@ async fn measure_round(
 
     // Baseline (a): decompress + parse, one thread, the same bodies.
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
-    let parsed_bytes = adlake_replay::baseline::decompress_and_parse(compressed).map_err(AppError::Usage)?;
+    let parsed_bytes =
+        adlake_replay::baseline::decompress_and_parse(compressed).map_err(AppError::Usage)?;
     let floor = Measured { wall: t0.elapsed(), cpu: cpu_seconds() - cpu0 };
 
     // Baseline (b): DuckDB alone over the same decompressed bodies, every endpoint.
@@ -375,7 +423,9 @@ fn run_python(script: &str, args: &[&std::ffi::OsStr]) -> serde_json::Value {
             let last = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_default();
             serde_json::from_str(last).unwrap_or_else(|_| json!({"error": "unreadable output", "stdout": stdout.chars().take(500).collect::<String>()}))
         }
-        Ok(out) => json!({"error": String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed").to_string(), "hint": "pip install duckdb"}),
+        Ok(out) => {
+            json!({"error": String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("failed").to_string(), "hint": "pip install duckdb"})
+        }
         Err(e) => json!({"error": e.to_string()}),
     }
 }

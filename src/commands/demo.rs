@@ -21,7 +21,9 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8, AppError> {
     let today = Utc::now().date_naive();
     let yesterday = today - chrono::Days::new(1);
     let mut config = FakeConfig::new(7, args.campaigns, today);
-    config.faults.push(faults::parse(&format!("taboola_report@{yesterday}=502")).map_err(AppError::Usage)?);
+    config
+        .faults
+        .push(faults::parse(&format!("taboola_report@{yesterday}=502")).map_err(AppError::Usage)?);
     let fake = FakeUpstream::start(config.clone(), "127.0.0.1:0")
         .await
         .map_err(|e| AppError::Usage(format!("cannot start the fake upstream on loopback: {e}")))?;
@@ -39,7 +41,15 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8, AppError> {
     let from = today - chrono::Days::new(u64::from(args.days - 1));
     let endpoints: Vec<_> = ENDPOINTS.iter().collect();
     let progress = output::progress_enabled(ctx.global.json, ctx.global.quiet);
-    let mut report = ingest::ingest(&settings, &upstream, &lake, &DateSelection::Range { from, to: today }, &endpoints, progress).await?;
+    let mut report = ingest::ingest(
+        &settings,
+        &upstream,
+        &lake,
+        &DateSelection::Range { from, to: today },
+        &endpoints,
+        progress,
+    )
+    .await?;
     ingest::project_touched(&settings, &lake, &mut report).await?;
     ingest::print_report(&report, ctx.global.json)?;
     if !ctx.global.json {

@@ -60,18 +60,24 @@ fn strings(conn: &Connection, sql: &str) -> Result<Vec<String>, DbError> {
 }
 
 fn key_expr(alias: &str, keys: &[&str]) -> String {
-    let parts: Vec<String> = keys.iter().map(|k| format!("coalesce(CAST({alias}.{k} AS VARCHAR), '')")).collect();
+    let parts: Vec<String> =
+        keys.iter().map(|k| format!("coalesce(CAST({alias}.{k} AS VARCHAR), '')")).collect();
     parts.join(" || '|' || ")
 }
 
 /// Compares `new.<table>` (the shadow) with `cur.<table>` within `window`.
-pub fn diff_tables(conn: &Connection, window: Option<DateWindow>) -> Result<Vec<TableDiff>, DbError> {
+pub fn diff_tables(
+    conn: &Connection,
+    window: Option<DateWindow>,
+) -> Result<Vec<TableDiff>, DbError> {
     let mut out = Vec::new();
     for (table, keys) in KEYS {
         let has_date = keys.contains(&"date");
         let filter = match (window, has_date) {
             (Some(w), true) => format!("WHERE date BETWEEN DATE '{}' AND DATE '{}'", w.from, w.to),
-            (Some(_), false) => "WHERE run_id IN (SELECT run_id FROM new_db.main.".to_string() + table + ")",
+            (Some(_), false) => {
+                "WHERE run_id IN (SELECT run_id FROM new_db.main.".to_string() + table + ")"
+            }
             (None, _) => String::new(),
         };
         conn.execute_batch(&format!(
@@ -81,8 +87,14 @@ pub fn diff_tables(conn: &Connection, window: Option<DateWindow>) -> Result<Vec<
         .map_err(q("stage diff"))?;
         let kn = key_expr("n", keys);
         let ko = key_expr("o", keys);
-        let added = strings(conn, &format!("SELECT {kn} AS k FROM n EXCEPT SELECT {ko} FROM o ORDER BY k"))?;
-        let removed = strings(conn, &format!("SELECT {ko} AS k FROM o EXCEPT SELECT {kn} FROM n ORDER BY k"))?;
+        let added = strings(
+            conn,
+            &format!("SELECT {kn} AS k FROM n EXCEPT SELECT {ko} FROM o ORDER BY k"),
+        )?;
+        let removed = strings(
+            conn,
+            &format!("SELECT {ko} AS k FROM o EXCEPT SELECT {kn} FROM n ORDER BY k"),
+        )?;
         let columns = strings(conn, &format!("SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' AND table_schema = 'main' AND table_catalog = 'new_db' ORDER BY ordinal_position"))?;
         let mut changed: BTreeMap<String, RowChange> = BTreeMap::new();
         let mut per_column = BTreeMap::new();
@@ -100,7 +112,11 @@ pub fn diff_tables(conn: &Connection, window: Option<DateWindow>) -> Result<Vec<
                 per_column.insert(column.clone(), rows.len());
             }
             for (key, old, new) in rows {
-                changed.entry(key.clone()).or_insert_with(|| RowChange { key, changes: Vec::new(), events: Vec::new() }).changes.push(ColumnChange { column: column.clone(), old, new });
+                changed
+                    .entry(key.clone())
+                    .or_insert_with(|| RowChange { key, changes: Vec::new(), events: Vec::new() })
+                    .changes
+                    .push(ColumnChange { column: column.clone(), old, new });
             }
         }
         if *table == "campaign_index" {
@@ -125,13 +141,25 @@ pub fn diff_tables(conn: &Connection, window: Option<DateWindow>) -> Result<Vec<
                 row.events = strings(conn, &sql)?;
             }
         }
-        out.push(TableDiff { table: table.to_string(), added, removed, changed: changed.into_values().collect(), columns: per_column });
+        out.push(TableDiff {
+            table: table.to_string(),
+            added,
+            removed,
+            changed: changed.into_values().collect(),
+            columns: per_column,
+        });
     }
     Ok(out)
 }
 
-pub async fn run(ctx: &Context, lake: &Lake, window: Option<DateWindow>, apply: bool) -> Result<u8, AppError> {
-    let scratch = tempfile::Builder::new().prefix("adlake-shadow-").tempdir().map_err(AppError::Output)?;
+pub async fn run(
+    ctx: &Context,
+    lake: &Lake,
+    window: Option<DateWindow>,
+    apply: bool,
+) -> Result<u8, AppError> {
+    let scratch =
+        tempfile::Builder::new().prefix("adlake-shadow-").tempdir().map_err(AppError::Output)?;
     let shadow = scratch.path().join("shadow.duckdb");
     let mut shadow_settings = ctx.settings.clone();
     shadow_settings.db = shadow.clone();
@@ -144,7 +172,11 @@ pub async fn run(ctx: &Context, lake: &Lake, window: Option<DateWindow>, apply: 
     let wait = ctx.settings.lock_wait;
     let diffs = tokio::task::spawn_blocking(move || -> Result<Vec<TableDiff>, AppError> {
         let conn = Connection::open_in_memory().map_err(q("open diff workspace"))?;
-        conn.execute_batch(&format!("ATTACH '{}' AS new_db (READ_ONLY)", shadow.display().to_string().replace('\'', "''"))).map_err(q("attach shadow"))?;
+        conn.execute_batch(&format!(
+            "ATTACH '{}' AS new_db (READ_ONLY)",
+            shadow.display().to_string().replace('\'', "''")
+        ))
+        .map_err(q("attach shadow"))?;
         let current = if current.exists() {
             // Held by another writer? Wait like every other command, then attach read-only.
             drop(adlake_replay::db::open(&current, adlake_replay::db::Access::ReadOnly, wait)?);
@@ -152,11 +184,16 @@ pub async fn run(ctx: &Context, lake: &Lake, window: Option<DateWindow>, apply: 
         } else {
             // No database yet: compare against empty tables.
             let empty = shadow.with_file_name("empty.duckdb");
-            let mut e = adlake_replay::db::open(&empty, adlake_replay::db::Access::ReadWrite, wait)?;
+            let mut e =
+                adlake_replay::db::open(&empty, adlake_replay::db::Access::ReadWrite, wait)?;
             adlake_replay::db::migrate(&mut e, &empty)?;
             empty
         };
-        conn.execute_batch(&format!("ATTACH '{}' AS cur (READ_ONLY)", current.display().to_string().replace('\'', "''"))).map_err(q("attach current database"))?;
+        conn.execute_batch(&format!(
+            "ATTACH '{}' AS cur (READ_ONLY)",
+            current.display().to_string().replace('\'', "''")
+        ))
+        .map_err(q("attach current database"))?;
         Ok(diff_tables(&conn, compared)?)
     })
     .await
@@ -173,15 +210,27 @@ pub async fn run(ctx: &Context, lake: &Lake, window: Option<DateWindow>, apply: 
 }
 
 pub fn render(diffs: &[TableDiff], applied: bool) -> String {
-    let mut out = format!("{}\n", if applied { "applied; changes:" } else { "dry run; nothing was changed. Would change:" });
+    let mut out = format!(
+        "{}\n",
+        if applied { "applied; changes:" } else { "dry run; nothing was changed. Would change:" }
+    );
     let rows: Vec<Vec<String>> = diffs
         .iter()
         .map(|d| {
             let cols: Vec<String> = d.columns.iter().map(|(c, n)| format!("{c}:{n}")).collect();
-            vec![d.table.clone(), d.added.len().to_string(), d.removed.len().to_string(), d.changed.len().to_string(), cols.join(" ")]
+            vec![
+                d.table.clone(),
+                d.added.len().to_string(),
+                d.removed.len().to_string(),
+                d.changed.len().to_string(),
+                cols.join(" "),
+            ]
         })
         .collect();
-    out.push_str(&output::table(&["table", "added", "removed", "changed", "changed columns"], &rows));
+    out.push_str(&output::table(
+        &["table", "added", "removed", "changed", "changed columns"],
+        &rows,
+    ));
     for d in diffs {
         for k in &d.added {
             out.push_str(&format!("\n+ {} {k}", d.table));
@@ -192,7 +241,12 @@ pub fn render(diffs: &[TableDiff], applied: bool) -> String {
         for row in &d.changed {
             out.push_str(&format!("\n~ {} {}", d.table, row.key));
             for c in &row.changes {
-                out.push_str(&format!("\n    {}: {} -> {}", c.column, c.old.as_deref().unwrap_or("NULL"), c.new.as_deref().unwrap_or("NULL")));
+                out.push_str(&format!(
+                    "\n    {}: {} -> {}",
+                    c.column,
+                    c.old.as_deref().unwrap_or("NULL"),
+                    c.new.as_deref().unwrap_or("NULL")
+                ));
             }
             if !row.events.is_empty() {
                 out.push_str(&format!("\n    events: {}", row.events.join(", ")));
@@ -203,7 +257,12 @@ pub fn render(diffs: &[TableDiff], applied: bool) -> String {
     out
 }
 
-pub async fn restatements(ctx: &Context, from: Option<NaiveDate>, to: Option<NaiveDate>, endpoint: Option<String>) -> Result<u8, AppError> {
+pub async fn restatements(
+    ctx: &Context,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    endpoint: Option<String>,
+) -> Result<u8, AppError> {
     if let (Some(f), Some(t)) = (from, to) {
         if f > t {
             return Err(AppError::Usage(format!("--from {f} is after --to {t}")));
@@ -230,7 +289,8 @@ pub async fn restatements(ctx: &Context, from: Option<NaiveDate>, to: Option<Nai
         output::print_json(&found)?;
         return Ok(crate::EXIT_OK);
     }
-    let mut text = format!("{} restated (endpoint, date) pairs, largest change first\n", found.len());
+    let mut text =
+        format!("{} restated (endpoint, date) pairs, largest change first\n", found.len());
     for r in &found {
         text.push_str(&format!(
             "\n{} {}: fetched {} then {} ({} values changed)\n",

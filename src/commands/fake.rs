@@ -9,7 +9,12 @@ use crate::AppError;
 pub fn config_from(args: &UniverseArgs) -> Result<FakeConfig, AppError> {
     let today = args.today.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let mut config = FakeConfig::new(args.seed, args.campaigns, today);
-    config.faults = args.faults.iter().map(|f| faults::parse(f)).collect::<Result<_, _>>().map_err(AppError::Usage)?;
+    config.faults = args
+        .faults
+        .iter()
+        .map(|f| faults::parse(f))
+        .collect::<Result<_, _>>()
+        .map_err(AppError::Usage)?;
     config.latency = Duration::from_millis(args.latency_ms);
     config.email = args.email.clone();
     config.password = args.password.clone();

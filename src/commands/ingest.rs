@@ -31,8 +31,13 @@ pub const JOB: &str = "ingest";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DateSelection {
     /// Today and each endpoint's lookback window before it.
-    Incremental { today: NaiveDate },
-    Range { from: NaiveDate, to: NaiveDate },
+    Incremental {
+        today: NaiveDate,
+    },
+    Range {
+        from: NaiveDate,
+        to: NaiveDate,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -86,7 +91,10 @@ impl Upstream {
         Upstream {
             url: fake.url(),
             auth_url: fake.url(),
-            credentials: Credentials::Login { email: crate::secrets::Secret::new(config.email.clone()), password: crate::secrets::Secret::new(config.password.clone()) },
+            credentials: Credentials::Login {
+                email: crate::secrets::Secret::new(config.email.clone()),
+                password: crate::secrets::Secret::new(config.password.clone()),
+            },
         }
     }
 }
@@ -108,14 +116,20 @@ pub fn parse_endpoints(keys: &[String]) -> Result<Vec<&'static EndpointSpec>, Ap
 pub fn selection(args: &IngestArgs, today: NaiveDate) -> Result<DateSelection, AppError> {
     match (args.date, args.from, args.to) {
         (Some(d), _, _) => Ok(DateSelection::Range { from: d, to: d }),
-        (None, Some(from), Some(to)) if from > to => Err(AppError::Usage(format!("--from {from} is after --to {to}"))),
+        (None, Some(from), Some(to)) if from > to => {
+            Err(AppError::Usage(format!("--from {from} is after --to {to}")))
+        }
         (None, Some(from), Some(to)) => Ok(DateSelection::Range { from, to }),
         _ => Ok(DateSelection::Incremental { today }),
     }
 }
 
 /// The (endpoint, date) pairs a run should fetch, in registry then date order.
-pub fn plan(selection: &DateSelection, endpoints: &[&'static EndpointSpec], settings: &Settings) -> Vec<(&'static EndpointSpec, NaiveDate)> {
+pub fn plan(
+    selection: &DateSelection,
+    endpoints: &[&'static EndpointSpec],
+    settings: &Settings,
+) -> Vec<(&'static EndpointSpec, NaiveDate)> {
     let mut out = Vec::new();
     for spec in ENDPOINTS.iter().filter(|s| endpoints.iter().any(|e| e.key == s.key)) {
         let (from, to) = match selection {
@@ -151,8 +165,14 @@ async fn skip_final(
     for (spec, date) in planned {
         let final_after = settings.upstream.endpoint(spec.key).skip_final_after_days;
         let old_enough = final_after.is_some_and(|n| (*today - date).num_days() >= i64::from(n));
-        if old_enough && has_complete_nonempty_fetch(lake, spec, date, settings.upstream.page_limit).await? {
-            skipped.push(Skipped { endpoint: spec.key.into(), date, reason: "final data already in the lake".into() });
+        if old_enough
+            && has_complete_nonempty_fetch(lake, spec, date, settings.upstream.page_limit).await?
+        {
+            skipped.push(Skipped {
+                endpoint: spec.key.into(),
+                date,
+                reason: "final data already in the lake".into(),
+            });
         } else {
             keep.push((spec, date));
         }
@@ -160,8 +180,19 @@ async fn skip_final(
     Ok((keep, skipped))
 }
 
-async fn has_complete_nonempty_fetch(lake: &Lake, spec: &EndpointSpec, date: NaiveDate, limit: u32) -> Result<bool, AppError> {
-    let events = lake.list_events(&EventFilter { from: Some(date), to: Some(date), source: Some(spec.key.into()) }).await?;
+async fn has_complete_nonempty_fetch(
+    lake: &Lake,
+    spec: &EndpointSpec,
+    date: NaiveDate,
+    limit: u32,
+) -> Result<bool, AppError> {
+    let events = lake
+        .list_events(&EventFilter {
+            from: Some(date),
+            to: Some(date),
+            source: Some(spec.key.into()),
+        })
+        .await?;
     // fetch_id -> page -> (rows, last page?) for pages that parsed as data
     let mut fetches: BTreeMap<String, BTreeMap<u32, (usize, bool)>> = BTreeMap::new();
     for e in events {
@@ -170,7 +201,10 @@ async fn has_complete_nonempty_fetch(lake: &Lake, spec: &EndpointSpec, date: Nai
         let bytes = lake.get_body(&body.sha256).await?;
         if let Probe::Data { rows, next } = probe(spec, status, &bytes, http.page, limit) {
             if (200..300).contains(&status) {
-                fetches.entry(http.fetch_id.clone()).or_default().insert(http.page, (rows, next == NextPage::Done));
+                fetches
+                    .entry(http.fetch_id.clone())
+                    .or_default()
+                    .insert(http.page, (rows, next == NextPage::Done));
             }
         }
     }
@@ -190,10 +224,20 @@ pub fn new_run_id(now: DateTime<Utc>) -> String {
 }
 
 pub fn resolve_upstream(ctx: &Context, args: &IngestArgs) -> Result<Upstream, AppError> {
-    let url = args.upstream_url.clone().or_else(|| ctx.settings.upstream.url.clone()).ok_or(crate::config::ConfigError::MissingUpstream)?;
-    let auth_url = args.auth_url.clone().or_else(|| ctx.settings.upstream.auth_url.clone()).unwrap_or_else(|| url.clone());
+    let url = args
+        .upstream_url
+        .clone()
+        .or_else(|| ctx.settings.upstream.url.clone())
+        .ok_or(crate::config::ConfigError::MissingUpstream)?;
+    let auth_url = args
+        .auth_url
+        .clone()
+        .or_else(|| ctx.settings.upstream.auth_url.clone())
+        .unwrap_or_else(|| url.clone());
     for u in [&url, &auth_url] {
-        if !(u.starts_with("http://") || u.starts_with("https://")) || reqwest::Url::parse(u).is_err() {
+        if !(u.starts_with("http://") || u.starts_with("https://"))
+            || reqwest::Url::parse(u).is_err()
+        {
             return Err(UpstreamError::BadUrl { url: adlake_raw::redact::url(u) }.into());
         }
     }
@@ -207,7 +251,8 @@ pub async fn command(ctx: &Context, args: IngestArgs) -> Result<u8, AppError> {
     let upstream = resolve_upstream(ctx, &args)?;
     let lake = open_lake(&ctx.settings).await?;
     let progress = output::progress_enabled(ctx.global.json, ctx.global.quiet);
-    let mut report = ingest(&ctx.settings, &upstream, &lake, &selection, &endpoints, progress).await?;
+    let mut report =
+        ingest(&ctx.settings, &upstream, &lake, &selection, &endpoints, progress).await?;
     if !args.no_project {
         project_touched(&ctx.settings, &lake, &mut report).await?;
     }
@@ -216,7 +261,11 @@ pub async fn command(ctx: &Context, args: IngestArgs) -> Result<u8, AppError> {
 }
 
 /// Projects the dates a run touched (the database is opened only now, for the write).
-pub async fn project_touched(settings: &Settings, lake: &Lake, report: &mut RunReport) -> Result<(), AppError> {
+pub async fn project_touched(
+    settings: &Settings,
+    lake: &Lake,
+    report: &mut RunReport,
+) -> Result<(), AppError> {
     let dates = report.dates();
     if let (Some(from), Some(to)) = (dates.first(), dates.last()) {
         let window = adlake_replay::project::DateWindow { from: *from, to: *to };
@@ -246,7 +295,10 @@ pub fn print_report(report: &RunReport, json: bool) -> Result<(), AppError> {
             ]
         })
         .collect();
-    let mut text = output::table(&["endpoint", "date", "status", "attempts", "pages", "rows", "new_bytes", "last_error"], &rows);
+    let mut text = output::table(
+        &["endpoint", "date", "status", "attempts", "pages", "rows", "new_bytes", "last_error"],
+        &rows,
+    );
     for s in &report.skipped {
         text.push_str(&format!("skipped {} {}: {}\n", s.endpoint, s.date, s.reason));
     }
@@ -280,7 +332,8 @@ pub async fn ingest(
     let run_id = new_run_id(started_at);
     let planned = plan(selection, endpoints, settings);
     let (planned, skipped) = skip_final(lake, selection, planned, settings).await?;
-    let (date_from, date_to) = (planned.iter().map(|p| p.1).min(), planned.iter().map(|p| p.1).max());
+    let (date_from, date_to) =
+        (planned.iter().map(|p| p.1).min(), planned.iter().map(|p| p.1).max());
     let keys: Vec<&str> = endpoints.iter().map(|e| e.key).collect();
     let start_detail = serde_json::json!({
         "date_from": date_from, "date_to": date_to, "endpoints": keys,
@@ -289,11 +342,15 @@ pub async fn ingest(
     });
     let run_date = started_at.date_naive();
     let (_, start_stats) = lake
-        .put_exchange(Envelope::run(JOB, run_date, &run_id, started_at, RunPhase::Started, start_detail), None)
+        .put_exchange(
+            Envelope::run(JOB, run_date, &run_id, started_at, RunPhase::Started, start_detail),
+            None,
+        )
         .await?;
 
     let client = http_client(&settings.upstream)?;
-    let auth = Arc::new(Auth::new(client.clone(), &upstream.auth_url, upstream.credentials.clone()));
+    let auth =
+        Arc::new(Auth::new(client.clone(), &upstream.auth_url, upstream.credentials.clone()));
     let mut report = RunReport {
         run_id: run_id.clone(),
         status: "failed".into(),
@@ -310,7 +367,14 @@ pub async fn ingest(
     let fetched = match auth.token().await {
         Err(e) => Err(e),
         Ok(_) => {
-            let fetcher = Arc::new(Fetcher::new(&settings.upstream, &upstream.url, auth.clone(), client, lake.clone(), &run_id));
+            let fetcher = Arc::new(Fetcher::new(
+                &settings.upstream,
+                &upstream.url,
+                auth.clone(),
+                client,
+                lake.clone(),
+                &run_id,
+            ));
             run_fetches(fetcher, planned, settings, progress).await
         }
     };
@@ -327,7 +391,8 @@ pub async fn ingest(
     };
     report.events_written += report.fetches.iter().map(|f| u64::from(f.events)).sum::<u64>();
     report.bytes_new += report.fetches.iter().map(|f| f.new_bytes).sum::<u64>();
-    let failed: Vec<&FetchOutcome> = report.fetches.iter().filter(|f| f.status == FetchStatus::Failed).collect();
+    let failed: Vec<&FetchOutcome> =
+        report.fetches.iter().filter(|f| f.status == FetchStatus::Failed).collect();
     report.status = if login_error.is_some() || failed.iter().any(|f| f.critical) {
         "failed"
     } else if !failed.is_empty() {
@@ -337,7 +402,8 @@ pub async fn ingest(
     }
     .into();
     if report.message.is_empty() && !failed.is_empty() {
-        let names: Vec<String> = failed.iter().map(|f| format!("{} {}", f.endpoint, f.date)).collect();
+        let names: Vec<String> =
+            failed.iter().map(|f| format!("{} {}", f.endpoint, f.date)).collect();
         report.message = format!("{} fetch(es) failed: {}", failed.len(), names.join(", "));
     }
     let finished_at = Utc::now();
@@ -349,7 +415,10 @@ pub async fn ingest(
         "fetches": report.fetches, "skipped": report.skipped,
     });
     let (_, finish_stats) = lake
-        .put_exchange(Envelope::run(JOB, run_date, &run_id, finished_at, RunPhase::Finished, finish_detail), None)
+        .put_exchange(
+            Envelope::run(JOB, run_date, &run_id, finished_at, RunPhase::Finished, finish_detail),
+            None,
+        )
         .await?;
     report.bytes_new += finish_stats.envelope_new_bytes;
     match login_error {
@@ -366,16 +435,23 @@ async fn run_fetches(
 ) -> Result<Vec<FetchOutcome>, UpstreamError> {
     let per_endpoint = settings.upstream.per_endpoint_concurrency;
     let multi = output::multi(progress);
-    let mut gates: BTreeMap<&'static str, (Arc<Semaphore>, indicatif::ProgressBar)> = BTreeMap::new();
+    let mut gates: BTreeMap<&'static str, (Arc<Semaphore>, indicatif::ProgressBar)> =
+        BTreeMap::new();
     for (spec, _) in &planned {
         if !gates.contains_key(spec.key) {
             let count = planned.iter().filter(|(s, _)| s.key == spec.key).count() as u64;
-            gates.insert(spec.key, (Arc::new(Semaphore::new(per_endpoint)), output::bar(&multi, count, spec.key)));
+            gates.insert(
+                spec.key,
+                (Arc::new(Semaphore::new(per_endpoint)), output::bar(&multi, count, spec.key)),
+            );
         }
     }
     let total = gates.len().max(1) * per_endpoint;
-    let order: BTreeMap<(usize, NaiveDate), usize> =
-        planned.iter().enumerate().map(|(i, (s, d))| ((ENDPOINTS.iter().position(|e| e.key == s.key).unwrap_or(0), *d), i)).collect();
+    let order: BTreeMap<(usize, NaiveDate), usize> = planned
+        .iter()
+        .enumerate()
+        .map(|(i, (s, d))| ((ENDPOINTS.iter().position(|e| e.key == s.key).unwrap_or(0), *d), i))
+        .collect();
     let results: Vec<Result<FetchOutcome, UpstreamError>> = futures::stream::iter(planned)
         .map(|(spec, date)| {
             let fetcher = fetcher.clone();
@@ -403,7 +479,11 @@ async fn run_fetches(
         bar.finish();
     }
     let mut outcomes = results.into_iter().collect::<Result<Vec<_>, _>>()?;
-    outcomes.sort_by_key(|o| order.get(&(ENDPOINTS.iter().position(|e| e.key == o.endpoint).unwrap_or(0), o.date)).copied());
+    outcomes.sort_by_key(|o| {
+        order
+            .get(&(ENDPOINTS.iter().position(|e| e.key == o.endpoint).unwrap_or(0), o.date))
+            .copied()
+    });
     Ok(outcomes)
 }
 
@@ -418,19 +498,29 @@ mod tests {
     #[test]
     fn incremental_plan_uses_each_endpoints_lookback() {
         let settings = crate::config::load(&Default::default(), &|_| None).unwrap();
-        let endpoints = parse_endpoints(&["s1_reconciled".into(), "taboola_report".into()]).unwrap();
+        let endpoints =
+            parse_endpoints(&["s1_reconciled".into(), "taboola_report".into()]).unwrap();
         let p = plan(&DateSelection::Incremental { today: d("2025-11-23") }, &endpoints, &settings);
-        let reconciled: Vec<_> = p.iter().filter(|(s, _)| s.key == "s1_reconciled").map(|(_, d)| *d).collect();
-        let taboola: Vec<_> = p.iter().filter(|(s, _)| s.key == "taboola_report").map(|(_, d)| *d).collect();
+        let reconciled: Vec<_> =
+            p.iter().filter(|(s, _)| s.key == "s1_reconciled").map(|(_, d)| *d).collect();
+        let taboola: Vec<_> =
+            p.iter().filter(|(s, _)| s.key == "taboola_report").map(|(_, d)| *d).collect();
         assert_eq!(reconciled.first(), Some(&d("2025-11-18")));
         assert_eq!(reconciled.len(), 6);
-        assert_eq!(taboola, vec![d("2025-11-20"), d("2025-11-21"), d("2025-11-22"), d("2025-11-23")]);
+        assert_eq!(
+            taboola,
+            vec![d("2025-11-20"), d("2025-11-21"), d("2025-11-22"), d("2025-11-23")]
+        );
     }
 
     #[test]
     fn rejects_unknown_endpoints_and_reversed_ranges() {
         assert!(parse_endpoints(&["tiktok_report".into()]).is_err());
-        let args = IngestArgs { from: Some(d("2025-11-23")), to: Some(d("2025-11-20")), ..Default::default() };
+        let args = IngestArgs {
+            from: Some(d("2025-11-23")),
+            to: Some(d("2025-11-20")),
+            ..Default::default()
+        };
         assert!(selection(&args, d("2025-11-23")).is_err());
     }
 }

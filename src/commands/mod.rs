@@ -31,7 +31,9 @@ pub async fn dispatch(ctx: Context, command: Command) -> Result<u8, AppError> {
         Command::Raw(cmd) => raw::run(&ctx, cmd).await,
         Command::Ingest(args) => ingest::command(&ctx, args).await,
         Command::Reproject(args) => reproject(&ctx, args).await,
-        Command::Restatements { from, to, endpoint } => diff::restatements(&ctx, from, to, endpoint).await,
+        Command::Restatements { from, to, endpoint } => {
+            diff::restatements(&ctx, from, to, endpoint).await
+        }
         Command::Status { days } => status::run(&ctx, days).await,
         Command::Audit(args) => audit::run(&ctx, args).await,
         Command::FakeUpstream(args) => fake::run(args).await,
@@ -73,16 +75,24 @@ async fn init(ctx: &Context) -> Result<u8, AppError> {
     let conn = open_db(&ctx.settings).await?;
     drop(conn);
     if ctx.global.json {
-        crate::output::print_json(&serde_json::json!({"lake": lake.display(), "db": ctx.settings.db}))?;
+        crate::output::print_json(
+            &serde_json::json!({"lake": lake.display(), "db": ctx.settings.db}),
+        )?;
     } else {
-        crate::output::print(&format!("lake: {}\ndatabase: {}\n", lake.display(), ctx.settings.db.display()))?;
+        crate::output::print(&format!(
+            "lake: {}\ndatabase: {}\n",
+            lake.display(),
+            ctx.settings.db.display()
+        ))?;
     }
     Ok(crate::EXIT_OK)
 }
 
 async fn reproject(ctx: &Context, args: crate::cli::ReprojectArgs) -> Result<u8, AppError> {
     let window = match (args.from, args.to) {
-        (Some(from), Some(to)) if from > to => return Err(AppError::Usage(format!("--from {from} is after --to {to}"))),
+        (Some(from), Some(to)) if from > to => {
+            return Err(AppError::Usage(format!("--from {from} is after --to {to}")))
+        }
         (Some(from), Some(to)) => Some(adlake_replay::project::DateWindow { from, to }),
         _ => None,
     };
@@ -90,8 +100,18 @@ async fn reproject(ctx: &Context, args: crate::cli::ReprojectArgs) -> Result<u8,
     if let Some(w) = window {
         // Every fetch leaves an event, so dates without one were never fetched into this lake:
         // a mistyped date or --lake. Projecting them would only empty them in the database.
-        let keys = lake.event_keys(&adlake_raw::store::EventFilter { from: Some(w.from), to: Some(w.to), source: None }).await?;
-        if !keys.iter().filter_map(Lake::event_key_date_and_source).any(|(_, source)| source != ingest::JOB) {
+        let keys = lake
+            .event_keys(&adlake_raw::store::EventFilter {
+                from: Some(w.from),
+                to: Some(w.to),
+                source: None,
+            })
+            .await?;
+        if !keys
+            .iter()
+            .filter_map(Lake::event_key_date_and_source)
+            .any(|(_, source)| source != ingest::JOB)
+        {
             return Err(AppError::Usage(format!(
                 "the lake at `{}` holds no fetched reports for {}..{}, so reprojecting those dates would only empty them; check --from/--to and --lake (nothing was changed)",
                 lake.display(),
@@ -106,13 +126,20 @@ async fn reproject(ctx: &Context, args: crate::cli::ReprojectArgs) -> Result<u8,
     let mut settings = ctx.settings.clone();
     if let (Some(as_of), Some(into)) = (args.as_of, &args.into) {
         if into == &ctx.settings.db {
-            return Err(AppError::Usage(format!("--into `{}` is the main database; name another file", into.display())));
+            return Err(AppError::Usage(format!(
+                "--into `{}` is the main database; name another file",
+                into.display()
+            )));
         }
         settings.db = into.clone();
         settings.as_of = Some(as_of);
     }
-    let bar = crate::output::dates_bar(crate::output::progress_enabled(ctx.global.json, ctx.global.quiet), "reprojecting");
-    let summary = project::project_into_with_progress(&settings, &lake, window, Some(bar.clone())).await?;
+    let bar = crate::output::dates_bar(
+        crate::output::progress_enabled(ctx.global.json, ctx.global.quiet),
+        "reprojecting",
+    );
+    let summary =
+        project::project_into_with_progress(&settings, &lake, window, Some(bar.clone())).await?;
     bar.finish_and_clear();
     print_projection(&summary, ctx.global.json)?;
     Ok(crate::EXIT_OK)

@@ -43,18 +43,29 @@ pub struct ProjectionSummary {
 }
 
 /// Projects `window` (or everything) from `lake` into the database at `settings.db`.
-pub async fn project_into(settings: &Settings, lake: &Lake, window: Option<DateWindow>) -> Result<ProjectionSummary, AppError> {
+pub async fn project_into(
+    settings: &Settings,
+    lake: &Lake,
+    window: Option<DateWindow>,
+) -> Result<ProjectionSummary, AppError> {
     project_into_with_progress(settings, lake, window, None).await
 }
 
 /// [`project_into`], advancing `progress` by one per date projected.
-pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window: Option<DateWindow>, progress: Option<ProgressBar>) -> Result<ProjectionSummary, AppError> {
+pub async fn project_into_with_progress(
+    settings: &Settings,
+    lake: &Lake,
+    window: Option<DateWindow>,
+    progress: Option<ProgressBar>,
+) -> Result<ProjectionSummary, AppError> {
     // A view of the past sees only events fetched before `as_of`: the database's record of
     // earlier dates describes the whole lake, so such a projection reads every earlier date
     // itself and records no chains.
     let as_of = settings.as_of;
     let started = std::time::Instant::now();
-    let keys = lake.event_keys(&EventFilter { from: None, to: window.map(|w| w.to), source: None }).await?;
+    let keys = lake
+        .event_keys(&EventFilter { from: None, to: window.map(|w| w.to), source: None })
+        .await?;
     if window.is_none() && keys.is_empty() {
         // A full projection replaces every table: from an empty lake (a mistyped --lake, an
         // unmounted disk) that would silently empty the database.
@@ -95,12 +106,27 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
     .map_err(|e| AppError::Usage(format!("database task failed: {e}")))??;
 
     tracing::debug!(elapsed_s = started.elapsed().as_secs_f64(), "database opened, carry read");
-    let dates: Vec<NaiveDate> = keys_by_date.keys().copied().filter(|d| window.is_none_or(|w| w.contains(*d))).collect();
-    let markers = lake.list_events(&EventFilter { from: None, to: None, source: Some(crate::commands::ingest::JOB.into()) }).await?;
+    let dates: Vec<NaiveDate> =
+        keys_by_date.keys().copied().filter(|d| window.is_none_or(|w| w.contains(*d))).collect();
+    let markers = lake
+        .list_events(&EventFilter {
+            from: None,
+            to: None,
+            source: Some(crate::commands::ingest::JOB.into()),
+        })
+        .await?;
     let before_as_of = move |e: &Envelope| as_of.is_none_or(|t| e.fetched_at < t);
-    let markers: Vec<Event> = markers.into_iter().filter(|e| before_as_of(&e.envelope)).map(|e| Event { id: e.id, envelope: e.envelope, body: None }).collect();
+    let markers: Vec<Event> = markers
+        .into_iter()
+        .filter(|e| before_as_of(&e.envelope))
+        .map(|e| Event { id: e.id, envelope: e.envelope, body: None })
+        .collect();
     let chains = if as_of.is_some() { BTreeMap::new() } else { chains };
-    tracing::debug!(elapsed_s = started.elapsed().as_secs_f64(), markers = markers.len(), "run markers read");
+    tracing::debug!(
+        elapsed_s = started.elapsed().as_secs_f64(),
+        markers = markers.len(),
+        "run markers read"
+    );
     if let Some(bar) = &progress {
         bar.set_length(dates.len() as u64);
     }
@@ -110,7 +136,8 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
     // cores projecting date D+1 overlaps writing date D.
     // `None` / `ToWriter::Done` say the stage before finished: without them the next stage
     // stops with an error and the transaction rolls back.
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Option<(NaiveDate, Vec<Event>)>>(READ_AHEAD_DATES);
+    let (sender, receiver) =
+        std::sync::mpsc::sync_channel::<Option<(NaiveDate, Vec<Event>)>>(READ_AHEAD_DATES);
     let (to_writer, from_projector) = std::sync::mpsc::sync_channel::<ToWriter>(1);
     let projector_config = settings.projector.clone();
     let projector_task = tokio::task::spawn_blocking(move || -> Result<(), AppError> {
@@ -122,14 +149,30 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
             waiting += clock.elapsed();
             let Some((date, events)) = message else {
                 let (campaign_runs, session_runs, marker_rows) = projector.runs(&markers);
-                let done = ToWriter::Done { campaign_runs, session_runs, marker_rows, applied: projector.events_applied(), carry: projector.into_carry() };
-                tracing::debug!(waiting_for_lake_s = waiting.as_secs_f64(), projecting_s = projecting.as_secs_f64(), cpu_s = thread_cpu_seconds(), "projector");
+                let done = ToWriter::Done {
+                    campaign_runs,
+                    session_runs,
+                    marker_rows,
+                    applied: projector.events_applied(),
+                    carry: projector.into_carry(),
+                };
+                tracing::debug!(
+                    waiting_for_lake_s = waiting.as_secs_f64(),
+                    projecting_s = projecting.as_secs_f64(),
+                    cpu_s = thread_cpu_seconds(),
+                    "projector"
+                );
                 // A writer that has stopped reports its own error.
                 let _ = to_writer.send(done);
                 return Ok(());
             };
             clock = std::time::Instant::now();
-            let body_bytes = events.iter().filter_map(|e| e.envelope.body).filter(|b| bodies_seen.insert(b.sha256)).map(|b| b.len).sum::<u64>();
+            let body_bytes = events
+                .iter()
+                .filter_map(|e| e.envelope.body)
+                .filter(|b| bodies_seen.insert(b.sha256))
+                .map(|b| b.len)
+                .sum::<u64>();
             let day = projector.day(date, &events);
             drop(events);
             projecting += clock.elapsed();
@@ -164,7 +207,12 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
                     writer.carry(&carry, &chains)?;
                     writer.finish(&campaign_runs, &session_runs, &marker_rows, &applied)?;
                     target.install()?;
-                    tracing::debug!(writing_s = writing.as_secs_f64(), committing_s = clock.elapsed().as_secs_f64(), cpu_s = thread_cpu_seconds(), "writer");
+                    tracing::debug!(
+                        writing_s = writing.as_secs_f64(),
+                        committing_s = clock.elapsed().as_secs_f64(),
+                        cpu_s = thread_cpu_seconds(),
+                        "writer"
+                    );
                     return Ok(summary);
                 }
             }
@@ -176,10 +224,16 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
     let loaded = futures::stream::iter(dates)
         .map(|date| {
             // The keys were listed once, for the chains: read those envelopes, do not list again.
-            let keys: Vec<object_store::path::Path> = keys_by_date.get(&date).map(|k| k.iter().map(|k| object_store::path::Path::from(k.as_str())).collect()).unwrap_or_default();
+            let keys: Vec<object_store::path::Path> = keys_by_date
+                .get(&date)
+                .map(|k| k.iter().map(|k| object_store::path::Path::from(k.as_str())).collect())
+                .unwrap_or_default();
             async move {
                 let stored = lake.read_events(keys).await?;
-                let stored: Vec<_> = stored.into_iter().filter(|e| e.envelope.http.is_some() && before_as_of(&e.envelope)).collect();
+                let stored: Vec<_> = stored
+                    .into_iter()
+                    .filter(|e| e.envelope.http.is_some() && before_as_of(&e.envelope))
+                    .collect();
                 let events = with_bodies(lake, stored).await?;
                 Ok::<_, AppError>((date, events))
             }
@@ -192,7 +246,10 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
         match next {
             Ok(day) => {
                 let sender = sender.clone();
-                if !tokio::task::spawn_blocking(move || sender.send(Some(day)).is_ok()).await.unwrap_or(false) {
+                if !tokio::task::spawn_blocking(move || sender.send(Some(day)).is_ok())
+                    .await
+                    .unwrap_or(false)
+                {
                     // The worker stopped early: its error is the one to report.
                     last = None;
                     break;
@@ -210,8 +267,11 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
         let _ = tokio::task::spawn_blocking(move || sender.send(done)).await;
     }
     drop(sender);
-    let projected = projector_task.await.map_err(|e| AppError::Usage(format!("projection task failed: {e}")))?;
-    let written = worker.await.map_err(|e| AppError::Usage(format!("database task failed: {e}")))?;
+    let projected = projector_task
+        .await
+        .map_err(|e| AppError::Usage(format!("projection task failed: {e}")))?;
+    let written =
+        worker.await.map_err(|e| AppError::Usage(format!("database task failed: {e}")))?;
     // The first stage that failed names the cause; later stages only saw it stop.
     if let Some(e) = load_error {
         return Err(e);
@@ -223,9 +283,13 @@ pub async fn project_into_with_progress(settings: &Settings, lake: &Lake, window
 }
 
 /// Reads the bodies of `stored` (in parallel), decompressed and verified.
-async fn with_bodies(lake: &Lake, stored: Vec<adlake_raw::store::StoredEvent>) -> Result<Vec<Event>, AppError> {
+async fn with_bodies(
+    lake: &Lake,
+    stored: Vec<adlake_raw::store::StoredEvent>,
+) -> Result<Vec<Event>, AppError> {
     let hashes: Vec<BodyHash> = {
-        let mut h: Vec<BodyHash> = stored.iter().filter_map(|e| e.envelope.body.map(|b| b.sha256)).collect();
+        let mut h: Vec<BodyHash> =
+            stored.iter().filter_map(|e| e.envelope.body.map(|b| b.sha256)).collect();
         h.sort();
         h.dedup();
         h
@@ -233,9 +297,11 @@ async fn with_bodies(lake: &Lake, stored: Vec<adlake_raw::store::StoredEvent>) -
     let bodies: BTreeMap<BodyHash, Arc<[u8]>> = futures::stream::iter(hashes)
         .map(|hash| async move {
             let compressed = lake.get_body_compressed(&hash).await?;
-            let plain = tokio::task::spawn_blocking(move || adlake_raw::store::decode_body_shared(&hash, &compressed))
-                .await
-                .map_err(|e| AppError::Usage(format!("decompression task failed: {e}")))??;
+            let plain = tokio::task::spawn_blocking(move || {
+                adlake_raw::store::decode_body_shared(&hash, &compressed)
+            })
+            .await
+            .map_err(|e| AppError::Usage(format!("decompression task failed: {e}")))??;
             Ok::<_, AppError>((hash, plain))
         })
         .buffer_unordered(PARALLEL_READS)
@@ -253,7 +319,13 @@ async fn with_bodies(lake: &Lake, stored: Vec<adlake_raw::store::StoredEvent>) -
 /// What the projector hands the writer.
 enum ToWriter {
     Day(project::DayProjection, u64),
-    Done { campaign_runs: Vec<project::RunRow>, session_runs: Vec<project::RunRow>, marker_rows: Vec<project::RawEventRow>, applied: Vec<adlake_raw::EventId>, carry: Carry },
+    Done {
+        campaign_runs: Vec<project::RunRow>,
+        session_runs: Vec<project::RunRow>,
+        marker_rows: Vec<project::RawEventRow>,
+        applied: Vec<adlake_raw::EventId>,
+        carry: Carry,
+    },
 }
 
 impl ProjectionSummary {
@@ -285,7 +357,6 @@ impl ProjectionSummary {
         }
     }
 }
-
 
 /// CPU seconds the calling thread has used (user + system), where the OS says (Linux
 /// `/proc`). Wall time per stage misleads on a busy machine; this is the steadier figure.

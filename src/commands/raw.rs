@@ -52,7 +52,13 @@ pub async fn run(ctx: &Context, cmd: RawCommand) -> Result<u8, AppError> {
                                 h.attempt.to_string(),
                                 h.page.to_string(),
                             ),
-                            None => (env.run.as_ref().map_or("-".into(), |r| format!("{:?}", r.phase).to_lowercase()), "-".into(), "-".into()),
+                            None => (
+                                env.run.as_ref().map_or("-".into(), |r| {
+                                    format!("{:?}", r.phase).to_lowercase()
+                                }),
+                                "-".into(),
+                                "-".into(),
+                            ),
                         };
                         vec![
                             e.id.to_string(),
@@ -67,7 +73,20 @@ pub async fn run(ctx: &Context, cmd: RawCommand) -> Result<u8, AppError> {
                         ]
                     })
                     .collect();
-                output::print(&output::table(&["event_id", "date", "source", "fetched_at", "status", "attempt", "page", "body", "bytes"], &rows))?;
+                output::print(&output::table(
+                    &[
+                        "event_id",
+                        "date",
+                        "source",
+                        "fetched_at",
+                        "status",
+                        "attempt",
+                        "page",
+                        "body",
+                        "bytes",
+                    ],
+                    &rows,
+                ))?;
             }
             Ok(crate::EXIT_OK)
         }
@@ -81,18 +100,25 @@ pub async fn run(ctx: &Context, cmd: RawCommand) -> Result<u8, AppError> {
             Ok(crate::EXIT_OK)
         }
         RawCommand::Cat { id } => {
-            let hash: BodyHash = id.parse().map_err(|_| RawError::BadId { what: "event id or body sha256", input: id.chars().take(80).collect() })?;
+            let hash: BodyHash = id.parse().map_err(|_| RawError::BadId {
+                what: "event id or body sha256",
+                input: id.chars().take(80).collect(),
+            })?;
             let lake = open_lake_to_read(&ctx.settings).await?;
             let bytes = match lake.get_body(&hash).await {
                 Ok(bytes) => bytes,
                 Err(RawError::NotFound { .. }) => {
                     let event_id = EventId::from_bytes(*hash.as_bytes());
                     let envelope = lake.get_event(&event_id).await.map_err(|e| match e {
-                        RawError::NotFound { .. } => RawError::NotFound { what: "event or body", id: id.clone() },
+                        RawError::NotFound { .. } => {
+                            RawError::NotFound { what: "event or body", id: id.clone() }
+                        }
                         other => other,
                     })?;
                     let Some(body) = envelope.body else {
-                        return Err(AppError::Usage(format!("event {id} has no body (the request failed before a response)")));
+                        return Err(AppError::Usage(format!(
+                            "event {id} has no body (the request failed before a response)"
+                        )));
                     };
                     lake.get_body(&body.sha256).await?
                 }
@@ -106,7 +132,9 @@ pub async fn run(ctx: &Context, cmd: RawCommand) -> Result<u8, AppError> {
         RawCommand::Verify { sample } => {
             if let Some(f) = sample {
                 if !(f > 0.0 && f <= 1.0) {
-                    return Err(AppError::Usage(format!("--sample {f}: expected a fraction in (0, 1]")));
+                    return Err(AppError::Usage(format!(
+                        "--sample {f}: expected a fraction in (0, 1]"
+                    )));
                 }
             }
             let lake = open_lake_to_read(&ctx.settings).await?;
@@ -124,7 +152,11 @@ pub async fn run(ctx: &Context, cmd: RawCommand) -> Result<u8, AppError> {
                     report.bodies_checked,
                     report.bodies_total,
                     report.envelopes_checked,
-                    if report.is_clean() { "clean".to_string() } else { format!("{} problem(s)", report.problems.len()) }
+                    if report.is_clean() {
+                        "clean".to_string()
+                    } else {
+                        format!("{} problem(s)", report.problems.len())
+                    }
                 ));
                 output::print(&text)?;
             }

@@ -9,12 +9,20 @@ use serde_json::{json, Value};
 use super::Context;
 use crate::{output, AppError};
 
-fn rows(conn: &Connection, sql: &str, columns: usize) -> Result<Vec<Vec<Option<String>>>, AppError> {
+fn rows(
+    conn: &Connection,
+    sql: &str,
+    columns: usize,
+) -> Result<Vec<Vec<Option<String>>>, AppError> {
     let mut stmt = conn.prepare(sql).map_err(adlake_replay::db::DbError::query(sql.to_owned()))?;
     let mapped = stmt
-        .query_map([], |r| (0..columns).map(|i| r.get::<_, Option<String>>(i)).collect::<Result<Vec<_>, _>>())
+        .query_map([], |r| {
+            (0..columns).map(|i| r.get::<_, Option<String>>(i)).collect::<Result<Vec<_>, _>>()
+        })
         .map_err(adlake_replay::db::DbError::query(sql.to_owned()))?;
-    Ok(mapped.collect::<Result<Vec<_>, _>>().map_err(adlake_replay::db::DbError::query(sql.to_owned()))?)
+    Ok(mapped
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(adlake_replay::db::DbError::query(sql.to_owned()))?)
 }
 
 #[derive(Serialize)]
@@ -32,7 +40,10 @@ pub async fn run(ctx: &Context, days: u32) -> Result<u8, AppError> {
     }
     let path = ctx.settings.db.clone();
     if !path.exists() {
-        return Err(AppError::Usage(format!("no database at `{}`: run `adlake ingest` or `adlake reproject` first", path.display())));
+        return Err(AppError::Usage(format!(
+            "no database at `{}`: run `adlake ingest` or `adlake reproject` first",
+            path.display()
+        )));
     }
     let wait = ctx.settings.lock_wait;
     let status = tokio::task::spawn_blocking(move || -> Result<Status, AppError> {
@@ -93,7 +104,8 @@ pub async fn run(ctx: &Context, days: u32) -> Result<u8, AppError> {
 }
 
 fn render(s: &Status) -> String {
-    let mut dates: Vec<String> = s.completeness.iter().filter_map(|c| c["date"].as_str().map(str::to_owned)).collect();
+    let mut dates: Vec<String> =
+        s.completeness.iter().filter_map(|c| c["date"].as_str().map(str::to_owned)).collect();
     dates.sort();
     dates.dedup();
     let mut header = vec!["endpoint".to_string()];
@@ -102,13 +114,19 @@ fn render(s: &Status) -> String {
     for spec in adlake_replay::ENDPOINTS.iter() {
         let mut row = vec![format!("{}{}", spec.key, if spec.critical { " *" } else { "" })];
         for d in &dates {
-            let cell = s.completeness.iter().find(|c| c["endpoint"] == spec.key && c["date"].as_str() == Some(d.as_str()));
+            let cell = s
+                .completeness
+                .iter()
+                .find(|c| c["endpoint"] == spec.key && c["date"].as_str() == Some(d.as_str()));
             row.push(match cell {
                 None => "-".into(),
                 Some(c) => {
                     let status = c["status"].as_str().unwrap_or("?");
                     let rows = c["row_count"].as_i64().map_or(String::new(), |n| format!(" {n}"));
-                    let retries = c["retry_count"].as_i64().filter(|n| *n > 0).map_or(String::new(), |n| format!(" r{n}"));
+                    let retries = c["retry_count"]
+                        .as_i64()
+                        .filter(|n| *n > 0)
+                        .map_or(String::new(), |n| format!(" r{n}"));
                     format!("{status}{rows}{retries}")
                 }
             });
@@ -116,25 +134,50 @@ fn render(s: &Status) -> String {
         table.push(row);
     }
     let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
-    let mut out = format!("endpoint completeness (status rows rRETRIES; * = critical)\n{}", output::table(&header_refs, &table));
+    let mut out = format!(
+        "endpoint completeness (status rows rRETRIES; * = critical)\n{}",
+        output::table(&header_refs, &table)
+    );
     out.push_str("\nlast runs\n");
     let runs: Vec<Vec<String>> = s
         .runs
         .iter()
-        .map(|r| ["run_id", "status", "started_at", "date_from", "date_to", "message"].iter().map(|k| r[*k].as_str().unwrap_or("").to_string()).collect())
+        .map(|r| {
+            ["run_id", "status", "started_at", "date_from", "date_to", "message"]
+                .iter()
+                .map(|k| r[*k].as_str().unwrap_or("").to_string())
+                .collect()
+        })
         .collect();
-    out.push_str(&output::table(&["run_id", "status", "started_at", "from", "to", "message"], &runs));
+    out.push_str(&output::table(
+        &["run_id", "status", "started_at", "from", "to", "message"],
+        &runs,
+    ));
     out.push_str(&format!("\nquarantined events: {}\n", s.quarantine.len()));
     for q in &s.quarantine {
-        out.push_str(&format!("  {} {} {}: {}\n", q["date"].as_str().unwrap_or(""), q["endpoint"].as_str().unwrap_or(""), q["event_id"].as_str().unwrap_or(""), q["error"].as_str().unwrap_or("")));
+        out.push_str(&format!(
+            "  {} {} {}: {}\n",
+            q["date"].as_str().unwrap_or(""),
+            q["endpoint"].as_str().unwrap_or(""),
+            q["event_id"].as_str().unwrap_or(""),
+            q["error"].as_str().unwrap_or("")
+        ));
     }
     out.push_str(&format!("unmapped campaigns: {}\n", s.unmapped_campaigns.len()));
     for c in s.unmapped_campaigns.iter().take(20) {
-        out.push_str(&format!("  {} ({})\n", c["campaign_id"].as_str().unwrap_or(""), c["media_source"].as_str().unwrap_or("no media source")));
+        out.push_str(&format!(
+            "  {} ({})\n",
+            c["campaign_id"].as_str().unwrap_or(""),
+            c["media_source"].as_str().unwrap_or("no media source")
+        ));
     }
     out.push_str(&format!("unmapped network ids: {}\n", s.unmapped_network_ids.len()));
     for n in &s.unmapped_network_ids {
-        out.push_str(&format!("  networkId {} ({} campaigns)\n", n["network_id"].as_str().unwrap_or(""), n["campaigns"]));
+        out.push_str(&format!(
+            "  networkId {} ({} campaigns)\n",
+            n["network_id"].as_str().unwrap_or(""),
+            n["campaigns"]
+        ));
     }
     out
 }

@@ -34,7 +34,13 @@ impl Auth {
             Credentials::Token(t) => Some(Token { value: t.clone(), exp: jwt_exp(t.expose()) }),
             Credentials::Login { .. } => None,
         };
-        Auth { client, login_url, credentials, current: Mutex::new(current), logins: AtomicU32::new(0) }
+        Auth {
+            client,
+            login_url,
+            credentials,
+            current: Mutex::new(current),
+            logins: AtomicU32::new(0),
+        }
     }
 
     pub fn logins(&self) -> u32 {
@@ -44,9 +50,9 @@ impl Auth {
     /// A token valid for at least the next 30 s.
     pub async fn token(&self) -> Result<Secret, UpstreamError> {
         let mut current = self.current.lock().await;
-        let fresh = current
-            .as_ref()
-            .is_some_and(|t| t.exp.is_none_or(|exp| Utc::now().timestamp() < exp - REFRESH_BEFORE_EXP_S));
+        let fresh = current.as_ref().is_some_and(|t| {
+            t.exp.is_none_or(|exp| Utc::now().timestamp() < exp - REFRESH_BEFORE_EXP_S)
+        });
         if !fresh || current.is_none() {
             if let Credentials::Token(_) = self.credentials {
                 if let Some(t) = current.as_ref() {
@@ -81,31 +87,42 @@ impl Auth {
         self.logins.fetch_add(1, Ordering::Relaxed);
         tracing::info!(url = %self.login_url, "logging in");
         let body = serde_json::json!({ "email": email.expose(), "password": password.expose() });
-        let response = self
-            .client
-            .post(&self.login_url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| UpstreamError::Unreachable { url: self.login_url.clone(), detail: crate::connector::describe(&e) })?;
+        let response = self.client.post(&self.login_url).json(&body).send().await.map_err(|e| {
+            UpstreamError::Unreachable {
+                url: self.login_url.clone(),
+                detail: crate::connector::describe(&e),
+            }
+        })?;
         let status = response.status();
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-            return Err(UpstreamError::LoginRejected { url: self.login_url.clone(), status: status.as_u16() });
+            return Err(UpstreamError::LoginRejected {
+                url: self.login_url.clone(),
+                status: status.as_u16(),
+            });
         }
         if !status.is_success() {
-            return Err(UpstreamError::LoginFailed { url: self.login_url.clone(), detail: format!("HTTP {status}") });
+            return Err(UpstreamError::LoginFailed {
+                url: self.login_url.clone(),
+                detail: format!("HTTP {status}"),
+            });
         }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| UpstreamError::Unreachable { url: self.login_url.clone(), detail: crate::connector::describe(&e) })?;
-        let value: Value = serde_json::from_slice(&bytes)
-            .map_err(|_| UpstreamError::LoginFailed { url: self.login_url.clone(), detail: "response is not JSON".into() })?;
+        let bytes = response.bytes().await.map_err(|e| UpstreamError::Unreachable {
+            url: self.login_url.clone(),
+            detail: crate::connector::describe(&e),
+        })?;
+        let value: Value =
+            serde_json::from_slice(&bytes).map_err(|_| UpstreamError::LoginFailed {
+                url: self.login_url.clone(),
+                detail: "response is not JSON".into(),
+            })?;
         let token = value
             .get("authToken")
             .or_else(|| value.pointer("/data/authToken"))
             .and_then(Value::as_str)
-            .ok_or_else(|| UpstreamError::LoginFailed { url: self.login_url.clone(), detail: "no authToken in the response".into() })?;
+            .ok_or_else(|| UpstreamError::LoginFailed {
+                url: self.login_url.clone(),
+                detail: "no authToken in the response".into(),
+            })?;
         Ok(Token { value: Secret::new(token), exp: jwt_exp(token) })
     }
 }
@@ -113,7 +130,9 @@ impl Auth {
 /// The `exp` claim of a JWT, if it has one. The signature is the upstream's business.
 pub fn jwt_exp(token: &str) -> Option<i64> {
     let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
     serde_json::from_slice::<Value>(&bytes).ok()?.get("exp")?.as_i64()
 }
 
@@ -123,7 +142,8 @@ mod tests {
 
     #[test]
     fn reads_exp_from_a_jwt() {
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"sub":"x","exp":1764000000}"#);
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"sub":"x","exp":1764000000}"#);
         assert_eq!(jwt_exp(&format!("h.{payload}.s")), Some(1_764_000_000));
         assert_eq!(jwt_exp("not-a-jwt"), None);
     }

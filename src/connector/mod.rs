@@ -25,7 +25,9 @@ use retry::{classify, Decision, RetryPolicy};
 pub enum UpstreamError {
     #[error("upstream `{url}` is unreachable: {detail}")]
     Unreachable { url: String, detail: String },
-    #[error("login rejected by `{url}` (HTTP {status}): check STRATEGIS_EMAIL / STRATEGIS_PASSWORD")]
+    #[error(
+        "login rejected by `{url}` (HTTP {status}): check STRATEGIS_EMAIL / STRATEGIS_PASSWORD"
+    )]
     LoginRejected { url: String, status: u16 },
     #[error("login at `{url}` failed: {detail}")]
     LoginFailed { url: String, detail: String },
@@ -43,7 +45,13 @@ pub enum UpstreamError {
 
 /// A reqwest error as one line, with its causes, and with URLs redacted.
 pub fn describe(e: &reqwest::Error) -> String {
-    let mut text = if e.is_timeout() { "timed out".to_string() } else if e.is_connect() { "connection failed".to_string() } else { "request failed".to_string() };
+    let mut text = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "connection failed".to_string()
+    } else {
+        "request failed".to_string()
+    };
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         text.push_str(": ");
@@ -107,7 +115,14 @@ enum PageResult {
 }
 
 impl Fetcher {
-    pub fn new(settings: &UpstreamSettings, base: &str, auth: Arc<Auth>, client: reqwest::Client, lake: Lake, run_id: &str) -> Self {
+    pub fn new(
+        settings: &UpstreamSettings,
+        base: &str,
+        auth: Arc<Auth>,
+        client: reqwest::Client,
+        lake: Lake,
+        run_id: &str,
+    ) -> Self {
         Fetcher {
             client,
             auth,
@@ -126,7 +141,11 @@ impl Fetcher {
 
     /// All pages of `spec` for `date`, every attempt recorded. Errors only when the lake
     /// itself cannot be written: upstream trouble is an outcome, not an error.
-    pub async fn fetch(&self, spec: &'static EndpointSpec, date: NaiveDate) -> Result<FetchOutcome, UpstreamError> {
+    pub async fn fetch(
+        &self,
+        spec: &'static EndpointSpec,
+        date: NaiveDate,
+    ) -> Result<FetchOutcome, UpstreamError> {
         let mut outcome = FetchOutcome {
             endpoint: spec.key.to_owned(),
             date,
@@ -147,11 +166,15 @@ impl Fetcher {
         loop {
             if page > self.settings.max_pages {
                 outcome.status = FetchStatus::Partial;
-                outcome.error = Some(format!("stopped at the page limit ({})", self.settings.max_pages));
+                outcome.error =
+                    Some(format!("stopped at the page limit ({})", self.settings.max_pages));
                 break;
             }
             outcome.pages = page;
-            match self.fetch_page(spec, date, &fetch_id, page, cursor.as_deref(), &mut outcome).await? {
+            match self
+                .fetch_page(spec, date, &fetch_id, page, cursor.as_deref(), &mut outcome)
+                .await?
+            {
                 PageResult::Data { rows, next } => {
                     outcome.rows += rows as u64;
                     match next {
@@ -257,7 +280,9 @@ impl Fetcher {
                     exchange.headers = response
                         .headers()
                         .iter()
-                        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                        .filter_map(|(k, v)| {
+                            Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned()))
+                        })
                         .collect();
                     match response.bytes().await {
                         Ok(body) => {
@@ -277,7 +302,13 @@ impl Fetcher {
                         Err(e) => {
                             let detail = format!("reading the body: {}", describe(&e));
                             exchange.error = Some(detail.clone());
-                            (Decision::Retry { wait: self.policy.backoff(attempt), reason: detail }, None)
+                            (
+                                Decision::Retry {
+                                    wait: self.policy.backoff(attempt),
+                                    reason: detail,
+                                },
+                                None,
+                            )
                         }
                     }
                 }

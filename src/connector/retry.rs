@@ -49,21 +49,33 @@ pub fn classify(
             let hinted = header("retry-after")
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs)
-                .or_else(|| header("rate-limit-msec-left").and_then(|v| v.trim().parse::<f64>().ok()).map(|ms| Duration::from_millis(ms.max(0.0) as u64)));
+                .or_else(|| {
+                    header("rate-limit-msec-left")
+                        .and_then(|v| v.trim().parse::<f64>().ok())
+                        .map(|ms| Duration::from_millis(ms.max(0.0) as u64))
+                });
             Decision::Retry {
                 wait: hinted.map_or_else(|| policy.backoff(attempt), |w| policy.capped(w)),
                 reason: "HTTP 429: throttled".into(),
             }
         }
-        500..=599 => Decision::Retry { wait: policy.backoff(attempt), reason: format!("HTTP {status}") },
+        500..=599 => {
+            Decision::Retry { wait: policy.backoff(attempt), reason: format!("HTTP {status}") }
+        }
         _ => match probe(spec, status, body, page, limit) {
-            Probe::Data { rows, next } if (200..300).contains(&status) => Decision::Accept { rows, next },
-            Probe::Data { .. } => Decision::GiveUp { reason: format!("HTTP {status}") },
-            Probe::Throttled { detail } => Decision::Retry { wait: policy.backoff(attempt), reason: format!("throttled: {detail}") },
-            Probe::Rejected { detail } => Decision::GiveUp { reason: detail },
-            Probe::Unparseable { detail } if (200..300).contains(&status) => {
-                Decision::Retry { wait: policy.backoff(attempt), reason: format!("unparseable body: {detail}") }
+            Probe::Data { rows, next } if (200..300).contains(&status) => {
+                Decision::Accept { rows, next }
             }
+            Probe::Data { .. } => Decision::GiveUp { reason: format!("HTTP {status}") },
+            Probe::Throttled { detail } => Decision::Retry {
+                wait: policy.backoff(attempt),
+                reason: format!("throttled: {detail}"),
+            },
+            Probe::Rejected { detail } => Decision::GiveUp { reason: detail },
+            Probe::Unparseable { detail } if (200..300).contains(&status) => Decision::Retry {
+                wait: policy.backoff(attempt),
+                reason: format!("unparseable body: {detail}"),
+            },
             Probe::Unparseable { .. } => Decision::GiveUp { reason: format!("HTTP {status}") },
         },
     }
@@ -74,7 +86,8 @@ mod tests {
     use super::*;
     use adlake_replay::endpoint;
 
-    const POLICY: RetryPolicy = RetryPolicy { base: Duration::from_millis(1000), max_wait: Duration::from_millis(10_000) };
+    const POLICY: RetryPolicy =
+        RetryPolicy { base: Duration::from_millis(1000), max_wait: Duration::from_millis(10_000) };
 
     fn no_headers(_: &str) -> Option<String> {
         None
@@ -90,22 +103,46 @@ mod tests {
     fn follows_the_failure_table() {
         let tb = endpoint("taboola_report").unwrap();
         let html = b"<html><head><title>502 Bad Gateway</title></head></html>";
-        assert!(matches!(classify(tb, 502, no_headers, html, 1, 500, 2, &POLICY), Decision::Retry { wait, .. } if wait == Duration::from_secs(2)));
-        assert!(matches!(classify(tb, 404, no_headers, b"", 1, 500, 1, &POLICY), Decision::GiveUp { .. }));
-        assert_eq!(classify(tb, 401, no_headers, b"", 1, 500, 1, &POLICY), Decision::Reauthenticate);
+        assert!(
+            matches!(classify(tb, 502, no_headers, html, 1, 500, 2, &POLICY), Decision::Retry { wait, .. } if wait == Duration::from_secs(2))
+        );
+        assert!(matches!(
+            classify(tb, 404, no_headers, b"", 1, 500, 1, &POLICY),
+            Decision::GiveUp { .. }
+        ));
+        assert_eq!(
+            classify(tb, 401, no_headers, b"", 1, 500, 1, &POLICY),
+            Decision::Reauthenticate
+        );
         let retry_after = |h: &str| (h == "retry-after").then(|| "3".to_string());
-        assert!(matches!(classify(tb, 429, retry_after, b"", 1, 500, 1, &POLICY), Decision::Retry { wait, .. } if wait == Duration::from_secs(3)));
+        assert!(
+            matches!(classify(tb, 429, retry_after, b"", 1, 500, 1, &POLICY), Decision::Retry { wait, .. } if wait == Duration::from_secs(3))
+        );
         let long = |h: &str| (h == "retry-after").then(|| "3600".to_string());
-        assert!(matches!(classify(tb, 429, long, b"", 1, 500, 1, &POLICY), Decision::Retry { wait, .. } if wait == POLICY.max_wait));
+        assert!(
+            matches!(classify(tb, 429, long, b"", 1, 500, 1, &POLICY), Decision::Retry { wait, .. } if wait == POLICY.max_wait)
+        );
         let ob = endpoint("outbrain_report").unwrap();
         let msec = |h: &str| (h == "rate-limit-msec-left").then(|| "1500".to_string());
-        assert!(matches!(classify(ob, 429, msec, b"", 1, 500, 1, &POLICY), Decision::Retry { wait, .. } if wait == Duration::from_millis(1500)));
+        assert!(
+            matches!(classify(ob, 429, msec, b"", 1, 500, 1, &POLICY), Decision::Retry { wait, .. } if wait == Duration::from_millis(1500))
+        );
         let fb = endpoint("facebook_report").unwrap();
         let throttle = br#"{"error":{"message":"(#17) User request limit reached","type":"OAuthException","code":17}}"#;
-        assert!(matches!(classify(fb, 400, no_headers, throttle, 1, 500, 1, &POLICY), Decision::Retry { .. }));
-        let other = br#"{"error":{"message":"Invalid parameter","type":"OAuthException","code":100}}"#;
-        assert!(matches!(classify(fb, 400, no_headers, other, 1, 500, 1, &POLICY), Decision::GiveUp { .. }));
+        assert!(matches!(
+            classify(fb, 400, no_headers, throttle, 1, 500, 1, &POLICY),
+            Decision::Retry { .. }
+        ));
+        let other =
+            br#"{"error":{"message":"Invalid parameter","type":"OAuthException","code":100}}"#;
+        assert!(matches!(
+            classify(fb, 400, no_headers, other, 1, 500, 1, &POLICY),
+            Decision::GiveUp { .. }
+        ));
         let truncated = br#"{"results": [{"date": "2025-11"#;
-        assert!(matches!(classify(tb, 200, no_headers, truncated, 1, 500, 1, &POLICY), Decision::Retry { .. }));
+        assert!(matches!(
+            classify(tb, 200, no_headers, truncated, 1, 500, 1, &POLICY),
+            Decision::Retry { .. }
+        ));
     }
 }

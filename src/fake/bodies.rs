@@ -45,7 +45,11 @@ impl Request<'_> {
     }
 }
 
-fn delivering<'a>(u: &'a Universe, r: &Request<'_>, media: Option<&'a str>) -> Vec<(&'a Campaign, DayMetrics)> {
+fn delivering<'a>(
+    u: &'a Universe,
+    r: &Request<'_>,
+    media: Option<&'a str>,
+) -> Vec<(&'a Campaign, DayMetrics)> {
     u.campaigns
         .iter()
         .filter(|c| media.is_none_or(|m| c.media == m))
@@ -78,7 +82,9 @@ pub fn render(u: &Universe, r: &Request<'_>) -> Option<Rendered> {
                 })
                 .collect();
             let (page, limit) = (r.page(), r.limit());
-            json_body(json!({"data": page_slice(&rows, page, limit), "page": page, "limit": limit, "total": rows.len()}))
+            json_body(
+                json!({"data": page_slice(&rows, page, limit), "page": page, "limit": limit, "total": rows.len()}),
+            )
         }
         "s1_reconciled" => {
             if (u.today - r.date).num_days() < 2 {
@@ -98,7 +104,11 @@ pub fn render(u: &Universe, r: &Request<'_>) -> Option<Rendered> {
             let rows: Vec<Value> = delivering(u, r, None)
                 .into_iter()
                 .map(|(c, m)| {
-                    let rpc = if m.s1_clicks == 0 { 0.0 } else { m.revenue_cents as f64 / 100.0 / m.s1_clicks as f64 };
+                    let rpc = if m.s1_clicks == 0 {
+                        0.0
+                    } else {
+                        m.revenue_cents as f64 / 100.0 / m.s1_clicks as f64
+                    };
                     json!({"strategisCampaignId": c.sid, "rpc": format!("{rpc:.4}"), "days": 3})
                 })
                 .collect();
@@ -119,7 +129,9 @@ pub fn render(u: &Universe, r: &Request<'_>) -> Option<Rendered> {
                 }
             }
             let (page, limit) = (r.page(), r.limit());
-            json_body(json!({"data": {"data": page_slice(&rows, page, limit), "page": page, "limit": limit}}))
+            json_body(
+                json!({"data": {"data": page_slice(&rows, page, limit), "page": page, "limit": limit}}),
+            )
         }
         "facebook_report" => {
             let rows: Vec<Value> = delivering(u, r, Some("facebook"))
@@ -157,7 +169,16 @@ pub fn render(u: &Universe, r: &Request<'_>) -> Option<Rendered> {
             let mut rows = Vec::new();
             for (c, m) in delivering(u, r, Some("facebook")) {
                 let first = m.spend_cents * 6 / 10;
-                let split = [(1, "LAL_1 | US | 25-54", first, m.clicks * 6 / 10, m.impressions * 3), (2, "Broad | US | 18+", m.spend_cents - first, m.clicks - m.clicks * 6 / 10, m.impressions * 3)];
+                let split = [
+                    (1, "LAL_1 | US | 25-54", first, m.clicks * 6 / 10, m.impressions * 3),
+                    (
+                        2,
+                        "Broad | US | 18+",
+                        m.spend_cents - first,
+                        m.clicks - m.clicks * 6 / 10,
+                        m.impressions * 3,
+                    ),
+                ];
                 for (n, name, spend, clicks, impressions) in split {
                     rows.push(json!({
                         "adset_id": format!("{}{n:02}", &c.platform_id[..16]), "adset_name": name, "campaign_id": c.platform_id,
@@ -312,7 +333,12 @@ fn facebook_page(r: &Request<'_>, rows: Vec<Value>) -> Rendered {
     let page: Vec<Value> = rows.get(start..end).map(<[Value]>::to_vec).unwrap_or_default();
     let mut paging = json!({"cursors": {"before": cursor_for(start), "after": cursor_for(end)}});
     if end < rows.len() {
-        let mut query: Vec<String> = r.query.iter().filter(|(k, _)| k.as_str() != "after").map(|(k, v)| format!("{k}={v}")).collect();
+        let mut query: Vec<String> = r
+            .query
+            .iter()
+            .filter(|(k, _)| k.as_str() != "after")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         query.push(format!("after={}", cursor_for(end)));
         paging["next"] = json!(format!("{}{}?{}", r.base_url, r.path, query.join("&")));
     }

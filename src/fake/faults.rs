@@ -71,7 +71,11 @@ pub fn parse(spec: &str) -> Result<FaultRule, String> {
     };
     let one_off = matches!(
         kind,
-        FaultKind::TooManyRequests | FaultKind::Throttle | FaultKind::Timeout | FaultKind::Reset | FaultKind::UnauthorizedOnce
+        FaultKind::TooManyRequests
+            | FaultKind::Throttle
+            | FaultKind::Timeout
+            | FaultKind::Reset
+            | FaultKind::UnauthorizedOnce
     );
     let remaining = count.or(if one_off { Some(1) } else { None });
     Ok(FaultRule { endpoint, date, kind, remaining })

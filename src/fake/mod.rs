@@ -171,7 +171,10 @@ async fn read_request(stream: &mut TcpStream) -> Option<HttpRequest> {
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     let header_end = loop {
-        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk)).await.ok()?.ok()?;
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
         if n == 0 {
             return None;
         }
@@ -238,7 +241,12 @@ struct Reply {
 
 impl Reply {
     fn json(status: u16, value: serde_json::Value) -> Reply {
-        Reply { status, content_type: "application/json", headers: vec![], body: serde_json::to_vec(&value).unwrap_or_default() }
+        Reply {
+            status,
+            content_type: "application/json",
+            headers: vec![],
+            body: serde_json::to_vec(&value).unwrap_or_default(),
+        }
     }
 }
 
@@ -301,7 +309,10 @@ async fn handle(state: Arc<State>, mut stream: TcpStream) -> std::io::Result<()>
 fn issue_token(state: &State) -> String {
     let n = state.issued.fetch_add(1, Ordering::SeqCst);
     let exp = Utc::now().timestamp() + state.config.token_ttl.as_secs() as i64;
-    let b64 = |v: &serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap_or_default());
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(v).unwrap_or_default())
+    };
     let header = b64(&serde_json::json!({"alg": "HS256", "typ": "JWT"}));
     let payload = b64(&serde_json::json!({"sub": state.config.email, "exp": exp, "jti": n}));
     let signature = universe::hash_str(state.config.seed ^ n, &payload);
@@ -338,31 +349,53 @@ async fn route(state: &State, req: &HttpRequest, logged: &mut LoggedRequest) -> 
     if req.method == "POST" && req.path == "/auth/login" {
         let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
         let ok = body.get("email").and_then(|v| v.as_str()) == Some(state.config.email.as_str())
-            && body.get("password").and_then(|v| v.as_str()) == Some(state.config.password.as_str());
+            && body.get("password").and_then(|v| v.as_str())
+                == Some(state.config.password.as_str());
         logged.credentials_accepted = ok;
         if !ok {
-            return Action::Reply(Reply::json(401, serde_json::json!({"error": "invalid email or password"})));
+            return Action::Reply(Reply::json(
+                401,
+                serde_json::json!({"error": "invalid email or password"}),
+            ));
         }
         let token = issue_token(state);
         if let Ok(mut t) = state.tokens.lock() {
             t.insert(token.clone());
         }
-        let answer = if state.config.wrap_login { serde_json::json!({"data": {"authToken": token}}) } else { serde_json::json!({"authToken": token}) };
+        let answer = if state.config.wrap_login {
+            serde_json::json!({"data": {"authToken": token}})
+        } else {
+            serde_json::json!({"authToken": token})
+        };
         return Action::Reply(Reply::json(200, answer));
     }
     let Some(spec) = adlake_replay::ENDPOINTS.iter().find(|e| e.path == req.path) else {
         return Action::Reply(Reply::json(404, serde_json::json!({"error": "not found"})));
     };
     logged.endpoint = Some(spec.key.to_owned());
-    let date = req.query.get("dateStart").or_else(|| req.query.get("date")).and_then(|d| d.parse::<NaiveDate>().ok());
+    let date = req
+        .query
+        .get("dateStart")
+        .or_else(|| req.query.get("date"))
+        .and_then(|d| d.parse::<NaiveDate>().ok());
     logged.date = date;
-    let token = req.headers.get("authorization").and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
+    let token = req
+        .headers
+        .get("authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
     logged.credentials_accepted = token_valid(state, token);
     if !logged.credentials_accepted {
-        return Action::Reply(Reply::json(401, serde_json::json!({"error": "invalid or expired token"})));
+        return Action::Reply(Reply::json(
+            401,
+            serde_json::json!({"error": "invalid or expired token"}),
+        ));
     }
     let Some(date) = date else {
-        return Action::Reply(Reply::json(400, serde_json::json!({"error": "dateStart (or date) is required"})));
+        return Action::Reply(Reply::json(
+            400,
+            serde_json::json!({"error": "dateStart (or date) is required"}),
+        ));
     };
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
@@ -388,7 +421,12 @@ async fn route(state: &State, req: &HttpRequest, logged: &mut LoggedRequest) -> 
         bodies::render(&state.universe, &request)
     };
     let normal = |rendered: Option<bodies::Rendered>| match rendered {
-        Some(r) => Action::Reply(Reply { status: 200, content_type: r.content_type, headers: vec![], body: r.body }),
+        Some(r) => Action::Reply(Reply {
+            status: 200,
+            content_type: r.content_type,
+            headers: vec![],
+            body: r.body,
+        }),
         None => Action::Reply(Reply::json(404, serde_json::json!({"error": "not found"}))),
     };
     match fault {

@@ -6,9 +6,11 @@
 use chrono::NaiveDate;
 
 pub const BUYERS: &[&str] = &["TJ", "Jane", "Marco", "Priya", "Ana"];
-pub const CATEGORIES: &[&str] = &["Finance", "Healthcare", "Real Estate", "Auto Insurance", "Home Services", "Travel"];
+pub const CATEGORIES: &[&str] =
+    &["Finance", "Healthcare", "Real Estate", "Auto Insurance", "Home Services", "Travel"];
 pub const LANES: &[&str] = &["ASC", "LAL_1", "LAL_2_5", "Contextual", "Sandbox", "Warm"];
-pub const SITES: &[&str] = &["secretprice.com", "homevaluehub.com", "carinsurancenow.net", "travelfind.org"];
+pub const SITES: &[&str] =
+    &["secretprice.com", "homevaluehub.com", "carinsurancenow.net", "travelfind.org"];
 /// Days younger than this are restated between epochs.
 pub const RESTATE_WINDOW_DAYS: i64 = 3;
 
@@ -108,8 +110,10 @@ impl Universe {
         let partial = if days_old == 0 { 2 } else { 1 }; // today is half a day so far
         let sessions = (200 + (h % 4800)) / partial;
         let s1_clicks = sessions * (30 + (h >> 8) % 30) / 100;
-        let revenue_cents = (s1_clicks as i64) * (20 + ((h >> 16) % 70) as i64) * drift_permille / 1000;
-        let spend_cents = revenue_cents * (50 + ((h >> 24) % 70) as i64) / 100 * drift_permille / 1000;
+        let revenue_cents =
+            (s1_clicks as i64) * (20 + ((h >> 16) % 70) as i64) * drift_permille / 1000;
+        let spend_cents =
+            revenue_cents * (50 + ((h >> 24) % 70) as i64) / 100 * drift_permille / 1000;
         let impressions = sessions * (10 + (h >> 32) % 20);
         let clicks = sessions * (100 + (h >> 40) % 20) / 100 * drift_permille as u64 / 1000;
         let conversions = clicks / (30 + (h >> 48) % 40);
@@ -217,7 +221,8 @@ pub fn money_grouped(cents: i64) -> String {
 
 /// Money as a JSON number (platforms that send numbers).
 pub fn money_number(cents: i64) -> serde_json::Value {
-    serde_json::Number::from_f64(cents as f64 / 100.0).map_or(serde_json::Value::Null, serde_json::Value::Number)
+    serde_json::Number::from_f64(cents as f64 / 100.0)
+        .map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
 #[cfg(test)]
@@ -247,7 +252,11 @@ mod tests {
         let u = Universe::new(7, 40, d("2025-11-23"));
         let closed = d("2025-11-19");
         let recent = d("2025-11-22");
-        let drifted = u.campaigns.iter().filter(|c| u.metrics(c, recent, 0) != u.metrics(c, recent, 1)).count();
+        let drifted = u
+            .campaigns
+            .iter()
+            .filter(|c| u.metrics(c, recent, 0) != u.metrics(c, recent, 1))
+            .count();
         assert!(drifted > 0);
         assert!(u.campaigns.iter().all(|c| u.metrics(c, closed, 0) == u.metrics(c, closed, 5)));
     }

@@ -11,7 +11,22 @@ use rust_decimal::Decimal;
 use crate::util::*;
 
 /// Key and derived columns: computed from other columns, not read from a body.
-const DERIVED: &[&str] = &["campaign_id", "date", "level", "snapshot_source", "adset_id", "adset_name", "media_source", "spend_source", "roas", "unmapped", "updated_at", "click_hour", "rpc", "owner_hourly"];
+const DERIVED: &[&str] = &[
+    "campaign_id",
+    "date",
+    "level",
+    "snapshot_source",
+    "adset_id",
+    "adset_name",
+    "media_source",
+    "spend_source",
+    "roas",
+    "unmapped",
+    "updated_at",
+    "click_hour",
+    "rpc",
+    "owner_hourly",
+];
 
 fn field(row: &SourceRow<'_>, column: &str) -> Option<String> {
     match column {
@@ -71,7 +86,16 @@ fn every_value_of_every_row_of_a_date_decodes_from_its_named_event() {
     let mut audits = Vec::new();
     for (date, campaign, level, snapshot, adset) in keys {
         let date: NaiveDate = date.parse().expect("a date");
-        let args = AuditArgs { campaign, date, snapshot, level, adset, hour: None, field: None, raw: false };
+        let args = AuditArgs {
+            campaign,
+            date,
+            snapshot,
+            level,
+            adset,
+            hour: None,
+            field: None,
+            raw: false,
+        };
         audits.push(audit(&conn, &args).expect("audit").expect("row exists"));
     }
     // Session rows: their lineage is stored as runs of hours; every hour must still name its
@@ -85,7 +109,16 @@ fn every_value_of_every_row_of_a_date_decodes_from_its_named_event() {
         .expect("rows");
     assert!(session_keys.len() > 200, "{} session rows", session_keys.len());
     for (campaign, hour) in session_keys {
-        let args = AuditArgs { campaign, date: d, snapshot: "daily".into(), level: "campaign".into(), adset: None, hour: Some(hour as u8), field: None, raw: false };
+        let args = AuditArgs {
+            campaign,
+            date: d,
+            snapshot: "daily".into(),
+            level: "campaign".into(),
+            adset: None,
+            hour: Some(hour as u8),
+            field: None,
+            raw: false,
+        };
         audits.push(audit(&conn, &args).expect("audit").expect("row exists"));
     }
     let (mut checked, mut checked_sessions, mut checked_reconciled) = (0, 0, 0);
@@ -96,44 +129,82 @@ fn every_value_of_every_row_of_a_date_decodes_from_its_named_event() {
                 continue;
             }
             // Copied from the campaign's daily row (audited above), not read from a session body.
-            if a.table == "session_hourly_metrics" && ["owner", "lane", "category"].contains(&column.column.as_str()) {
+            if a.table == "session_hourly_metrics"
+                && ["owner", "lane", "category"].contains(&column.column.as_str())
+            {
                 continue;
             }
             let chosen: Vec<_> = column.sources.iter().filter(|s| s.chosen).collect();
-            assert!(!chosen.is_empty(), "{} {}: {} = {value} names no source", a.row_key, column.column, column.column);
+            assert!(
+                !chosen.is_empty(),
+                "{} {}: {} = {value} names no source",
+                a.row_key,
+                column.column,
+                column.column
+            );
             let endpoint = chosen[0].endpoint.clone();
-            assert!(chosen.iter().all(|s| s.endpoint == endpoint), "one column, one source endpoint");
+            assert!(
+                chosen.iter().all(|s| s.endpoint == endpoint),
+                "one column, one source endpoint"
+            );
             let spec = adlake_replay::endpoint(&endpoint).expect("spec");
             let mut decoded_values = Vec::new();
             for src in &chosen {
                 let sha = src.body_sha256.clone().expect("sha");
-                let body = bodies.entry(sha.clone()).or_insert_with(|| rt.block_on(lake.get_body(&sha.parse::<BodyHash>().expect("hash"))).expect("body"));
+                let body = bodies.entry(sha.clone()).or_insert_with(|| {
+                    rt.block_on(lake.get_body(&sha.parse::<BodyHash>().expect("hash")))
+                        .expect("body")
+                });
                 let decoded = spec.decode(body).expect("decodes");
-                let row = decoded.rows.iter().find(|r| r.locator == *src.locator.as_str()).unwrap_or_else(|| panic!("no row at {} in {sha}", src.locator));
+                let row = decoded
+                    .rows
+                    .iter()
+                    .find(|r| r.locator == *src.locator.as_str())
+                    .unwrap_or_else(|| panic!("no row at {} in {sha}", src.locator));
                 if a.table == "session_hourly_metrics" {
                     let key: Vec<&str> = a.row_key.split('|').collect();
-                    assert_eq!((row.strategis_id.as_deref(), row.hour.map(|h| h.to_string())), (Some(key[0]), Some(key[2].to_owned())), "{} names a row of another hour", a.row_key);
+                    assert_eq!(
+                        (row.strategis_id.as_deref(), row.hour.map(|h| h.to_string())),
+                        (Some(key[0]), Some(key[2].to_owned())),
+                        "{} names a row of another hour",
+                        a.row_key
+                    );
                 }
-                decoded_values.push(field(row, &column.column).expect("the named row has the field"));
+                decoded_values
+                    .push(field(row, &column.column).expect("the named row has the field"));
             }
             let expected = if decoded_values.len() == 1 {
                 decoded_values[0].clone()
             } else {
                 // Rows of one source are summed within it.
-                decoded_values.iter().map(|v| v.parse::<Decimal>().expect("summable")).sum::<Decimal>().to_string()
+                decoded_values
+                    .iter()
+                    .map(|v| v.parse::<Decimal>().expect("summable"))
+                    .sum::<Decimal>()
+                    .to_string()
             };
-            assert!(same(value, &expected), "{} {}: table has {value}, the named bytes decode to {expected}", a.row_key, column.column);
+            assert!(
+                same(value, &expected),
+                "{} {}: table has {value}, the named bytes decode to {expected}",
+                a.row_key,
+                column.column
+            );
             checked += 1;
             if a.table == "session_hourly_metrics" {
                 checked_sessions += 1;
             }
-            if a.row_key.ends_with("|reconciled|") && !["revenue_usd", "sessions", "s1_clicks"].contains(&column.column.as_str()) {
+            if a.row_key.ends_with("|reconciled|")
+                && !["revenue_usd", "sessions", "s1_clicks"].contains(&column.column.as_str())
+            {
                 checked_reconciled += 1;
             }
         }
     }
     assert!(checked_sessions > 200, "only {checked_sessions} session values checked");
-    assert!(checked_reconciled > 100, "only {checked_reconciled} shared values of reconciled rows checked");
+    assert!(
+        checked_reconciled > 100,
+        "only {checked_reconciled} shared values of reconciled rows checked"
+    );
     assert!(checked > 300, "only {checked} values checked");
 }
 
@@ -143,14 +214,40 @@ fn audit_prints_sources_rules_losers_and_raw_fragments() {
     let fake = Fake::start(Fake::config(12));
     let d = days_ago(3);
     expect_code(&run(fake.ingest(&s).args(["--date", &d.to_string()])), 0);
-    let fb = fake.fake.universe().campaigns.iter().find(|c| c.media == "facebook" && c.s1_knows_platform_id).expect("facebook campaign").sid.clone();
-    let out = run(s.adlake().args(["audit", "--campaign", &fb, "--date", &d.to_string(), "--field", "spend_usd", "--raw"]));
+    let fb = fake
+        .fake
+        .universe()
+        .campaigns
+        .iter()
+        .find(|c| c.media == "facebook" && c.s1_knows_platform_id)
+        .expect("facebook campaign")
+        .sid
+        .clone();
+    let out = run(s.adlake().args([
+        "audit",
+        "--campaign",
+        &fb,
+        "--date",
+        &d.to_string(),
+        "--field",
+        "spend_usd",
+        "--raw",
+    ]));
     expect_code(&out, 0);
     let text = out.stdout_text();
     assert!(text.contains("spend_usd = ") && text.contains("from facebook_report"), "{text}");
     assert!(text.contains("not used: facebook_adsets had"), "{text}");
     assert!(text.contains("| {\"account_id\""), "raw fragment: {text}");
-    let json = run(s.adlake().args(["--json", "audit", "--campaign", &fb, "--date", &d.to_string(), "--hour", "25"]));
+    let json = run(s.adlake().args([
+        "--json",
+        "audit",
+        "--campaign",
+        &fb,
+        "--date",
+        &d.to_string(),
+        "--hour",
+        "25",
+    ]));
     expect_code(&json, 0);
     assert_eq!(json.json()["table"], "session_hourly_metrics");
 

@@ -13,11 +13,23 @@ fn init_creates_lake_and_database_and_is_idempotent() {
     let second = run(s.adlake().arg("init"));
     expect_code(&second, 0);
     let conn = duckdb::Connection::open(s.db()).expect("open");
-    let applied: i64 = conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).expect("query");
+    let applied: i64 =
+        conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).expect("query");
     assert_eq!(applied as usize, adlake_replay::db::MIGRATIONS.len());
-    for table in ["campaign_index", "session_hourly_metrics", "endpoint_completeness", "campaign_index_runs", "session_ingest_runs", "raw_events"] {
+    for table in [
+        "campaign_index",
+        "session_hourly_metrics",
+        "endpoint_completeness",
+        "campaign_index_runs",
+        "session_ingest_runs",
+        "raw_events",
+    ] {
         let n: i64 = conn
-            .query_row("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                [table],
+                |r| r.get(0),
+            )
             .expect("query");
         assert_eq!(n, 1, "table {table} missing");
     }
@@ -29,7 +41,8 @@ fn a_changed_migration_is_a_clear_error() {
     expect_code(&run(s.adlake().arg("init")), 0);
     {
         let conn = duckdb::Connection::open(s.db()).expect("open");
-        conn.execute("UPDATE schema_migrations SET checksum = 'deadbeef' WHERE version = 1", []).expect("tamper");
+        conn.execute("UPDATE schema_migrations SET checksum = 'deadbeef' WHERE version = 1", [])
+            .expect("tamper");
     }
     let out = run(s.adlake().arg("init"));
     expect_code(&out, 1);
@@ -45,7 +58,12 @@ fn a_locked_database_waits_then_names_the_holder() {
     let out = run(s.adlake().args(["--lock-wait-ms", "600", "init"]));
     expect_code(&out, 1);
     assert!(started.elapsed().as_millis() >= 600, "did not wait");
-    assert!(out.stderr.contains("locked") && out.stderr.contains(&format!("PID {}", std::process::id())), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("locked")
+            && out.stderr.contains(&format!("PID {}", std::process::id())),
+        "{}",
+        out.stderr
+    );
     drop(holder);
     expect_code(&run(s.adlake().arg("init")), 0);
 }

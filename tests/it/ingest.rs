@@ -30,7 +30,12 @@ fn fetch<'a>(report: &'a Value, endpoint: &str, date: chrono::NaiveDate) -> &'a 
 
 fn query_of(url: &str) -> BTreeMap<String, String> {
     url.split_once('?')
-        .map(|(_, q)| q.split('&').filter_map(|p| p.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        .map(|(_, q)| {
+            q.split('&')
+                .filter_map(|p| p.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -46,9 +51,16 @@ fn three_days_store_every_endpoint_and_page_byte_exact() {
     // serves two pages or more that day. A fixed size did not: a campaign skips about one day
     // in ten, and on some dates too few of the thirty delivered to fill a second page.
     let universe = fake.fake.universe();
-    let delivering = universe.campaigns.iter().filter(|c| universe.metrics(c, to, 0).is_some()).count();
+    let delivering =
+        universe.campaigns.iter().filter(|c| universe.metrics(c, to, 0).is_some()).count();
     let page_limit = delivering.saturating_sub(1).max(1).to_string();
-    let out = run(fake.ingest(&s).env("ADLAKE_PAGE_LIMIT", &page_limit).args(["--json", "--from", &from.to_string(), "--to", &to.to_string()]));
+    let out = run(fake.ingest(&s).env("ADLAKE_PAGE_LIMIT", &page_limit).args([
+        "--json",
+        "--from",
+        &from.to_string(),
+        "--to",
+        &to.to_string(),
+    ]));
     expect_code(&out, 0);
     let report = out.json();
     assert_eq!(report["status"], "success");
@@ -56,13 +68,27 @@ fn three_days_store_every_endpoint_and_page_byte_exact() {
 
     let events = lake_events(&s);
     let http: Vec<_> = events.iter().filter(|e| e.envelope.http.is_some()).collect();
-    let pairs: BTreeSet<(String, chrono::NaiveDate)> = http.iter().map(|e| (e.envelope.source.clone(), e.envelope.date)).collect();
+    let pairs: BTreeSet<(String, chrono::NaiveDate)> =
+        http.iter().map(|e| (e.envelope.source.clone(), e.envelope.date)).collect();
     assert_eq!(pairs.len(), 45, "not every endpoint x date has events");
     // Every page the fake served is an event, and multi-page endpoints really paged.
     let served = fake.fake.requests().iter().filter(|r| r.endpoint.is_some()).count();
     assert_eq!(http.len(), served, "events and served requests differ");
-    let max_page = |key: &str| http.iter().filter(|e| e.envelope.source == key).filter_map(|e| e.envelope.http.as_ref().map(|h| h.page)).max().unwrap_or(0);
-    for key in ["s1_daily_v3", "s1_hourly_v3", "facebook_report", "facebook_campaigns", "facebook_adsets", "smartnews_report"] {
+    let max_page = |key: &str| {
+        http.iter()
+            .filter(|e| e.envelope.source == key)
+            .filter_map(|e| e.envelope.http.as_ref().map(|h| h.page))
+            .max()
+            .unwrap_or(0)
+    };
+    for key in [
+        "s1_daily_v3",
+        "s1_hourly_v3",
+        "facebook_report",
+        "facebook_campaigns",
+        "facebook_adsets",
+        "smartnews_report",
+    ] {
         assert!(max_page(key) >= 2, "{key} did not page");
         let pages = fetch(&report, key, to)["pages"].as_u64().unwrap_or(0);
         assert!(pages >= 2, "{key}: {pages} pages");
@@ -88,7 +114,12 @@ fn three_days_store_every_endpoint_and_page_byte_exact() {
             };
             let expected = bodies::render(universe, &request).expect("render").body;
             let stored = lake.get_body(&e.envelope.body.expect("body").sha256).await.expect("body");
-            assert!(stored == expected, "{} page {} differs from what the fake sent", spec.key, h.page);
+            assert!(
+                stored == expected,
+                "{} page {} differs from what the fake sent",
+                spec.key,
+                h.page
+            );
         }
     });
     // And `raw cat` hands back exactly those bytes.
@@ -107,7 +138,13 @@ fn taboola_502_fails_only_that_pair_after_every_attempt() {
     let mut config = Fake::config(20);
     config.faults.push(faults::parse(&format!("taboola_report@{bad_day}=502")).expect("fault"));
     let fake = Fake::start(config);
-    let out = run(fake.ingest(&s).args(["--json", "--from", &days_ago(3).to_string(), "--to", &days_ago(1).to_string()]));
+    let out = run(fake.ingest(&s).args([
+        "--json",
+        "--from",
+        &days_ago(3).to_string(),
+        "--to",
+        &days_ago(1).to_string(),
+    ]));
     expect_code(&out, 1);
     let report = out.json();
     assert_eq!(report["status"], "partial", "taboola is not critical");
@@ -133,20 +170,35 @@ fn throttles_are_waited_out_and_404_is_not_retried() {
     let s = Scratch::new();
     let d = days_ago(3);
     let mut config = Fake::config(20);
-    for f in ["taboola_report=429", "outbrain_report=throttle", "newsbreak_report=throttle", "facebook_report=throttle", "mediago_report=404"] {
+    for f in [
+        "taboola_report=429",
+        "outbrain_report=throttle",
+        "newsbreak_report=throttle",
+        "facebook_report=throttle",
+        "mediago_report=404",
+    ] {
         config.faults.push(faults::parse(f).expect("fault"));
     }
     let fake = Fake::start(config);
-    let endpoints = "taboola_report,outbrain_report,newsbreak_report,facebook_report,mediago_report";
-    let out = run(fake.ingest(&s).args(["--json", "--date", &d.to_string(), "--endpoints", endpoints]));
+    let endpoints =
+        "taboola_report,outbrain_report,newsbreak_report,facebook_report,mediago_report";
+    let out =
+        run(fake.ingest(&s).args(["--json", "--date", &d.to_string(), "--endpoints", endpoints]));
     expect_code(&out, 1);
     let report = out.json();
     for key in ["taboola_report", "outbrain_report", "newsbreak_report", "facebook_report"] {
         let f = fetch(&report, key, d);
-        assert_eq!((f["status"].as_str(), f["attempts"].as_u64()), (Some("OK"), Some(2)), "{key}: {f}");
+        assert_eq!(
+            (f["status"].as_str(), f["attempts"].as_u64()),
+            (Some("OK"), Some(2)),
+            "{key}: {f}"
+        );
     }
     let mediago = fetch(&report, "mediago_report", d);
-    assert_eq!((mediago["status"].as_str(), mediago["attempts"].as_u64()), (Some("FAILED"), Some(1)));
+    assert_eq!(
+        (mediago["status"].as_str(), mediago["attempts"].as_u64()),
+        (Some("FAILED"), Some(1))
+    );
 
     let events = lake_events(&s);
     let first = |key: &str| {
@@ -157,8 +209,14 @@ fn throttles_are_waited_out_and_404_is_not_retried() {
         (h, gap)
     };
     let (taboola, gap) = first("taboola_report");
-    assert_eq!((taboola.status, taboola.headers.get("retry-after").map(String::as_str)), (Some(429), Some("1")));
-    assert!(gap >= chrono::Duration::milliseconds(40), "Retry-After (capped at 40 ms) not waited: {gap}");
+    assert_eq!(
+        (taboola.status, taboola.headers.get("retry-after").map(String::as_str)),
+        (Some(429), Some("1"))
+    );
+    assert!(
+        gap >= chrono::Duration::milliseconds(40),
+        "Retry-After (capped at 40 ms) not waited: {gap}"
+    );
     let (outbrain, _) = first("outbrain_report");
     assert_eq!(outbrain.headers.get("rate-limit-msec-left").map(String::as_str), Some("1500"));
     let (newsbreak, _) = first("newsbreak_report");
@@ -174,7 +232,13 @@ fn a_401_mid_run_logs_in_again_exactly_once() {
     let mut config = Fake::config(10);
     config.faults.push(faults::parse(&format!("s1_daily_v3@{d}=401-once")).expect("fault"));
     let fake = Fake::start(config);
-    let out = run(fake.ingest(&s).args(["--json", "--date", &d.to_string(), "--endpoints", "s1_daily_v3,taboola_report"]));
+    let out = run(fake.ingest(&s).args([
+        "--json",
+        "--date",
+        &d.to_string(),
+        "--endpoints",
+        "s1_daily_v3,taboola_report",
+    ]));
     expect_code(&out, 0);
     let logins = fake.fake.requests().iter().filter(|r| r.path == "/auth/login").count();
     assert_eq!(logins, 2, "one login at start, one after the 401");
@@ -186,13 +250,19 @@ fn a_401_mid_run_logs_in_again_exactly_once() {
 fn rerunning_unchanged_data_writes_no_new_body_bytes() {
     let s = Scratch::new();
     let fake = Fake::start(Fake::config(15));
-    let args = ["--json", "--from", &days_ago(5).to_string(), "--to", &days_ago(4).to_string()].map(String::from);
+    let args = ["--json", "--from", &days_ago(5).to_string(), "--to", &days_ago(4).to_string()]
+        .map(String::from);
     let first = run(fake.ingest(&s).args(&args));
     expect_code(&first, 0);
     let bodies_before = count_files(&s.lake().join("bodies"), "zst");
     let second = run(fake.ingest(&s).args(&args));
     expect_code(&second, 0);
-    let body_bytes: u64 = second.json()["fetches"].as_array().expect("fetches").iter().map(|f| f["new_body_bytes"].as_u64().unwrap_or(1)).sum();
+    let body_bytes: u64 = second.json()["fetches"]
+        .as_array()
+        .expect("fetches")
+        .iter()
+        .map(|f| f["new_body_bytes"].as_u64().unwrap_or(1))
+        .sum();
     assert_eq!(body_bytes, 0);
     assert_eq!(count_files(&s.lake().join("bodies"), "zst"), bodies_before);
     let envelopes = count_files(&s.lake().join("events"), "json");
@@ -236,7 +306,10 @@ fn no_credential_reaches_the_lake_database_or_output() {
         assert_absent("stdout", &out.stdout, &secrets);
         assert_absent("stderr", out.stderr.as_bytes(), &secrets);
     }
-    let wrong = run(fake.ingest(&s).env("STRATEGIS_PASSWORD", "wrong-Pa55word-xyz").args(["--date", &d.to_string()]));
+    let wrong = run(fake
+        .ingest(&s)
+        .env("STRATEGIS_PASSWORD", "wrong-Pa55word-xyz")
+        .args(["--date", &d.to_string()]));
     expect_code(&wrong, 2);
     assert!(wrong.stderr.contains("login rejected"), "{}", wrong.stderr);
     assert_absent("stderr", wrong.stderr.as_bytes(), &["wrong-Pa55word-xyz", EMAIL]);
@@ -258,12 +331,19 @@ fn a_killed_run_is_completed_by_the_next_one() {
         .spawn()
         .expect("spawn");
     let start = Instant::now();
-    while count_files(&s.lake().join("events"), "json") < 40 && start.elapsed() < Duration::from_secs(60) {
+    while count_files(&s.lake().join("events"), "json") < 40
+        && start.elapsed() < Duration::from_secs(60)
+    {
         std::thread::sleep(Duration::from_millis(10));
     }
     child.kill().expect("SIGKILL");
     let _ = child.wait();
-    let finished = lake_events(&s).iter().filter(|e| e.envelope.run.as_ref().is_some_and(|r| r.phase == adlake_raw::RunPhase::Finished)).count();
+    let finished = lake_events(&s)
+        .iter()
+        .filter(|e| {
+            e.envelope.run.as_ref().is_some_and(|r| r.phase == adlake_raw::RunPhase::Finished)
+        })
+        .count();
     assert_eq!(finished, 0, "the run was killed before finishing");
     expect_code(&run(s.adlake().args(["raw", "verify"])), 0);
 
@@ -297,15 +377,25 @@ fn bad_ingest_input_is_refused_without_touching_the_lake() {
         expect_code(&out, code);
         assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
-        assert!(!s.lake().exists() || count_files(&s.lake(), "json") == 0, "{args:?} wrote to the lake");
+        assert!(
+            !s.lake().exists() || count_files(&s.lake(), "json") == 0,
+            "{args:?} wrote to the lake"
+        );
     }
     // An unreachable upstream: exit 1, and only the run's own markers as evidence.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = closed.local_addr().expect("addr").port();
     drop(closed);
-    let out = run(fake.ingest(&s).env("ADLAKE_UPSTREAM_URL", format!("http://127.0.0.1:{port}")).args(["--date", &d]));
+    let out = run(fake
+        .ingest(&s)
+        .env("ADLAKE_UPSTREAM_URL", format!("http://127.0.0.1:{port}"))
+        .args(["--date", &d]));
     expect_code(&out, 1);
-    assert!(out.stderr.contains("unreachable") && out.stderr.contains(&port.to_string()), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("unreachable") && out.stderr.contains(&port.to_string()),
+        "{}",
+        out.stderr
+    );
     assert_absent("stderr", out.stderr.as_bytes(), &[PASSWORD]);
 }
 
@@ -313,17 +403,41 @@ fn bad_ingest_input_is_refused_without_touching_the_lake() {
 fn incremental_runs_cover_the_lookback_and_skip_final_dates() {
     let s = Scratch::new();
     let fake = Fake::start(Fake::config(10));
-    let first = run(fake.ingest(&s).args(["--json", "--endpoints", "s1_reconciled,taboola_report"]));
+    let first =
+        run(fake.ingest(&s).args(["--json", "--endpoints", "s1_reconciled,taboola_report"]));
     expect_code(&first, 0);
     let report = first.json();
     let dates = |key: &str| -> Vec<String> {
-        report["fetches"].as_array().expect("fetches").iter().filter(|f| f["endpoint"] == key).map(|f| f["date"].as_str().unwrap_or_default().to_string()).collect()
+        report["fetches"]
+            .as_array()
+            .expect("fetches")
+            .iter()
+            .filter(|f| f["endpoint"] == key)
+            .map(|f| f["date"].as_str().unwrap_or_default().to_string())
+            .collect()
     };
-    assert_eq!(dates("s1_reconciled"), (0..=5).rev().map(|n| days_ago(n).to_string()).collect::<Vec<_>>(), "reconciled looks back 5 days");
-    assert_eq!(dates("taboola_report"), (0..=3).rev().map(|n| days_ago(n).to_string()).collect::<Vec<_>>(), "others look back 3 days");
+    assert_eq!(
+        dates("s1_reconciled"),
+        (0..=5).rev().map(|n| days_ago(n).to_string()).collect::<Vec<_>>(),
+        "reconciled looks back 5 days"
+    );
+    assert_eq!(
+        dates("taboola_report"),
+        (0..=3).rev().map(|n| days_ago(n).to_string()).collect::<Vec<_>>(),
+        "others look back 3 days"
+    );
     let second = run(fake.ingest(&s).args(["--json", "--endpoints", "s1_reconciled"]));
     expect_code(&second, 0);
-    let skipped: Vec<String> = second.json()["skipped"].as_array().expect("skipped").iter().map(|s| s["date"].as_str().unwrap_or_default().to_string()).collect();
-    assert_eq!(skipped, vec![days_ago(5).to_string(), days_ago(4).to_string()], "closed reconciled days with rows are not fetched again");
+    let skipped: Vec<String> = second.json()["skipped"]
+        .as_array()
+        .expect("skipped")
+        .iter()
+        .map(|s| s["date"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        skipped,
+        vec![days_ago(5).to_string(), days_ago(4).to_string()],
+        "closed reconciled days with rows are not fetched again"
+    );
     assert!(second.stdout_text().contains("final data already in the lake"));
 }

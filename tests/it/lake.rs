@@ -15,14 +15,26 @@ fn day(n: u32) -> NaiveDate {
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 /// Deterministic events: the same `n` always yields the same envelope and body.
 async fn write_events(lake: &Lake, range: std::ops::Range<u32>) {
     for n in range {
-        let body = format!("{{\"data\": [{{\"n\": {n}, \"pad\": \"{}\"}}]}}", "x".repeat((n as usize * 37) % 5000));
-        lake.put_exchange(sample_envelope("s1_daily_v3", day(1 + n % 20), n), Some(body.as_bytes())).await.expect("put");
+        let body = format!(
+            "{{\"data\": [{{\"n\": {n}, \"pad\": \"{}\"}}]}}",
+            "x".repeat((n as usize * 37) % 5000)
+        );
+        lake.put_exchange(
+            sample_envelope("s1_daily_v3", day(1 + n % 20), n),
+            Some(body.as_bytes()),
+        )
+        .await
+        .expect("put");
     }
 }
 
@@ -41,7 +53,8 @@ fn verify_names_a_flipped_byte_and_a_deleted_body() {
     assert!(bodies.len() >= 2);
     // Flip one byte of the *content*: decompress, flip, recompress under the same name.
     let flipped = &bodies[0];
-    let mut plain = zstd::stream::decode_all(&std::fs::read(flipped).expect("read")[..]).expect("zstd");
+    let mut plain =
+        zstd::stream::decode_all(&std::fs::read(flipped).expect("read")[..]).expect("zstd");
     plain[3] ^= 0x20;
     std::fs::write(flipped, zstd::bulk::compress(&plain, 3).expect("zstd")).expect("write");
     let flipped_hash = flipped.file_stem().and_then(|s| s.to_str()).expect("name").to_string();
@@ -54,8 +67,14 @@ fn verify_names_a_flipped_byte_and_a_deleted_body() {
     expect_code(&bad, 1);
     let text = bad.stdout_text();
     assert!(text.contains(&flipped_hash) && text.contains("corrupt"), "{text}");
-    let missing_line = text.lines().find(|l| l.contains(&deleted_hash)).unwrap_or_else(|| panic!("no line for the deleted body:\n{text}"));
-    assert!(missing_line.starts_with("event ") && missing_line.contains("missing"), "{missing_line}");
+    let missing_line = text
+        .lines()
+        .find(|l| l.contains(&deleted_hash))
+        .unwrap_or_else(|| panic!("no line for the deleted body:\n{text}"));
+    assert!(
+        missing_line.starts_with("event ") && missing_line.contains("missing"),
+        "{missing_line}"
+    );
 
     let json = run(s.adlake().args(["--json", "raw", "verify"]));
     expect_code(&json, 1);
@@ -107,7 +126,11 @@ fn killed_writer_leaves_a_valid_lake_and_rewriting_completes_it() {
     });
     let complete = run(s.adlake().args(["--json", "raw", "verify"]));
     expect_code(&complete, 0);
-    assert_eq!(complete.json()["envelopes_checked"], serde_json::json!(target), "rewrite did not complete the lake");
+    assert_eq!(
+        complete.json()["envelopes_checked"],
+        serde_json::json!(target),
+        "rewrite did not complete the lake"
+    );
 }
 
 #[test]
@@ -139,18 +162,28 @@ fn no_secret_from_a_request_reaches_the_lake() {
     let shown = run(s.adlake().args(["raw", "show", &id]));
     expect_code(&shown, 0);
     assert_absent("raw show", &shown.stdout, &secrets);
-    assert!(shown.stdout_text().contains("dateStart=2025-11-03"), "the non-secret parameters stay: {}", shown.stdout_text());
+    assert!(
+        shown.stdout_text().contains("dateStart=2025-11-03"),
+        "the non-secret parameters stay: {}",
+        shown.stdout_text()
+    );
 }
 
 #[test]
 fn conformance_suite_passes_on_s3() {
     let Ok(endpoint) = std::env::var("ADLAKE_TEST_S3_ENDPOINT") else {
-        assert!(std::env::var("CI").is_err(), "CI must provide ADLAKE_TEST_S3_ENDPOINT (see .ci/run)");
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must provide ADLAKE_TEST_S3_ENDPOINT (see .ci/run)"
+        );
         eprintln!("SKIPPED conformance_suite_passes_on_s3: set ADLAKE_TEST_S3_ENDPOINT to an S3-compatible server (.ci/run starts moto)");
         return;
     };
     let bucket = format!("adlake-it-{}", std::process::id());
-    let created = std::process::Command::new("curl").args(["-sf", "-X", "PUT", &format!("{endpoint}/{bucket}")]).status().expect("curl");
+    let created = std::process::Command::new("curl")
+        .args(["-sf", "-X", "PUT", &format!("{endpoint}/{bucket}")])
+        .status()
+        .expect("curl");
     assert!(created.success(), "cannot create bucket {bucket} at {endpoint}");
     let s3 = object_store::aws::AmazonS3Builder::new()
         .with_endpoint(&endpoint)
@@ -161,7 +194,8 @@ fn conformance_suite_passes_on_s3() {
         .with_secret_access_key("test")
         .build()
         .expect("s3 store");
-    let store: Arc<dyn object_store::ObjectStore> = Arc::new(object_store::prefix::PrefixStore::new(s3, "suite"));
+    let store: Arc<dyn object_store::ObjectStore> =
+        Arc::new(object_store::prefix::PrefixStore::new(s3, "suite"));
     let lake = Lake::from_store(store, &format!("s3://{bucket}/suite"));
     rt().block_on(adlake_raw::conformance::run_all(&lake));
 
@@ -194,10 +228,18 @@ fn raw_commands_reject_bad_input_with_one_clear_line() {
     expect_code(&scheme, 2);
     assert!(scheme.stderr.contains("ftp://example/lake"), "{}", scheme.stderr);
 
-    for bad in ["../../etc/passwd", "abc", "ZZ24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"] {
+    for bad in [
+        "../../etc/passwd",
+        "abc",
+        "ZZ24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+    ] {
         let out = run(s.adlake().args(["raw", "cat", bad]));
         expect_code(&out, 2);
-        assert!(out.stderr.contains("not a valid") && out.stderr.lines().count() == 1, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("not a valid") && out.stderr.lines().count() == 1,
+            "{}",
+            out.stderr
+        );
         let out = run(s.adlake().args(["raw", "show", bad]));
         expect_code(&out, 2);
     }
@@ -212,13 +254,21 @@ fn raw_commands_reject_bad_input_with_one_clear_line() {
     std::fs::write(&file, b"x").expect("write");
     let unusable = run(s.adlake_with_lake(file.join("lake")).args(["raw", "ls"]));
     expect_code(&unusable, 2);
-    assert!(unusable.stderr.contains("no lake at") && unusable.stderr.contains("a-file"), "{}", unusable.stderr);
+    assert!(
+        unusable.stderr.contains("no lake at") && unusable.stderr.contains("a-file"),
+        "{}",
+        unusable.stderr
+    );
     // Reading a lake never creates one: a mistyped path is an error, not a new empty lake.
     let typo = s.path().join("typo-lake");
     for args in [&["raw", "ls"][..], &["raw", "verify"], &["raw", "show", &"0".repeat(64)]] {
         let out = run(s.adlake_with_lake(&typo).args(args));
         expect_code(&out, 2);
-        assert!(out.stderr.contains("no lake at") && out.stderr.contains("typo-lake"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("no lake at") && out.stderr.contains("typo-lake"),
+            "{}",
+            out.stderr
+        );
     }
     assert!(!typo.exists(), "a read created the lake directory");
 
@@ -227,7 +277,11 @@ fn raw_commands_reject_bad_input_with_one_clear_line() {
     let date = run(s.adlake().args(["raw", "ls", "--from", "2025-13-01"]));
     expect_code(&date, 2);
     for out in [&scheme, &unusable, &range] {
-        assert!(!out.stderr.contains("panicked") && !out.stderr.contains("backtrace"), "{}", out.stderr);
+        assert!(
+            !out.stderr.contains("panicked") && !out.stderr.contains("backtrace"),
+            "{}",
+            out.stderr
+        );
     }
     assert_eq!(before, lake_bytes(&s.lake()), "bad input changed the lake");
 }
@@ -239,13 +293,17 @@ fn raw_ls_lists_exactly_the_date_range_and_cat_is_byte_exact() {
     rt().block_on(async {
         let lake = Lake::open(s.lake().to_str().expect("utf8")).expect("open");
         for d in 1..=5 {
-            lake.put_exchange(sample_envelope("taboola_report", day(d), d), Some(&body)).await.expect("put");
+            lake.put_exchange(sample_envelope("taboola_report", day(d), d), Some(&body))
+                .await
+                .expect("put");
         }
     });
-    let out = run(s.adlake().args(["--json", "raw", "ls", "--from", "2025-11-02", "--to", "2025-11-04"]));
+    let out =
+        run(s.adlake().args(["--json", "raw", "ls", "--from", "2025-11-02", "--to", "2025-11-04"]));
     expect_code(&out, 0);
     let rows = out.json().as_array().cloned().unwrap_or_default();
-    let dates: Vec<_> = rows.iter().map(|r| r["date"].as_str().unwrap_or_default().to_string()).collect();
+    let dates: Vec<_> =
+        rows.iter().map(|r| r["date"].as_str().unwrap_or_default().to_string()).collect();
     assert_eq!(dates, vec!["2025-11-02", "2025-11-03", "2025-11-04"]);
     let id = rows[0]["event_id"].as_str().expect("id");
     let cat = run(s.adlake().args(["raw", "cat", id]));

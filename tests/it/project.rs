@@ -11,7 +11,10 @@ fn fingerprints(s: &Scratch) -> Vec<(String, String)> {
     let conn = duckdb::Connection::open(s.db()).expect("open db");
     let mut out = Vec::new();
     for t in adlake_replay::write::TABLES {
-        out.push((t.to_string(), adlake_replay::write::table_fingerprint(&conn, t).expect("fingerprint")));
+        out.push((
+            t.to_string(),
+            adlake_replay::write::table_fingerprint(&conn, t).expect("fingerprint"),
+        ));
     }
     out
 }
@@ -23,7 +26,11 @@ fn export(s: &Scratch) -> String {
     for t in adlake_replay::write::TABLES {
         let sql = format!("SELECT CAST(t AS VARCHAR) AS line FROM {t} AS t ORDER BY line");
         let mut stmt = conn.prepare(&sql).expect("prepare");
-        let lines: Vec<String> = stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows");
+        let lines: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
         out.push_str(&format!("## {t} ({} rows)\n{}\n", lines.len(), lines.join("\n")));
     }
     out
@@ -37,12 +44,21 @@ fn scalar(s: &Scratch, sql: &str) -> i64 {
 /// An ingest with faults, retries and a restatement between two runs.
 fn messy_lake(s: &Scratch) -> Fake {
     let mut config = Fake::config(25);
-    config.faults.push(faults::parse(&format!("taboola_report@{}=502", days_ago(2))).expect("fault"));
-    config.faults.push(faults::parse(&format!("outbrain_report@{}=429", days_ago(1))).expect("fault"));
-    config.faults.push(faults::parse(&format!("newsbreak_report@{}=garbage*1", days_ago(1))).expect("fault"));
-    config.faults.push(faults::parse(&format!("mediago_report@{}=truncated*1", days_ago(3))).expect("fault"));
+    config
+        .faults
+        .push(faults::parse(&format!("taboola_report@{}=502", days_ago(2))).expect("fault"));
+    config
+        .faults
+        .push(faults::parse(&format!("outbrain_report@{}=429", days_ago(1))).expect("fault"));
+    config.faults.push(
+        faults::parse(&format!("newsbreak_report@{}=garbage*1", days_ago(1))).expect("fault"),
+    );
+    config.faults.push(
+        faults::parse(&format!("mediago_report@{}=truncated*1", days_ago(3))).expect("fault"),
+    );
     let fake = Fake::start(config);
-    let range = ["--from".to_string(), days_ago(4).to_string(), "--to".into(), days_ago(1).to_string()];
+    let range =
+        ["--from".to_string(), days_ago(4).to_string(), "--to".into(), days_ago(1).to_string()];
     expect_code(&run(fake.ingest(s).args(&range)), 1);
     fake.fake.restate();
     fake.fake.clear_faults();
@@ -64,7 +80,10 @@ fn reproject_from_the_lake_alone_reproduces_identical_tables() {
     let before = fingerprints(&s);
     std::fs::remove_file(s.db()).expect("rm db");
     let _ = std::fs::remove_file(s.db().with_extension("duckdb.wal"));
-    let out = run(s.adlake().args(["--json", "reproject"]).env("ADLAKE_UPSTREAM_URL", "http://127.0.0.1:9"));
+    let out = run(s
+        .adlake()
+        .args(["--json", "reproject"])
+        .env("ADLAKE_UPSTREAM_URL", "http://127.0.0.1:9"));
     expect_code(&out, 0);
     assert_eq!(fingerprints(&s), before);
     assert_eq!(export(&s), after_ingest);
@@ -85,7 +104,8 @@ fn ingest_projects_the_dates_it_touched_and_status_shows_them() {
     assert!(out.json()["projection"]["campaign_rows"].as_u64().unwrap_or(0) > 10);
     let failed = scalar(&s, &format!("SELECT count(*) FROM endpoint_completeness WHERE date = DATE '{d}' AND status = 'FAILED'"));
     assert_eq!(failed, 2);
-    let quarantined = scalar(&s, "SELECT count(*) FROM quarantine WHERE endpoint = 'zemanta_report'");
+    let quarantined =
+        scalar(&s, "SELECT count(*) FROM quarantine WHERE endpoint = 'zemanta_report'");
     assert_eq!(quarantined, 3, "every garbage attempt is kept and quarantined");
     let runs = scalar(&s, "SELECT count(*) FROM campaign_index_runs WHERE status = 'partial'");
     assert_eq!(runs, 1);
@@ -108,7 +128,10 @@ fn the_seed_queries_run_against_the_database() {
     let mut config = Fake::config(30);
     config.faults.push(faults::parse(&format!("taboola_report@{d}=502")).expect("fault"));
     let fake = Fake::start(config);
-    expect_code(&run(fake.ingest(&s).args(["--from", &days_ago(5).to_string(), "--to", &d.to_string()])), 1);
+    expect_code(
+        &run(fake.ingest(&s).args(["--from", &days_ago(5).to_string(), "--to", &d.to_string()])),
+        1,
+    );
     let conn = duckdb::Connection::open(s.db()).expect("open");
     let first = format!(
         "SELECT \n  campaign_id,\n  campaign_name,\n  owner,\n  category,\n  media_source,\n  spend_usd,\n  revenue_usd,\n  sessions,\n  clicks,\n  roas\nFROM campaign_index\nWHERE date = '{d}'\nORDER BY revenue_usd DESC;"
@@ -116,18 +139,27 @@ fn the_seed_queries_run_against_the_database() {
     let rows: Vec<(String, Option<String>, Option<f64>, Option<f64>)> = conn
         .prepare(&first)
         .expect("seed query 1")
-        .query_map([], |r| Ok((r.get(0)?, r.get(4)?, r.get::<_, Option<f64>>(5)?, r.get::<_, Option<f64>>(9)?)))
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(4)?, r.get::<_, Option<f64>>(5)?, r.get::<_, Option<f64>>(9)?))
+        })
         .expect("run")
         .collect::<Result<_, _>>()
         .expect("rows");
     assert!(rows.len() > 20);
     let taboola: Vec<_> = rows.iter().filter(|r| r.1.as_deref() == Some("taboola")).collect();
-    assert!(!taboola.is_empty() && taboola.iter().all(|r| r.2.is_none() && r.3.is_none()), "taboola failed that day: spend and roas NULL");
+    assert!(
+        !taboola.is_empty() && taboola.iter().all(|r| r.2.is_none() && r.3.is_none()),
+        "taboola failed that day: spend and roas NULL"
+    );
     assert!(rows.iter().any(|r| r.1.as_deref() == Some("facebook") && r.3.is_some()));
     let second = format!(
         "SELECT \n  c.campaign_id,\n  c.campaign_name,\n  c.media_source,\n  c.revenue_usd as daily_revenue,\n  SUM(s.revenue) as hourly_revenue_total,\n  SUM(s.sessions) as hourly_sessions_total\nFROM campaign_index c\nLEFT JOIN session_hourly_metrics s\n  ON c.campaign_id = s.campaign_id\n  AND c.date = s.date\nWHERE c.date = '{d}'\nGROUP BY c.campaign_id, c.campaign_name, c.media_source, c.revenue_usd;"
     );
-    let joined: i64 = conn.query_row(&format!("SELECT count(*) FROM ({})", second.trim_end_matches(';')), [], |r| r.get(0)).expect("seed query 2");
+    let joined: i64 = conn
+        .query_row(&format!("SELECT count(*) FROM ({})", second.trim_end_matches(';')), [], |r| {
+            r.get(0)
+        })
+        .expect("seed query 2");
     assert!(joined > 20);
     let sessions_match: i64 = conn
         .query_row(
@@ -162,7 +194,13 @@ fn a_killed_reproject_leaves_the_previous_tables_intact() {
     let _fake = messy_lake(&s);
     let before = export(&s);
     for delay_ms in [5u64, 40, 120, 300] {
-        let mut child = s.adlake().arg("reproject").stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("spawn");
+        let mut child = s
+            .adlake()
+            .arg("reproject")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
         std::thread::sleep(Duration::from_millis(delay_ms));
         child.kill().expect("SIGKILL");
         let _ = child.wait();
@@ -194,12 +232,20 @@ fn a_full_reproject_replaces_the_file_unless_it_holds_objects_adlake_does_not_cr
     let kept = inode();
     let out = run(s.adlake().args(["-v", "reproject"]));
     expect_code(&out, 0);
-    assert!(out.stderr.contains("view buyer_roas"), "says which objects made it rebuild in place: {}", out.stderr);
+    assert!(
+        out.stderr.contains("view buyer_roas"),
+        "says which objects made it rebuild in place: {}",
+        out.stderr
+    );
     assert_eq!(inode(), kept);
     assert_eq!(export(&s), before);
     let groups = scalar(&s, "SELECT count(DISTINCT owner) + (count(*) FILTER (WHERE owner IS NULL) > 0)::INTEGER FROM campaign_index");
     assert!(groups > 0);
-    assert_eq!(scalar(&s, "SELECT count(*) FROM buyer_roas"), groups, "the view still reads the rebuilt table");
+    assert_eq!(
+        scalar(&s, "SELECT count(*) FROM buyer_roas"),
+        groups,
+        "the view still reads the rebuilt table"
+    );
 }
 
 #[test]
@@ -207,21 +253,46 @@ fn a_window_projection_reads_earlier_dates_from_the_database_only_while_they_are
     let s = Scratch::new();
     let (old, first, last) = (days_ago(5), days_ago(3), days_ago(1));
     let fake = Fake::start(Fake::config(20));
-    expect_code(&run(fake.ingest(&s).args(["--from", &first.to_string(), "--to", &last.to_string()])), 0);
+    expect_code(
+        &run(fake.ingest(&s).args(["--from", &first.to_string(), "--to", &last.to_string()])),
+        0,
+    );
 
     // Current database: a one-day projection keeps to its day and changes nothing.
     let before = export(&s);
-    let out = run(s.adlake().args(["--json", "reproject", "--from", &last.to_string(), "--to", &last.to_string()]));
+    let out = run(s.adlake().args([
+        "--json",
+        "reproject",
+        "--from",
+        &last.to_string(),
+        "--to",
+        &last.to_string(),
+    ]));
     expect_code(&out, 0);
-    assert_eq!(out.json()["window"], serde_json::json!([last, last]), "a current database is not re-read");
+    assert_eq!(
+        out.json()["window"],
+        serde_json::json!([last, last]),
+        "a current database is not re-read"
+    );
     assert_eq!(export(&s), before);
 
     // An older date arrives late (and that ingest projects it). The dates after it look back at
     // its row counts (expected_min_rows), so they are stale until reprojected.
     expect_code(&run(fake.ingest(&s).args(["--date", &old.to_string()])), 0);
-    let out = run(s.adlake().args(["--json", "reproject", "--from", &last.to_string(), "--to", &last.to_string()]));
+    let out = run(s.adlake().args([
+        "--json",
+        "reproject",
+        "--from",
+        &last.to_string(),
+        "--to",
+        &last.to_string(),
+    ]));
     expect_code(&out, 0);
-    assert_eq!(out.json()["window"], serde_json::json!([first, last]), "widened back to the first stale date");
+    assert_eq!(
+        out.json()["window"],
+        serde_json::json!([first, last]),
+        "widened back to the first stale date"
+    );
     let widened = export(&s);
     expect_code(&run(s.adlake().args(["reproject"])), 0);
     assert_eq!(widened, export(&s), "the widened window equals a full rebuild");
@@ -240,13 +311,25 @@ fn a_reproject_of_dates_the_lake_never_fetched_is_refused_and_changes_nothing() 
     let wrong = s.path().join("typo-lake");
     let out = run(s.adlake_with_lake(&wrong).arg("reproject"));
     expect_code(&out, 2);
-    assert!(out.stderr.contains("no lake at") && out.stderr.contains("typo-lake"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no lake at") && out.stderr.contains("typo-lake"),
+        "{}",
+        out.stderr
+    );
     assert!(!wrong.exists(), "reproject created a lake directory");
     std::fs::create_dir(&wrong).expect("mkdir");
     let out = run(s.adlake_with_lake(&wrong).arg("reproject"));
     expect_code(&out, 2);
-    assert!(out.stderr.contains("holds no events") && out.stderr.contains("typo-lake"), "{}", out.stderr);
-    assert_eq!(scalar(&s, "SELECT count(*) FROM campaign_index"), rows, "the database is untouched");
+    assert!(
+        out.stderr.contains("holds no events") && out.stderr.contains("typo-lake"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        scalar(&s, "SELECT count(*) FROM campaign_index"),
+        rows,
+        "the database is untouched"
+    );
 
     // A window with no fetched report (here a mistyped date; the lake's only events there
     // would be run markers) is refused the same way, also as a dry run.
@@ -255,18 +338,32 @@ fn a_reproject_of_dates_the_lake_never_fetched_is_refused_and_changes_nothing() 
     for extra in [None, Some("--dry-run")] {
         let out = run(s.adlake().arg("reproject").args(extra).args(["--from", typo, "--to", typo]));
         expect_code(&out, 2);
-        assert!(out.stderr.contains(&format!("no fetched reports for {typo}..{typo}")), "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("no fetched reports for {typo}..{typo}")),
+            "{}",
+            out.stderr
+        );
     }
-    let wrong_lake = run(s.adlake_with_lake(&wrong).args(["reproject", "--from", &fetched, "--to", &fetched]));
+    let wrong_lake =
+        run(s.adlake_with_lake(&wrong).args(["reproject", "--from", &fetched, "--to", &fetched]));
     expect_code(&wrong_lake, 2);
     assert!(wrong_lake.stderr.contains("typo-lake"), "{}", wrong_lake.stderr);
-    assert_eq!(scalar(&s, "SELECT count(*) FROM campaign_index"), rows, "the database is untouched");
+    assert_eq!(
+        scalar(&s, "SELECT count(*) FROM campaign_index"),
+        rows,
+        "the database is untouched"
+    );
     expect_code(&run(s.adlake().args(["reproject", "--from", &fetched, "--to", &fetched])), 0);
-    assert_eq!(scalar(&s, "SELECT count(*) FROM campaign_index"), rows, "a window with reports projects as before");
+    assert_eq!(
+        scalar(&s, "SELECT count(*) FROM campaign_index"),
+        rows,
+        "a window with reports projects as before"
+    );
 
     // Reprojecting only reads the lake (it may be a read-only copy): not even a write probe
     // touches its directory.
-    let lake_modified = || std::fs::metadata(s.lake()).and_then(|m| m.modified()).expect("lake mtime");
+    let lake_modified =
+        || std::fs::metadata(s.lake()).and_then(|m| m.modified()).expect("lake mtime");
     let before = lake_modified();
     expect_code(&run(s.adlake().arg("reproject")), 0);
     assert_eq!(lake_modified(), before, "reproject wrote into the lake");
@@ -278,7 +375,21 @@ fn a_reproject_of_dates_the_lake_never_fetched_is_refused_and_changes_nothing() 
 #[test]
 fn bench_reproject_reports_the_median_of_its_rounds() {
     let s = Scratch::new();
-    let out = run(s.adlake().args(["--json", "bench", "reproject", "--days", "2", "--campaigns", "4", "--rounds", "3", "--dir"]).arg(s.path().join("bench")));
+    let out = run(s
+        .adlake()
+        .args([
+            "--json",
+            "bench",
+            "reproject",
+            "--days",
+            "2",
+            "--campaigns",
+            "4",
+            "--rounds",
+            "3",
+            "--dir",
+        ])
+        .arg(s.path().join("bench")));
     expect_code(&out, 0);
     let report = out.json();
     assert_eq!(report["rounds"], 3);
@@ -286,17 +397,31 @@ fn bench_reproject_reports_the_median_of_its_rounds() {
     let rounds = report["per_round"].as_array().expect("per_round");
     assert_eq!(rounds.len(), 3);
     let by = report["reported_round"].as_str().expect("reported_round");
-    let key = ["full_vs_b_per_cpu_s", "full_vs_a_per_cpu_s"].into_iter().find(|k| by.ends_with(k)).expect("ranked by a ratio");
+    let key = ["full_vs_b_per_cpu_s", "full_vs_a_per_cpu_s"]
+        .into_iter()
+        .find(|k| by.ends_with(k))
+        .expect("ranked by a ratio");
     let ratio = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
     let mut ratios: Vec<f64> = rounds.iter().map(|r| ratio(&r[key])).collect();
     ratios.sort_by(f64::total_cmp);
-    assert!(ratio(&report[key]).total_cmp(&ratios[1]).is_eq(), "reported {} is not the median of {ratios:?}", report[key]);
-    let same_round = rounds.iter().find(|r| ratio(&r[key]).total_cmp(&ratio(&report[key])).is_eq()).expect("a round with the reported ratio");
+    assert!(
+        ratio(&report[key]).total_cmp(&ratios[1]).is_eq(),
+        "reported {} is not the median of {ratios:?}",
+        report[key]
+    );
+    let same_round = rounds
+        .iter()
+        .find(|r| ratio(&r[key]).total_cmp(&ratio(&report[key])).is_eq())
+        .expect("a round with the reported ratio");
     assert_eq!(same_round["full_cpu_s"], report["full"]["cpu_s"], "the figures are that round's");
     for one_day in ["one_day", "one_day_again"] {
         let fraction = ratio(&report[one_day]["fraction_of_full"]);
         assert!(fraction.is_finite() && fraction > 0.0, "{one_day}: {}", report[one_day]);
-        assert_eq!(same_round[format!("{one_day}_fraction_of_full")], report[one_day]["fraction_of_full"], "{one_day} of that round");
+        assert_eq!(
+            same_round[format!("{one_day}_fraction_of_full")],
+            report[one_day]["fraction_of_full"],
+            "{one_day} of that round"
+        );
     }
 
     // Each side's fastest round, and the ratio of those.
@@ -305,12 +430,19 @@ fn bench_reproject_reports_the_median_of_its_rounds() {
     assert_eq!(ratio(&best["full_cpu_s"]), fastest("full_cpu_s"), "{best}");
     assert_eq!(ratio(&best["baseline_a_cpu_s"]), fastest("baseline_a_cpu_s"), "{best}");
     let per_cpu = |mb: f64, cpu: f64| mb / cpu;
-    let expected = per_cpu(ratio(&report["body_mb"]), fastest("full_cpu_s")) / per_cpu(ratio(&report["baseline_a_decompress_parse"]["mb"]), fastest("baseline_a_cpu_s"));
-    assert!((ratio(&best["full_vs_a_per_cpu_s"]) - expected).abs() <= 1e-9 * expected, "{best} against {expected}");
+    let expected = per_cpu(ratio(&report["body_mb"]), fastest("full_cpu_s"))
+        / per_cpu(ratio(&report["baseline_a_decompress_parse"]["mb"]), fastest("baseline_a_cpu_s"));
+    assert!(
+        (ratio(&best["full_vs_a_per_cpu_s"]) - expected).abs() <= 1e-9 * expected,
+        "{best} against {expected}"
+    );
     if rounds.iter().all(|r| r["baseline_b_cpu_s"].is_number()) {
         assert_eq!(ratio(&best["baseline_b_cpu_s"]), fastest("baseline_b_cpu_s"), "{best}");
         assert!(best["full_vs_b_per_cpu_s"].is_number(), "{best}");
     } else {
-        assert!(best["full_vs_b_per_cpu_s"].is_null(), "no ratio to a baseline that did not run: {best}");
+        assert!(
+            best["full_vs_b_per_cpu_s"].is_null(),
+            "no ratio to a baseline that did not run: {best}"
+        );
     }
 }

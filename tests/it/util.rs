@@ -38,7 +38,11 @@ impl Scratch {
     pub fn adlake_with_lake(&self, lake: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_adlake"));
         for (k, _) in std::env::vars() {
-            if k.starts_with("ADLAKE_") || k.starts_with("STRATEGIS_") || k.starts_with("AWS_") || k == "RUST_LOG" {
+            if k.starts_with("ADLAKE_")
+                || k.starts_with("STRATEGIS_")
+                || k.starts_with("AWS_")
+                || k == "RUST_LOG"
+            {
                 cmd.env_remove(k);
             }
         }
@@ -60,18 +64,31 @@ impl Output {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout_text(), self.stderr))
+        serde_json::from_slice(&self.stdout).unwrap_or_else(|e| {
+            panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout_text(), self.stderr)
+        })
     }
 }
 
 pub fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("spawn adlake");
-    Output { code: out.status.code().unwrap_or(-1), stdout: out.stdout, stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 #[track_caller]
 pub fn expect_code(out: &Output, code: i32) {
-    assert_eq!(out.code, code, "exit code {} (expected {code})\n--- stdout\n{}\n--- stderr\n{}", out.code, out.stdout_text(), out.stderr);
+    assert_eq!(
+        out.code,
+        code,
+        "exit code {} (expected {code})\n--- stdout\n{}\n--- stderr\n{}",
+        out.code,
+        out.stdout_text(),
+        out.stderr
+    );
 }
 
 pub fn today() -> NaiveDate {
@@ -95,7 +112,11 @@ impl Fake {
     pub fn start(mut config: FakeConfig) -> Fake {
         config.email = EMAIL.into();
         config.password = PASSWORD.into();
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
         let fake = rt.block_on(FakeUpstream::start(config, "127.0.0.1:0")).expect("fake upstream");
         Fake { fake, rt }
     }

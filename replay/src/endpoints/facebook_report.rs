@@ -9,7 +9,10 @@ pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
         let purchases = match r.get("actions").and_then(Json::as_array) {
             Some(actions) => actions
                 .iter()
-                .find(|a| a.get("action_type").and_then(Json::as_str) == Some("offsite_conversion.fb_pixel_purchase"))
+                .find(|a| {
+                    a.get("action_type").and_then(Json::as_str)
+                        == Some("offsite_conversion.fb_pixel_purchase")
+                })
                 .map(|a| count(a, "value"))
                 .transpose()?
                 .flatten(),

@@ -9,6 +9,10 @@ pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
         (rows_at(v, &["/data", ""])?, if v.is_array() { "" } else { "/data" })
     };
     Ok(each_row(rows, prefix, |r| {
-        Ok(SourceRow { strategis_id: text(r, "strategisCampaignId"), rpc: decimal(r, "rpc")?, ..Default::default() })
+        Ok(SourceRow {
+            strategis_id: text(r, "strategisCampaignId"),
+            rpc: decimal(r, "rpc")?,
+            ..Default::default()
+        })
     }))
 }

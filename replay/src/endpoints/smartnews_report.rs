@@ -8,7 +8,8 @@ pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
     let mut out = Decoded::default();
     for (ci, c) in campaigns.iter().enumerate() {
         let meta = c.get("metadata").unwrap_or(&Json::Null);
-        let breakdown = c.get("metrics_breakdown").and_then(Json::as_array).map_or(&[][..], Vec::as_slice);
+        let breakdown =
+            c.get("metrics_breakdown").and_then(Json::as_array).map_or(&[][..], Vec::as_slice);
         for (bi, b) in breakdown.iter().enumerate() {
             let locator = format!("/data/{ci}/metrics_breakdown/{bi}");
             let row = (|| -> Result<SourceRow, String> {

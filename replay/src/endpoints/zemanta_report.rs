@@ -20,7 +20,13 @@ pub fn decode(body: &[u8]) -> Result<Decoded<'static>, DecodeError> {
                 continue;
             }
         };
-        let r = Json::Object(headers.iter().zip(record.iter()).map(|(h, v)| (Cow::Borrowed(h), Json::String(Cow::Borrowed(v)))).collect());
+        let r = Json::Object(
+            headers
+                .iter()
+                .zip(record.iter())
+                .map(|(h, v)| (Cow::Borrowed(h), Json::String(Cow::Borrowed(v))))
+                .collect(),
+        );
         let row = (|| -> Result<SourceRow<'_>, String> {
             Ok(SourceRow {
                 locator: locator.as_str().into(),
