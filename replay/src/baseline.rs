@@ -5,7 +5,7 @@
 
 use adlake_raw::BodyHash;
 
-use crate::registry::BodyFormat;
+use crate::contract::Format as BodyFormat;
 
 /// Decompresses (and verifies) every body, then parses it into the borrowed document
 /// ([`crate::json::Json`]) the projector decodes from. CSV bodies are only decompressed.

@@ -49,6 +49,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "0005_lineage_shared_by_snapshots",
         sql: include_str!("../../migrations/0005_lineage_shared_by_snapshots.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_quarantine_rows",
+        sql: include_str!("../../migrations/0006_quarantine_rows.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -12,6 +12,8 @@ use std::sync::Arc;
 pub use crate::json::Json;
 use rust_decimal::Decimal;
 
+pub use crate::contract::RowError;
+
 /// One row of one endpoint's body, in the projector's vocabulary. Only what the body said is
 /// filled in; merging decides what wins. Text borrows from the body (`'b`) unless it had to be
 /// unescaped or converted: a day's bodies hold millions of short ids and names.
@@ -77,71 +79,26 @@ impl SourceRow<'_> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Decoded<'b> {
     pub rows: Vec<SourceRow<'b>>,
-    pub bad_rows: Vec<(String, String)>,
+    pub bad_rows: Vec<BadRow>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct DecodeError(pub String);
-
-pub type FieldResult<T> = Result<Option<T>, String>;
-
-/// An endpoint's row array that the projector streams out of the parser
-/// ([`Json::parse_streaming`]) instead of keeping it as a tree, and how one row decodes.
-#[derive(Debug, Clone, Copy)]
-pub struct StreamedRows {
-    /// Object keys from the root to the array: the first place both the endpoint's decoder
-    /// and [`crate::registry::row_array`] look for rows.
-    pub path: &'static [&'static str],
-    /// Decodes one row into a default row (written in place: a row is hundreds of bytes,
-    /// and it is moved into the rows vector only once).
-    pub fill: for<'b> fn(&Json<'b>, &mut SourceRow<'b>) -> Result<(), String>,
+/// A row of a body that could not be read, and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRow {
+    pub locator: String,
+    pub error: RowError,
 }
 
-impl StreamedRows {
-    /// The JSON pointer of the array (`/data/data`): its rows' locator prefix.
-    pub fn pointer(&self) -> String {
-        self.path
-            .iter()
-            .map(|key| format!("/{}", key.replace('~', "~0").replace('/', "~1")))
-            .collect()
-    }
-}
-
-pub fn parse_json(body: &[u8]) -> Result<Json<'_>, DecodeError> {
-    Json::parse(body).map_err(|e| DecodeError(format!("not JSON: {e}")))
-}
-
-/// The first array found at one of `pointers`.
-pub fn rows_at<'a, 'b>(
-    value: &'a Json<'b>,
-    pointers: &[&str],
-) -> Result<&'a Vec<Json<'b>>, DecodeError> {
-    pointers
-        .iter()
-        .find_map(|p| value.pointer(p).and_then(Json::as_array))
-        .ok_or_else(|| DecodeError(format!("no row array at {}", pointers.join(" or "))))
-}
-
-/// Decodes each row with `f`, collecting per-row failures instead of failing the body. Sets
-/// each row's locator (`{prefix}/{index}`).
-pub fn each_row<'b>(
-    rows: &[Json<'b>],
-    prefix: &str,
-    f: impl Fn(&Json<'b>) -> Result<SourceRow<'b>, String>,
-) -> Decoded<'b> {
-    let mut out = RowCollector::new(prefix, rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        out.push(i, f(row));
-    }
-    out.finish()
-}
-
-/// [`each_row`] one row at a time, for rows that arrive one by one (streamed out of the
-/// parser): the same locators, the same split into rows and bad rows.
+/// Collects the rows of one array as they are read, each with its locator
+/// (`{prefix}/{index}`), split into rows and bad rows.
 pub struct RowCollector<'b> {
     out: Decoded<'b>,
     prefix: Arc<str>,
+    /// Keep the rows read, or only count them (ingest reads a body to judge it, and a body
+    /// may be a hundred megabytes of rows).
+    keep: bool,
+    /// Rows read, kept or not.
+    good: usize,
 }
 
 impl<'b> RowCollector<'b> {
@@ -150,41 +107,52 @@ impl<'b> RowCollector<'b> {
         RowCollector {
             out: Decoded { rows: Vec::with_capacity(capacity), bad_rows: Vec::new() },
             prefix: Arc::from(prefix),
+            keep: true,
+            good: 0,
         }
     }
 
-    /// Item `index` of the array, decoded.
-    pub fn push(&mut self, index: usize, row: Result<SourceRow<'b>, String>) {
-        let locator = Locator::indexed(&self.prefix, index);
+    /// A collector that counts the rows it is given and keeps only the bad ones.
+    pub fn counting(prefix: &str) -> Self {
+        RowCollector { keep: false, ..RowCollector::new(prefix, 0) }
+    }
+
+    /// Item `index` of the array, read.
+    pub fn push(&mut self, index: usize, row: Result<SourceRow<'b>, RowError>) {
+        self.push_at(Locator::indexed(&self.prefix, index), row);
+    }
+
+    /// A row read from anywhere in the body (a nested array's item), at `locator`.
+    pub fn push_at(&mut self, locator: Locator, row: Result<SourceRow<'b>, RowError>) {
         match row {
             Ok(mut r) => {
-                r.locator = locator;
-                self.out.rows.push(r);
+                self.good += 1;
+                if self.keep {
+                    r.locator = locator;
+                    self.out.rows.push(r);
+                }
             }
-            Err(e) => self.out.bad_rows.push((locator.to_string(), e)),
+            Err(error) => self.out.bad_rows.push(BadRow { locator: locator.to_string(), error }),
         }
     }
 
-    /// Item `index` of the array, decoded by `fill` into a default row in place.
-    pub fn push_filled(
-        &mut self,
-        index: usize,
-        fill: impl FnOnce(&mut SourceRow<'b>) -> Result<(), String>,
-    ) {
-        self.out.rows.push(SourceRow {
-            locator: Locator::indexed(&self.prefix, index),
-            ..Default::default()
-        });
-        let Some(row) = self.out.rows.last_mut() else { return };
-        if let Err(e) = fill(row) {
-            if let Some(row) = self.out.rows.pop() {
-                self.out.bad_rows.push((row.locator.to_string(), e));
-            }
-        }
+    /// Rows read so far, good and bad.
+    pub fn len(&self) -> usize {
+        self.good + self.out.bad_rows.len()
     }
 
-    pub fn finish(self) -> Decoded<'b> {
-        self.out
+    /// Good rows read so far, kept or only counted.
+    pub fn good(&self) -> usize {
+        self.good
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The rows (none when only counting) and the bad rows, and how many good rows there were.
+    pub fn finish(self) -> (Decoded<'b>, usize) {
+        (self.out, self.good)
     }
 }
 
@@ -317,27 +285,94 @@ fn trim(s: &str) -> &str {
     }
 }
 
-fn present<'a, 'b>(row: &'a Json<'b>, field: &str) -> Option<&'a Json<'b>> {
-    row.get(field).filter(|v| !v.is_null())
+/// One field's value as a body gave it: what the readers below read. Strings borrow from the
+/// body unless they had to be unescaped; arrays and objects are kept as their JSON text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'b> {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(Cow<'b, str>),
+    /// An array or an object, as JSON text.
+    Composite(Cow<'b, str>),
 }
 
-pub fn text<'b>(row: &Json<'b>, field: &str) -> Option<Cow<'b, str>> {
-    match present(row, field)? {
-        Json::String(s) if trim(s).is_empty() => None,
-        Json::String(Cow::Borrowed(s)) => Some(Cow::Borrowed(trim(s))),
-        Json::String(Cow::Owned(s)) => Some(Cow::Owned(trim(s).to_owned())),
-        Json::Number(n) => Some(Cow::Owned(n.to_string())),
-        Json::Bool(b) => Some(Cow::Owned(b.to_string())),
+impl<'b> Value<'b> {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The value of a parsed document node.
+    pub fn of(node: &Json<'b>) -> Value<'b> {
+        match node {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => Value::Number(n.clone()),
+            Json::String(s) => Value::String(s.clone()),
+            composite => Value::Composite(Cow::Owned(composite.to_string())),
+        }
+    }
+
+    /// A scalar of a `serde_json` document; arrays and objects as their text.
+    pub fn of_json(value: &serde_json::Value) -> Value<'static> {
+        match value {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => Value::Number(n.clone()),
+            serde_json::Value::String(s) => Value::String(Cow::Owned(s.clone())),
+            composite => Value::Composite(Cow::Owned(composite.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for Value<'_> {
+    /// As JSON text.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Number(n) => write!(f, "{n}"),
+            Value::String(s) => write!(f, "{}", serde_json::Value::String(s.to_string())),
+            Value::Composite(text) => f.write_str(text),
+        }
+    }
+}
+
+/// A value as an error message shows it: its JSON text, cut short.
+pub fn shown(value: &Value<'_>) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
+/// Text from a string, number or boolean; empty text (after trimming) is no value.
+pub fn text<'b>(value: &Value<'b>) -> Option<Cow<'b, str>> {
+    match value {
+        Value::String(s) if trim(s).is_empty() => None,
+        Value::String(Cow::Borrowed(s)) => Some(Cow::Borrowed(trim(s))),
+        Value::String(Cow::Owned(s)) => Some(Cow::Owned(trim(s).to_owned())),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Owned(b.to_string())),
         _ => None,
     }
 }
 
 /// Exact decimal from a JSON number or a string, with `,` thousands separators allowed.
-pub fn decimal(row: &Json<'_>, field: &str) -> FieldResult<Decimal> {
-    let Some(v) = present(row, field) else { return Ok(None) };
+/// `null` and empty text are no value.
+pub fn money(field: &'static str, value: &Value<'_>) -> Result<Option<Decimal>, RowError> {
     let mut float_text = ryu::Buffer::new();
-    let raw = match v {
-        Json::Number(n) => match (n.as_i64(), n.as_f64()) {
+    let raw = match value {
+        Value::Null => return Ok(None),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
             (Some(i), _) => return bounded_money(field, Decimal::from(i)),
             // The text serde_json prints for a float (it prints with ryu too), without a
             // String and the formatting machinery.
@@ -346,29 +381,35 @@ pub fn decimal(row: &Json<'_>, field: &str) -> FieldResult<Decimal> {
             }
             _ => Cow::Owned(n.to_string()),
         },
-        Json::String(s) if trim(s).is_empty() => return Ok(None),
-        Json::String(s) if s.contains(',') => Cow::Owned(trim(s).replace(',', "")),
-        Json::String(s) => Cow::Borrowed(trim(s)),
-        other => return Err(format!("{field}: {other} is not a number")),
+        Value::String(s) if trim(s).is_empty() => return Ok(None),
+        Value::String(s) if s.contains(',') => Cow::Owned(trim(s).replace(',', "")),
+        Value::String(s) => Cow::Borrowed(trim(s)),
+        other => {
+            return Err(RowError::Invalid { field, value: shown(other), expected: "a number" })
+        }
     };
-    bounded_money(
-        field,
-        parse_decimal(&raw).ok_or_else(|| format!("{field}: `{raw}` is not a number"))?,
-    )
+    match parse_decimal(&raw) {
+        Some(d) => bounded_money(field, d),
+        None => Err(RowError::Invalid { field, value: shown(value), expected: "a number" }),
+    }
 }
 
 /// 10^12: money is stored as DECIMAL(18,6), below that in magnitude. A row with a larger value
 /// is a bad row, so that sums of good values stay far from Decimal's range.
 const MONEY_LIMIT: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0);
 
-fn bounded_money(field: &str, value: Decimal) -> FieldResult<Decimal> {
+fn bounded_money(field: &'static str, value: Decimal) -> Result<Option<Decimal>, RowError> {
     // A mantissa below the limit is a value below it (the scale only divides): one integer
     // comparison instead of Decimal's, which rescales first.
     if value.mantissa().unsigned_abs() < MONEY_LIMIT.mantissa().unsigned_abs() {
         return Ok(Some(value));
     }
     if value.abs() >= MONEY_LIMIT {
-        return Err(format!("{field}: {value} is beyond what DECIMAL(18,6) holds"));
+        return Err(RowError::OutOfRange {
+            field,
+            value: value.to_string(),
+            limit: "what DECIMAL(18,6) holds",
+        });
     }
     Ok(Some(value))
 }
@@ -378,9 +419,13 @@ fn bounded_money(field: &str, value: Decimal) -> FieldResult<Decimal> {
 /// [`sum_opt`] saturates there instead of wrapping or panicking.
 const COUNT_LIMIT: i64 = 1_000_000_000_000_000;
 
-fn bounded_count(field: &str, count: i64) -> FieldResult<i64> {
+fn bounded_count(field: &'static str, count: i64) -> Result<Option<i64>, RowError> {
     if count.unsigned_abs() >= COUNT_LIMIT as u64 {
-        return Err(format!("{field}: {count} is beyond any count this pipeline stores (10^15)"));
+        return Err(RowError::OutOfRange {
+            field,
+            value: count.to_string(),
+            limit: "any count this pipeline stores (10^15)",
+        });
     }
     Ok(Some(count))
 }
@@ -411,9 +456,9 @@ fn plain_decimal(raw: &str) -> Option<Decimal> {
 }
 
 /// A count: an integer, or an integral float (`23.0`), from a number or a string.
-pub fn count(row: &Json<'_>, field: &str) -> FieldResult<i64> {
-    match present(row, field) {
-        Some(Json::Number(n)) => {
+pub fn count(field: &'static str, value: &Value<'_>) -> Result<Option<i64>, RowError> {
+    match value {
+        Value::Number(n) => {
             if let Some(i) = n.as_i64() {
                 return bounded_count(field, i);
             }
@@ -427,39 +472,59 @@ pub fn count(row: &Json<'_>, field: &str) -> FieldResult<i64> {
             }
         }
         // Most counts arrive as strings of plain digits: no need for a decimal parse.
-        Some(Json::String(s)) => {
+        Value::String(s) => {
             let digits = trim(s);
             let unsigned = digits.strip_prefix('-').unwrap_or(digits);
             if (1..=18).contains(&unsigned.len()) && unsigned.bytes().all(|b| b.is_ascii_digit()) {
-                let count =
-                    digits.parse().map_err(|_| format!("{field}: `{digits}` is out of range"))?;
+                let count = digits.parse().map_err(|_| RowError::OutOfRange {
+                    field,
+                    value: digits.to_owned(),
+                    limit: "a 64-bit count",
+                })?;
                 return bounded_count(field, count);
             }
         }
         _ => {}
     }
-    let Some(d) = decimal(row, field)? else { return Ok(None) };
-    if d.fract().is_zero() {
-        use rust_decimal::prelude::ToPrimitive;
-        bounded_count(
-            field,
-            d.trunc().to_i64().ok_or_else(|| format!("{field}: {d} is out of range"))?,
-        )
-    } else {
-        Err(format!("{field}: {d} is not a whole count"))
+    let Some(d) = money(field, value).map_err(|e| match e {
+        RowError::Invalid { field, value, .. } => {
+            RowError::Invalid { field, value, expected: "a whole count" }
+        }
+        other => other,
+    })?
+    else {
+        return Ok(None);
+    };
+    if !d.fract().is_zero() {
+        return Err(RowError::Invalid { field, value: shown(value), expected: "a whole count" });
+    }
+    use rust_decimal::prelude::ToPrimitive;
+    match d.trunc().to_i64() {
+        Some(n) => bounded_count(field, n),
+        None => Err(RowError::OutOfRange { field, value: d.to_string(), limit: "a 64-bit count" }),
     }
 }
 
-/// `YYYY-MM-DD`, optionally followed by a time (`2025-11-23 00:00:00.0`).
-pub fn date(row: &Json<'_>, field: &str) -> FieldResult<chrono::NaiveDate> {
-    if let Some(day) = present(row, field).and_then(Json::as_str).and_then(iso_day) {
+/// `YYYY-MM-DD`, optionally followed by a time (`2025-11-23 00:00:00.0`). `Err` carries
+/// nothing: the caller names the field.
+pub fn date(value: &Value<'_>) -> Result<Option<chrono::NaiveDate>, ()> {
+    if let Some(day) = value.as_str().and_then(iso_day) {
         return Ok(Some(day));
     }
-    let Some(s) = text(row, field) else { return Ok(None) };
+    let Some(s) = text(value) else { return Ok(None) };
     let day = s.get(..10).unwrap_or(&s);
-    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
-        .map(Some)
-        .map_err(|_| format!("{field}: `{s}` is not a date"))
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map(Some).map_err(|_| ())
+}
+
+/// `YYYY-MM-DD HH…` (or `YYYY-MM-DDTHH…`): the date and the hour.
+pub fn date_hour(value: &Value<'_>) -> Result<Option<(chrono::NaiveDate, u8)>, ()> {
+    let Some(day) = date(value)? else { return Ok(None) };
+    let s = value.as_str().map(trim).ok_or(())?;
+    let hour = s.get(11..13).filter(|_| matches!(s.as_bytes().get(10), Some(b' ' | b'T')));
+    match hour.and_then(|h| h.parse::<u8>().ok()).filter(|h| *h < 24) {
+        Some(h) => Ok(Some((day, h))),
+        None => Err(()),
+    }
 }
 
 /// The common case of [`date`] without a format parser: `YYYY-MM-DD`, then anything.
@@ -505,17 +570,27 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The money in `field` of `row` (absent: none), errors as text.
+    fn dec(row: &Json<'_>, field: &'static str) -> Result<Option<Decimal>, String> {
+        row.get(field).map_or(Ok(None), |v| money(field, &Value::of(v))).map_err(|e| e.to_string())
+    }
+
+    /// The count in `field` of `row` (absent: none), errors as text.
+    fn cnt(row: &Json<'_>, field: &'static str) -> Result<Option<i64>, String> {
+        row.get(field).map_or(Ok(None), |v| count(field, &Value::of(v))).map_err(|e| e.to_string())
+    }
+
     #[test]
     fn money_and_counts_stop_just_below_their_limits() {
         assert_eq!(MONEY_LIMIT, Decimal::from(1_000_000_000_000i64));
         let text = json!({"m": "999999999999.999999", "big": 1_000_000_000_000i64, "neg": "-1,000,000,000,000", "c": "999999999999999", "cbig": 1_000_000_000_000_000i64, "cneg": "-1000000000000000"}).to_string();
         let row = Json::parse(text.as_bytes()).unwrap();
-        assert!(decimal(&row, "m").unwrap().is_some());
-        assert!(decimal(&row, "big").unwrap_err().contains("DECIMAL(18,6)"));
-        assert!(decimal(&row, "neg").is_err());
-        assert_eq!(count(&row, "c").unwrap(), Some(999_999_999_999_999));
-        assert!(count(&row, "cbig").unwrap_err().contains("10^15"));
-        assert!(count(&row, "cneg").is_err());
+        assert!(dec(&row, "m").unwrap().is_some());
+        assert!(dec(&row, "big").unwrap_err().contains("DECIMAL(18,6)"));
+        assert!(dec(&row, "neg").is_err());
+        assert_eq!(cnt(&row, "c").unwrap(), Some(999_999_999_999_999));
+        assert!(cnt(&row, "cbig").unwrap_err().contains("10^15"));
+        assert!(cnt(&row, "cneg").is_err());
         assert_eq!(
             sum_opt(Some(i64::MAX), Some(1)),
             Some(i64::MAX),
@@ -527,24 +602,24 @@ mod tests {
     fn reads_numbers_the_way_upstreams_send_them() {
         let text = json!({"a": "1,082.41", "b": 171.2, "c": "23.0", "d": 0, "e": null, "f": "", "g": "x", "h": 23.5}).to_string();
         let row = Json::parse(text.as_bytes()).unwrap();
-        assert_eq!(decimal(&row, "a").unwrap().map(|d| d.to_string()), Some("1082.41".into()));
-        assert_eq!(decimal(&row, "b").unwrap().map(|d| d.to_string()), Some("171.2".into()));
-        assert_eq!(count(&row, "c").unwrap(), Some(23));
-        assert_eq!(count(&row, "d").unwrap(), Some(0), "zero is zero");
-        assert_eq!(count(&row, "e").unwrap(), None, "null is NULL");
-        assert_eq!(count(&row, "missing").unwrap(), None);
-        assert_eq!(decimal(&row, "f").unwrap(), None);
-        assert!(decimal(&row, "g").is_err());
-        assert!(count(&row, "h").is_err());
+        assert_eq!(dec(&row, "a").unwrap().map(|d| d.to_string()), Some("1082.41".into()));
+        assert_eq!(dec(&row, "b").unwrap().map(|d| d.to_string()), Some("171.2".into()));
+        assert_eq!(cnt(&row, "c").unwrap(), Some(23));
+        assert_eq!(cnt(&row, "d").unwrap(), Some(0), "zero is zero");
+        assert_eq!(cnt(&row, "e").unwrap(), None, "null is NULL");
+        assert_eq!(cnt(&row, "missing").unwrap(), None);
+        assert_eq!(dec(&row, "f").unwrap(), None);
+        assert!(dec(&row, "g").is_err());
+        assert!(cnt(&row, "h").is_err());
         let text = json!({"a": "0042", "b": "-7", "c": " 12 ", "d": "999999999999999999", "e": "9999999999999999999", "f": "-", "g": "1,234"}).to_string();
         let row = Json::parse(text.as_bytes()).unwrap();
-        assert_eq!(count(&row, "a").unwrap(), Some(42));
-        assert_eq!(count(&row, "b").unwrap(), Some(-7));
-        assert_eq!(count(&row, "c").unwrap(), Some(12));
-        assert!(count(&row, "d").unwrap_err().contains("10^15"), "within i64, beyond any count");
-        assert!(count(&row, "e").is_err(), "beyond i64: out of range, as through the decimal path");
-        assert!(count(&row, "f").is_err());
-        assert_eq!(count(&row, "g").unwrap(), Some(1234));
+        assert_eq!(cnt(&row, "a").unwrap(), Some(42));
+        assert_eq!(cnt(&row, "b").unwrap(), Some(-7));
+        assert_eq!(cnt(&row, "c").unwrap(), Some(12));
+        assert!(cnt(&row, "d").unwrap_err().contains("10^15"), "within i64, beyond any count");
+        assert!(cnt(&row, "e").is_err(), "beyond i64: out of range, as through the decimal path");
+        assert!(cnt(&row, "f").is_err());
+        assert_eq!(cnt(&row, "g").unwrap(), Some(1234));
     }
 
     #[test]
@@ -629,9 +704,9 @@ mod tests {
             let printed = serde_json::Number::from_f64(f).unwrap().to_string();
             let expected = parse_decimal(&printed);
             let money = expected.filter(|d| d.abs() < MONEY_LIMIT);
-            prop_assert_eq!(decimal(&row, "v").ok().flatten(), money, "{}", printed);
+            prop_assert_eq!(dec(&row, "v").ok().flatten(), money, "{}", printed);
             let whole = expected.filter(|d| d.fract().is_zero()).and_then(|d| d.trunc().to_i64()).filter(|c| c.unsigned_abs() < COUNT_LIMIT as u64);
-            prop_assert_eq!(count(&row, "v").ok().flatten(), whole, "{}", printed);
+            prop_assert_eq!(cnt(&row, "v").ok().flatten(), whole, "{}", printed);
         }
     }
 
@@ -660,13 +735,18 @@ mod tests {
     }
 
     #[test]
-    fn dates_may_carry_a_time() {
-        let text = json!({"d": "2025-11-23 00:00:00.0", "bad": "23/11/2025"}).to_string();
+    fn dates_may_carry_a_time_and_hours_come_from_it() {
+        let text = json!({"d": "2025-11-23 00:00:00.0", "h": "2025-11-23 06:00:00", "t": "2025-11-23T23:59:00Z", "bad": "23/11/2025", "nohour": "2025-11-23"}).to_string();
         let row = Json::parse(text.as_bytes()).unwrap();
-        assert_eq!(
-            date(&row, "d").unwrap(),
-            Some(chrono::NaiveDate::from_ymd_opt(2025, 11, 23).unwrap())
+        let day = chrono::NaiveDate::from_ymd_opt(2025, 11, 23);
+        assert_eq!(date(&Value::of(row.get("d").unwrap())).unwrap(), day);
+        assert!(date(&Value::of(row.get("bad").unwrap())).is_err());
+        assert_eq!(date_hour(&Value::of(row.get("h").unwrap())).unwrap(), day.map(|d| (d, 6)));
+        assert_eq!(date_hour(&Value::of(row.get("t").unwrap())).unwrap(), day.map(|d| (d, 23)));
+        assert!(
+            date_hour(&Value::of(row.get("nohour").unwrap())).is_err(),
+            "an hour field without its hour"
         );
-        assert!(date(&row, "bad").is_err());
+        assert_eq!(date_hour(&Value::Null).unwrap(), None);
     }
 }

@@ -4,8 +4,10 @@
 //! comes from event envelopes.
 
 pub mod baseline;
+pub mod body;
 pub mod chunks;
 pub mod columns;
+pub mod contract;
 pub mod db;
 pub mod decode;
 pub mod endpoints;

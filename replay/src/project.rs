@@ -26,18 +26,16 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
+use crate::body::{self, NextPage, Probe};
 use crate::column;
 use crate::columns::Columns;
-use crate::decode::{Decoded, Locator, RowCollector, SourceRow, StreamedRows};
+use crate::decode::{Decoded, Locator, SourceRow};
 use crate::endpoint_id;
-use crate::registry::{
-    probe_csv, probe_streamed, probe_value, BodyDecoder, EndpointId, EndpointSpec, NextPage, Probe,
-    ENDPOINTS,
-};
+use crate::registry::{EndpointId, EndpointSpec, Pagination, ENDPOINTS};
 
 /// Bumped whenever a rule changes what a projection produces, or how its fingerprints are
 /// taken (a database projected by another version is rebuilt whole by its next projection).
-pub const PROJECTOR_VERSION: &str = "adlake-projector/6";
+pub const PROJECTOR_VERSION: &str = "adlake-projector/7";
 /// Days before a projected range that are read for `expected_min_rows` and lookups.
 pub const CONTEXT_DAYS: u64 = 7;
 
@@ -343,6 +341,8 @@ pub struct QuarantineRow {
     pub endpoint: String,
     pub date: NaiveDate,
     pub body_sha256: Option<String>,
+    /// The row that could not be read; `None` when the whole body is quarantined.
+    pub locator: Option<String>,
     pub error: String,
 }
 
@@ -398,12 +398,12 @@ struct RowRef {
     row: usize,
 }
 
-/// One event's body, parsed once: what it says about itself, and its rows when it is data.
+/// One event's body, read once: what it says about itself, and its rows when it is data.
 #[derive(Debug, PartialEq)]
 struct Parsed<'e> {
     probe: Probe,
-    /// Decoded only for a 2xx data page.
-    decoded: Option<Result<Decoded<'e>, String>>,
+    /// Only for a 2xx data page.
+    decoded: Option<Decoded<'e>>,
 }
 
 /// The http events of one date, sorted, each parsed once.
@@ -426,10 +426,7 @@ impl<'e> DayData<'e> {
     }
 
     fn source_row(&self, r: RowRef) -> Option<&SourceRow<'_>> {
-        match &self.parsed[r.event].decoded {
-            Some(Ok(d)) => d.rows.get(r.row),
-            _ => None,
-        }
+        self.parsed[r.event].decoded.as_ref()?.rows.get(r.row)
     }
 
     fn locator(&self, r: RowRef) -> Locator {
@@ -454,79 +451,21 @@ fn index_by_id(events: &[&Event]) -> Vec<u32> {
 
 fn parse_event(e: &Event) -> Parsed<'_> {
     let (Some(h), Some(spec)) = (&e.envelope.http, crate::endpoint(&e.envelope.source)) else {
-        return Parsed::unparseable("not an http event of a known endpoint".into());
+        let detail = "not an http event of a known endpoint".to_owned();
+        return Parsed { probe: Probe::Rejected { detail }, decoded: None };
     };
     let status = h.status.unwrap_or(0);
+    if e.envelope.body.is_some() && e.body.is_none() {
+        // The lake could not give its bytes back as they were stored (a failed hash check).
+        let detail = "its bytes failed their hash check, or it is missing".to_owned();
+        return Parsed {
+            probe: Probe::Broken { error: crate::contract::BodyError::Unreadable { detail } },
+            decoded: None,
+        };
+    }
     let body = e.body.as_deref().unwrap_or_default();
-    let limit = limit_of(&h.url);
-    spec.streamed_rows()
-        .and_then(|rows| parse_streamed(spec, rows, status, body, h.page, limit))
-        .unwrap_or_else(|| parse_whole(spec, status, body, h.page, limit))
-}
-
-impl Parsed<'_> {
-    fn unparseable(detail: String) -> Self {
-        Parsed { probe: Probe::Unparseable { detail }, decoded: None }
-    }
-
-    /// Whether the rows count: data, with a 2xx status.
-    fn is_data(probe: &Probe, status: u16) -> bool {
-        matches!(probe, Probe::Data { .. }) && (200..300).contains(&status)
-    }
-}
-
-/// One body of `spec`, parsed whole and decoded from the tree.
-fn parse_whole<'e>(
-    spec: &EndpointSpec,
-    status: u16,
-    body: &'e [u8],
-    page: u32,
-    limit: u32,
-) -> Parsed<'e> {
-    match spec.decoder {
-        BodyDecoder::Csv(decode) => {
-            let probe = probe_csv(body);
-            let decoded = Parsed::is_data(&probe, status).then(|| decode(body).map_err(|e| e.0));
-            Parsed { probe, decoded }
-        }
-        BodyDecoder::Json(decode) => match crate::json::Json::parse(body) {
-            Err(e) => Parsed::unparseable(format!("not JSON: {e}")),
-            Ok(value) => {
-                let probe = probe_value(spec, status, &value, page, limit);
-                let decoded =
-                    Parsed::is_data(&probe, status).then(|| decode(&value).map_err(|e| e.0));
-                Parsed { probe, decoded }
-            }
-        },
-    }
-}
-
-/// [`parse_whole`] of a body whose rows are streamed out of the parser: the same probe and
-/// rows, without the tree of rows. `None` when the rows are not where the stream looked
-/// (another envelope, a repeated key): then the body is parsed whole.
-fn parse_streamed<'e>(
-    spec: &EndpointSpec,
-    streamed: StreamedRows,
-    status: u16,
-    body: &'e [u8],
-    page: u32,
-    limit: u32,
-) -> Option<Parsed<'e>> {
-    // Sized once, for rows of 100 bytes or more: growing would copy every row decoded so
-    // far, and pages reserved past the last row are never touched. Capped, so that a body
-    // of something else than rows does not reserve gigabytes.
-    let mut rows = RowCollector::new(&streamed.pointer(), (body.len() / 100).min(1 << 20));
-    match crate::json::Json::parse_streaming(body, streamed.path, &mut |i, row| {
-        rows.push_filled(i, |slot| (streamed.fill)(row, slot))
-    }) {
-        Err(e) => Some(Parsed::unparseable(format!("not JSON: {e}"))),
-        Ok((_, None)) => None,
-        Ok((document, Some(n))) => {
-            let probe = probe_streamed(spec, status, &document, page, limit, n);
-            let decoded = Parsed::is_data(&probe, status).then(|| Ok(rows.finish()));
-            Some(Parsed { probe, decoded })
-        }
-    }
+    let page = body::read(spec, status, body, h.page, limit_of(&h.url), true);
+    Parsed { probe: page.probe, decoded: page.rows }
 }
 
 struct Fetch<'d> {
@@ -538,7 +477,10 @@ struct Fetch<'d> {
     newest_event: EventId,
     attempts: usize,
     pages: u32,
+    /// Every page answered with data, in order, and the last said it was the last: its rows
+    /// are the snapshot of the (endpoint, date).
     success: bool,
+    /// It stopped with more pages to come (the page limit): PARTIAL, its rows unused.
     page_limit_hit: bool,
     bad_rows: usize,
     rows: Vec<(RowRef, &'d SourceRow<'d>)>,
@@ -546,6 +488,7 @@ struct Fetch<'d> {
     http_status: Option<u16>,
 }
 
+/// The `limit` a page request asked for (500 when it names none).
 fn limit_of(url: &str) -> u32 {
     url.split_once('?')
         .and_then(|(_, q)| q.split('&').find_map(|p| p.strip_prefix("limit=")))
@@ -553,6 +496,8 @@ fn limit_of(url: &str) -> u32 {
         .unwrap_or(500)
 }
 
+/// Builds the fetch made of events `idx` (one fetch id) of `spec` on `day`, adding to
+/// `quarantine` every 2xx body that breaks its contract and every row that cannot be read.
 fn build_fetch<'d>(
     spec: &'static EndpointSpec,
     day: &'d DayData<'_>,
@@ -591,25 +536,29 @@ fn build_fetch<'d>(
                 (None, None) => "no response".into(),
             });
         }
-        // Quarantine every 2xx body that does not decode.
-        if let Some(b) = e.envelope.body {
-            if h.status.is_some_and(|s| (200..300).contains(&s)) {
-                let failure = match (&day.parsed[i].probe, &day.parsed[i].decoded) {
-                    (Probe::Unparseable { detail }, _) => Some(detail.clone()),
-                    (Probe::Data { .. }, Some(Err(d))) => Some(d.clone()),
-                    _ => None,
-                };
-                if let Some(error) = failure {
-                    fetch.error = Some(format!("unparseable body: {error}"));
-                    quarantine.push(QuarantineRow {
-                        event_id: e.id.to_hex(),
-                        endpoint: spec.key.into(),
-                        date: day.date,
-                        body_sha256: Some(b.sha256.to_hex()),
-                        error,
-                    });
+        let Some(b) = e.envelope.body else { continue };
+        if !h.status.is_some_and(|s| (200..300).contains(&s)) {
+            continue;
+        }
+        let quarantined = |locator: Option<String>, error: String| QuarantineRow {
+            event_id: e.id.to_hex(),
+            endpoint: spec.key.into(),
+            date: day.date,
+            body_sha256: Some(b.sha256.to_hex()),
+            locator,
+            error,
+        };
+        match (&day.parsed[i].probe, &day.parsed[i].decoded) {
+            (Probe::Broken { error }, _) => {
+                fetch.error = Some(format!("{} {}: {error}", spec.key, day.date));
+                quarantine.push(quarantined(None, error.to_string()));
+            }
+            (Probe::Data { .. }, Some(decoded)) => {
+                for bad in &decoded.bad_rows {
+                    quarantine.push(quarantined(Some(bad.locator.clone()), bad.error.to_string()));
                 }
             }
+            _ => {}
         }
     }
     fetch.pages = last_attempt.keys().max().copied().unwrap_or(0);
@@ -617,20 +566,11 @@ fn build_fetch<'d>(
     let mut ok = contiguous && fetch.pages > 0;
     let mut rows = Vec::new();
     for (&page, &i) in &last_attempt {
-        let status = events[i].envelope.http.as_ref().and_then(|h| h.status).unwrap_or(0);
-        match &day.parsed[i].probe {
-            Probe::Data { next, .. } if (200..300).contains(&status) => {
+        match (&day.parsed[i].probe, &day.parsed[i].decoded) {
+            (Probe::Data { next, .. }, Some(decoded)) => {
                 if page == fetch.pages && *next != NextPage::Done {
                     fetch.page_limit_hit = true;
                 }
-            }
-            _ => {
-                ok = false;
-                break;
-            }
-        }
-        match &day.parsed[i].decoded {
-            Some(Ok(decoded)) => {
                 fetch.bad_rows += decoded.bad_rows.len();
                 rows.extend(
                     decoded.rows.iter().enumerate().map(|(row, r)| (RowRef { event: i, row }, r)),
@@ -642,14 +582,64 @@ fn build_fetch<'d>(
             }
         }
     }
+    if ok {
+        if let Some(problem) = pagination_loop(spec, day, &last_attempt) {
+            fetch.error = Some(format!("pagination loop: {problem}"));
+            fetch.page_limit_hit = false;
+            ok = false;
+        } else if fetch.page_limit_hit {
+            fetch.error = Some(format!(
+                "stopped at the page limit ({} pages) with more to come",
+                fetch.pages
+            ));
+            ok = false;
+        }
+    }
     fetch.success = ok;
     if ok {
         fetch.rows = rows;
-        if !fetch.page_limit_hit && fetch.bad_rows == 0 {
+        if fetch.bad_rows == 0 {
             fetch.error = None;
+        } else {
+            fetch.error = Some(format!("{} rows could not be read", fetch.bad_rows));
         }
     }
     fetch
+}
+
+/// Whether a fetch's pages went round in a circle: a cursor asked for twice, a last page
+/// pointing back at a cursor already asked for, or two pages with rows served the same
+/// body. Such a fetch served some rows more than once.
+fn pagination_loop(
+    spec: &EndpointSpec,
+    day: &DayData<'_>,
+    pages: &BTreeMap<u32, usize>,
+) -> Option<String> {
+    let mut cursors: BTreeSet<&str> = BTreeSet::new();
+    let mut bodies: BTreeMap<adlake_raw::BodyHash, u32> = BTreeMap::new();
+    for (&page, &i) in pages {
+        let envelope = &day.events[i].envelope;
+        if let Some(cursor) = envelope.http.as_ref().and_then(|h| h.cursor.as_deref()) {
+            if !cursors.insert(cursor) {
+                return Some(format!("page {page} asked again for cursor `{cursor}`"));
+            }
+        }
+        let has_rows = matches!(day.parsed[i].probe, Probe::Data { items, .. } if items > 0);
+        if let (Some(b), true) = (envelope.body, has_rows) {
+            if let Some(earlier) = bodies.insert(b.sha256, page) {
+                return Some(format!("page {page} served the same rows as page {earlier}"));
+            }
+        }
+    }
+    let last = pages.values().next_back()?;
+    match &day.parsed[*last].probe {
+        Probe::Data { next: NextPage::Cursor(c), .. }
+            if spec.pagination == Pagination::Cursor && cursors.contains(c.as_str()) =>
+        {
+            Some(format!("the last page points back at cursor `{c}`"))
+        }
+        _ => None,
+    }
 }
 
 type Fetches<'d> = BTreeMap<&'static str, Vec<Fetch<'d>>>;
@@ -660,10 +650,8 @@ fn snapshot<'f, 'd>(fetches: &'f Fetches<'d>, key: &str) -> Option<&'f Fetch<'d>
 }
 
 /// Every fetch of the day per endpoint, oldest first by (finished_at, newest event), and the
-/// quarantined bodies met on the way.
-fn collect_fetches<'d>(
-    day: &'d DayData<'_>,
-) -> (BTreeMap<&'static str, Vec<Fetch<'d>>>, Vec<QuarantineRow>) {
+/// quarantined bodies and rows met on the way.
+fn collect_fetches<'d>(day: &'d DayData<'_>) -> (Fetches<'d>, Vec<QuarantineRow>) {
     let mut by_fetch: BTreeMap<(&'static str, &str), Vec<usize>> = BTreeMap::new();
     for (i, e) in day.events.iter().enumerate() {
         if let (Some(h), Some(spec)) = (&e.envelope.http, crate::endpoint(&e.envelope.source)) {
@@ -671,7 +659,7 @@ fn collect_fetches<'d>(
         }
     }
     let mut quarantine = Vec::new();
-    let mut fetches: BTreeMap<&'static str, Vec<Fetch<'d>>> = BTreeMap::new();
+    let mut fetches: Fetches<'d> = BTreeMap::new();
     for ((key, _), idx) in by_fetch {
         let Some(spec) = crate::endpoint(key) else { continue };
         let f = build_fetch(spec, day, idx, &mut quarantine);
@@ -1330,7 +1318,7 @@ impl<'c> Projector<'c> {
         // Identity pairs from every decodable s1_daily_v3 body of this date.
         for f in fetches.get("s1_daily_v3").into_iter().flatten() {
             for &i in &f.events {
-                if let Some(Ok(decoded)) = &day.parsed[i].decoded {
+                if let Some(decoded) = &day.parsed[i].decoded {
                     for r in &decoded.rows {
                         if let (Some(pid), Some(sid)) =
                             (r.platform_campaign_id.as_deref(), r.strategis_id.as_deref())
@@ -1362,12 +1350,12 @@ impl<'c> Projector<'c> {
             let rows = newest.rows.len() as i64;
             let within_lag =
                 *key == "s1_reconciled" && (newest.finished_at.date_naive() - date).num_days() < 2;
-            let status = if !newest.success {
+            // A fetch stopped at the page limit is PARTIAL, though its rows are not used.
+            let status = if newest.page_limit_hit {
+                "PARTIAL"
+            } else if !newest.success {
                 "FAILED"
-            } else if newest.page_limit_hit
-                || newest.bad_rows > 0
-                || (rows == 0 && spec.critical && !within_lag)
-            {
+            } else if newest.bad_rows > 0 || (rows == 0 && spec.critical && !within_lag) {
                 "PARTIAL"
             } else {
                 "OK"

@@ -123,7 +123,14 @@ fn completeness<'a>(p: &'a Projection, endpoint: &str, date: &str) -> &'a Comple
 
 const FB_ID: &str = "120231668335880424";
 
-fn s1_daily(rows: serde_json::Value) -> serde_json::Value {
+/// An `s1_daily_v3` page of `rows`. The contract requires `estimated_revenue` in every row:
+/// a row that leaves it out here gets it as an explicit `null` (no revenue).
+fn s1_daily(mut rows: serde_json::Value) -> serde_json::Value {
+    for row in rows.as_array_mut().into_iter().flatten() {
+        if let Some(fields) = row.as_object_mut() {
+            fields.entry("estimated_revenue").or_insert(serde_json::Value::Null);
+        }
+    }
     let n = rows.as_array().map_or(0, Vec::len);
     json!({"data": rows, "page": 1, "limit": 500, "total": n})
 }
@@ -501,7 +508,7 @@ fn an_undecodable_body_is_quarantined_not_fatal() {
         200,
         "{\"code\": 0, \"data\": {\"ro",
     );
-    f.ok("newsbreak_report", "2025-11-22", "r1", 2, json!({"code": 0, "data": {"rows": [{"date": "2025-11-22", "strategisCampaignId": "sinews0001", "cost": 41237, "costDecimal": 41237.42}]}}));
+    f.ok("newsbreak_report", "2025-11-22", "r1", 2, json!({"code": 0, "data": {"rows": [{"date": "2025-11-22", "campaignId": "1892700000000000001", "strategisCampaignId": "sinews0001", "cost": 41237, "costDecimal": 41237.42}]}}));
     let p = f.project();
     assert_eq!(p.quarantine.len(), 1);
     assert_eq!(p.quarantine[0].event_id, bad.to_hex());
@@ -1002,7 +1009,8 @@ fn session_lineage_runs_stand_for_exactly_the_rows_each_hour_came_from() {
             .filter(|c| c.1)
             .map(|c| c.0);
         let columns = Columns::from_names(names).unwrap();
-        for r in spec.decode(&body).unwrap().rows.iter().filter(|r| {
+        let read = crate::body::read(spec, 200, &body, 1, 500, true).rows.unwrap();
+        for r in read.rows.iter().filter(|r| {
             r.strategis_id.as_deref() == Some(&*h.campaign_id) && r.hour == Some(h.click_hour)
         }) {
             expected.push((h.key(), columns, r.locator.to_string()));
@@ -1081,76 +1089,232 @@ fn locators_split_into_prefix_and_index_only_when_they_round_trip() {
     assert_eq!(split_locator("/data/99999999999"), ("/data/99999999999", None));
 }
 
-#[test]
-fn streamed_rows_parse_exactly_as_the_whole_body_does() {
-    let rows = json!([
-        {"clicks": "95", "date": "2026-09-20", "estimated_revenue": "63.70", "hour": "0", "networkId": "110", "searches": "216", "strategisCampaignId": "sibre1919t"},
-        {"clicks": 26, "date": "2026-09-20 00:00:00.0", "estimated_revenue": 17.5, "hour": 1.0, "networkId": 110, "searches": "1,060", "strategisCampaignId": "si\"esc\u{e9}"},
-        {"hour": "30", "strategisCampaignId": "late"},
-        {"strategisCampaignId": "no-hour"},
-        {"hour": "2", "searches": "1", "searches": "7", "strategisCampaignId": "x", "extra": {"nested": [1, {"a": null}]}},
-        {"hour": "25", "searches": null, "estimated_revenue": "", "strategisCampaignId": " padded "},
-        "not an object",
-    ]);
-    let usual = json!({"data": {"data": rows, "limit": 1000, "page": 1}}).to_string();
-    let bodies: Vec<(String, bool)> = vec![
-        (usual.clone(), true),
-        (json!({"data": {"data": []}}).to_string(), true),
-        (
-            json!({"error": {"code": 17, "message": "slow down"}, "data": {"data": rows}})
-                .to_string(),
-            true,
-        ),
-        (json!({"data": rows}).to_string(), false),
-        (rows.to_string(), false),
-        (json!({"data": {"data": 5}}).to_string(), false),
-        (
-            format!(
-                r#"{{"data":{{"data":[{{"hour":"1","strategisCampaignId":"a"}}]}},"data":{}}}"#,
-                json!({"data": rows})
-            ),
-            false,
-        ),
-        (
-            format!(
-                r#"{{"data":{{"data":[{{"hour":"1","strategisCampaignId":"a"}}],"data":[]}}}}"#
-            ),
-            false,
-        ),
-    ];
-    let mut streamed_bodies = 0;
-    for spec in ENDPOINTS.iter() {
-        let Some(streamed) = spec.streamed_rows() else { continue };
-        for (body, streams) in &bodies {
-            for status in [200, 502] {
-                for limit in [0, 6, 7, 1000] {
-                    let whole = parse_whole(spec, status, body.as_bytes(), 1, limit);
-                    let fast = parse_streamed(spec, streamed, status, body.as_bytes(), 1, limit);
-                    assert_eq!(fast.is_some(), *streams, "{} streams {body}", spec.key);
-                    if let Some(fast) = fast {
-                        assert_eq!(
-                            fast, whole,
-                            "{} status {status} limit {limit}: {body}",
-                            spec.key
-                        );
-                        streamed_bodies += 1;
-                    }
-                }
+// ---------------------------------------------------------------------------------------
+// Fetches that must not count: pagination that did not end, bodies that break their
+// contract. Regression tests, named after what they pin.
+
+impl Fixture {
+    /// Page `page` of a fetch of `run` (attempt 1), asked for with `cursor` and `limit`.
+    #[allow(clippy::too_many_arguments)]
+    fn page(
+        &mut self,
+        endpoint: &str,
+        date: &str,
+        run: &str,
+        at: i64,
+        page: u32,
+        cursor: Option<&str>,
+        limit: u32,
+        body: &str,
+    ) -> EventId {
+        let id = self.http(endpoint, date, run, at, page, 1, 200, body);
+        if let Some(e) = self.events.iter_mut().find(|e| e.id == id) {
+            if let Some(h) = e.envelope.http.as_mut() {
+                h.cursor = cursor.map(str::to_owned);
+                h.url = format!("http://up/x?dateStart={date}&page={page}&limit={limit}");
             }
         }
-        let whole = parse_whole(spec, 200, usual.as_bytes(), 1, 1000);
-        let Some(Ok(decoded)) = &whole.decoded else { panic!("the usual body decodes: {whole:?}") };
-        assert_eq!((decoded.rows.len(), decoded.bad_rows.len()), (4, 3), "{decoded:?}");
-        for end in 0..usual.len() {
-            let truncated = &usual.as_bytes()[..end];
-            let fast = parse_streamed(spec, streamed, 200, truncated, 1, 1000);
-            assert_eq!(
-                fast.unwrap_or_else(|| parse_whole(spec, 200, truncated, 1, 1000)),
-                parse_whole(spec, 200, truncated, 1, 1000),
-                "{}",
-                &usual[..end]
-            );
-        }
+        id
     }
-    assert!(streamed_bodies > 0, "some endpoint streams its rows");
+}
+
+fn fb_report_page(spend: &str, after: &str, next: bool) -> String {
+    let mut paging = json!({"cursors": {"after": after}});
+    if next {
+        paging["next"] = json!(format!("http://up/api/facebook/report?after={after}"));
+    }
+    json!({"data": [{"campaign_id": FB_ID, "campaign_name": "sire1f06al_20241208_facebook", "spend": spend, "date_start": "2025-11-23"}], "paging": paging}).to_string()
+}
+
+#[test]
+fn a_cursor_that_points_back_is_a_pagination_loop_and_its_rows_are_not_used() {
+    let mut f = Fixture::default();
+    f.page(
+        "facebook_report",
+        "2025-11-23",
+        "r1",
+        10,
+        1,
+        None,
+        500,
+        &fb_report_page("100.00", "A", false),
+    );
+    // The next run's cursor goes round: page 2 asks for A, and says the next is A again.
+    f.page(
+        "facebook_report",
+        "2025-11-23",
+        "r2",
+        20,
+        1,
+        None,
+        500,
+        &fb_report_page("60.00", "A", true),
+    );
+    f.page(
+        "facebook_report",
+        "2025-11-23",
+        "r2",
+        21,
+        2,
+        Some("A"),
+        500,
+        &fb_report_page("60.00", "A", true),
+    );
+    f.page(
+        "facebook_report",
+        "2025-11-23",
+        "r2",
+        22,
+        3,
+        Some("A"),
+        500,
+        &fb_report_page("60.00", "A", true),
+    );
+    let p = f.project();
+    let c = completeness(&p, "facebook_report", "2025-11-23");
+    assert_eq!(c.status, "FAILED");
+    assert!(c.error_message.as_deref().is_some_and(|m| m.starts_with("pagination loop")), "{c:?}");
+    assert_eq!(
+        c.last_success_at.map(|t| t.timestamp()),
+        Some(1_763_942_400 + 600),
+        "the earlier fetch is the last success"
+    );
+    assert_eq!(
+        row(&p, "sire1f06al", "2025-11-23", "daily").spend_usd,
+        dec("100.00"),
+        "the earlier fetch keeps serving"
+    );
+
+    // Stopped at the first repeat (as ingest now does): the last page points back at A.
+    let mut f = Fixture::default();
+    f.page(
+        "facebook_report",
+        "2025-11-23",
+        "r2",
+        20,
+        1,
+        None,
+        500,
+        &fb_report_page("60.00", "A", true),
+    );
+    f.page(
+        "facebook_report",
+        "2025-11-23",
+        "r2",
+        21,
+        2,
+        Some("A"),
+        500,
+        &fb_report_page("61.00", "A", true),
+    );
+    let p = f.project();
+    let c = completeness(&p, "facebook_report", "2025-11-23");
+    assert_eq!((c.status, c.row_count), ("FAILED", None));
+    assert!(
+        c.error_message.as_deref().is_some_and(|m| m.contains("points back at cursor `A`")),
+        "{c:?}"
+    );
+    assert!(
+        p.campaign_index.iter().all(|r| r.spend_usd.is_none()),
+        "no spend from a loop: {:?}",
+        p.campaign_index
+    );
+}
+
+#[test]
+fn a_page_served_twice_is_a_pagination_loop() {
+    let rows = |revenue: &str| {
+        s1_daily(json!([{"date": "2025-11-23", "strategisCampaignId": "sire1f06al", "estimated_revenue": revenue}])).to_string()
+    };
+    let mut f = Fixture::default();
+    f.page("s1_daily_v3", "2025-11-23", "r2", 20, 1, None, 1, &rows("50"));
+    f.page("s1_daily_v3", "2025-11-23", "r2", 21, 2, None, 1, &rows("50"));
+    f.page("s1_daily_v3", "2025-11-23", "r2", 22, 3, None, 1, &s1_daily(json!([])).to_string());
+    let p = f.project();
+    let c = completeness(&p, "s1_daily_v3", "2025-11-23");
+    assert_eq!(c.status, "FAILED");
+    assert!(
+        c.error_message
+            .as_deref()
+            .is_some_and(|m| m.contains("page 2 served the same rows as page 1")),
+        "{c:?}"
+    );
+    assert!(
+        p.campaign_index.is_empty(),
+        "revenue counted twice is no revenue: {:?}",
+        p.campaign_index
+    );
+}
+
+#[test]
+fn a_fetch_stopped_at_the_page_limit_is_partial_and_its_rows_are_not_used() {
+    let rows = |revenue: &str| {
+        s1_daily(json!([{"date": "2025-11-23", "strategisCampaignId": "sire1f06al", "estimated_revenue": revenue}])).to_string()
+    };
+    let mut f = Fixture::default();
+    f.page("s1_daily_v3", "2025-11-23", "r1", 10, 1, None, 500, &rows("200"));
+    // A full page of one row, and no page 2: the fetch stopped with more to come.
+    f.page("s1_daily_v3", "2025-11-23", "r2", 20, 1, None, 1, &rows("7"));
+    let p = f.project();
+    let c = completeness(&p, "s1_daily_v3", "2025-11-23");
+    assert_eq!((c.status, c.row_count), ("PARTIAL", None), "{c:?}");
+    assert!(c.error_message.as_deref().is_some_and(|m| m.contains("page limit")), "{c:?}");
+    assert_eq!(row(&p, "sire1f06al", "2025-11-23", "daily").revenue_usd, dec("200"));
+}
+
+#[test]
+fn a_renamed_csv_column_fails_the_fetch_naming_it_and_the_previous_fetch_keeps_serving() {
+    let header =
+        "Day,Campaign Id,Campaign,Strategis Campaign Id,Total Spend,Impressions,Clicks,Conversions";
+    let good =
+        format!("{header}\n2025-11-23,1234,US Finance Native,sizm2k1p9d,412.37,58210,913,12\n");
+    let renamed = good.replace("Total Spend", "Spend");
+    let mut f = Fixture::default();
+    f.http("zemanta_report", "2025-11-23", "r1", 10, 1, 1, 200, &good);
+    f.http("zemanta_report", "2025-11-23", "r2", 20, 1, 1, 200, &renamed);
+    let p = f.project();
+    let c = completeness(&p, "zemanta_report", "2025-11-23");
+    assert_eq!(c.status, "FAILED");
+    let message = c.error_message.clone().unwrap_or_default();
+    for part in ["zemanta_report", "2025-11-23", "Total Spend"] {
+        assert!(message.contains(part), "the error names {part}: {message}");
+    }
+    assert_eq!(row(&p, "sizm2k1p9d", "2025-11-23", "daily").spend_usd, dec("412.37"));
+    assert_eq!(p.quarantine.len(), 1, "the broken body is kept as evidence and listed");
+    assert_eq!(p.quarantine[0].locator, None);
+
+    // Without an earlier good fetch, nothing quiet: no spend, and the endpoint FAILED.
+    let mut f = Fixture::default();
+    f.http("zemanta_report", "2025-11-23", "r2", 20, 1, 1, 200, &renamed);
+    let p = f.project();
+    assert_eq!(completeness(&p, "zemanta_report", "2025-11-23").status, "FAILED");
+    assert!(p.campaign_index.is_empty(), "{:?}", p.campaign_index);
+}
+
+#[test]
+fn single_bad_rows_are_quarantined_where_they_are_and_the_fetch_is_partial() {
+    let mut f = Fixture::default();
+    f.ok("taboola_report", "2025-11-23", "r1", 10, json!({"results": [
+        {"date": "2025-11-23 00:00:00.0", "campaign": "1", "strategisCampaignId": "sia000001", "spent": 5.5},
+        {"date": "2025-11-23 00:00:00.0", "campaign": "2", "strategisCampaignId": "sia000002", "spent": "lots"},
+    ]}));
+    let p = f.project();
+    let c = completeness(&p, "taboola_report", "2025-11-23");
+    assert_eq!((c.status, c.row_count), ("PARTIAL", Some(1)));
+    assert_eq!(row(&p, "sia000001", "2025-11-23", "daily").spend_usd, dec("5.5"));
+    let q: Vec<(Option<&str>, &str)> =
+        p.quarantine.iter().map(|q| (q.locator.as_deref(), q.error.as_str())).collect();
+    assert_eq!(q, vec![(Some("/results/1"), "`spent`: \"lots\" is not a number")]);
+}
+
+#[test]
+fn clicks_come_from_strategis_metrics_when_it_supplies_the_spend() {
+    let mut f = Fixture::default();
+    f.ok("s1_daily_v3", "2025-11-23", "r1", 10, s1_daily(json!([{"date": "2025-11-23", "strategisCampaignId": "sire1f06al", "networkId": "112", "estimated_revenue": "30"}])));
+    f.ok("strategis_metrics", "2025-11-23", "r1", 11, json!({"data": [{"date": "2025-11-23", "strategisCampaignId": "sire1f06al",
+        "impressions": "900", "clicks": "77", "spend": "12.00", "revenue": "29"}], "page": 1, "limit": 500}));
+    let p = f.project();
+    let r = row(&p, "sire1f06al", "2025-11-23", "daily");
+    assert_eq!(r.spend_source.as_deref(), Some("strategis_metrics"));
+    assert_eq!((r.spend_usd, r.clicks, r.impressions), (dec("12.00"), Some(77), Some(900)));
 }

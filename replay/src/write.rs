@@ -142,6 +142,7 @@ const QUARANTINE: &[Column<QuarantineRow>] = &[
     Column::Date("date", |r| Some(r.date)),
     Column::Text("body_sha256", |r| r.body_sha256.as_deref()),
     Column::Text("error", |r| Some(&r.error)),
+    Column::Text("locator", |r| r.locator.as_deref()),
 ];
 
 const RAW_EVENTS: &[Column<RawEventRow>] = &[

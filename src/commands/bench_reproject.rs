@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use adlake_raw::{Envelope, HttpExchange, Lake};
+use adlake_replay::contract::Format as BodyFormat;
 use adlake_replay::project::DateWindow;
-use adlake_replay::registry::BodyFormat;
 use adlake_replay::ENDPOINTS;
 use chrono::{NaiveDate, Utc};
 use futures::StreamExt;
@@ -147,7 +147,10 @@ pub async fn run(
     let formats: BTreeMap<adlake_raw::BodyHash, BodyFormat> = events
         .iter()
         .filter_map(|e| {
-            Some((e.envelope.body?.sha256, adlake_replay::endpoint(&e.envelope.source)?.format))
+            Some((
+                e.envelope.body?.sha256,
+                adlake_replay::endpoint(&e.envelope.source)?.contract.format,
+            ))
         })
         .collect();
     for h in &hashes {
@@ -168,7 +171,7 @@ pub async fn run(
                 let plain = lake.get_body(&b.sha256).await?;
                 let dir = partial.join(spec.key);
                 std::fs::create_dir_all(&dir)?;
-                let ext = if spec.format == BodyFormat::Csv { "csv" } else { "json" };
+                let ext = if spec.contract.format == BodyFormat::Csv { "csv" } else { "json" };
                 std::fs::write(dir.join(format!("{}-{}.{ext}", e.envelope.date, e.id)), plain)?;
             }
         }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use adlake_raw::store::EventFilter;
 use adlake_raw::{Envelope, Lake, RunPhase};
-use adlake_replay::registry::{probe, EndpointSpec, NextPage, Probe};
+use adlake_replay::body::{self, NextPage, Probe};
+use adlake_replay::registry::EndpointSpec;
 use adlake_replay::ENDPOINTS;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
@@ -199,13 +200,13 @@ async fn has_complete_nonempty_fetch(
         let (Some(http), Some(body)) = (&e.envelope.http, e.envelope.body) else { continue };
         let Some(status) = http.status else { continue };
         let bytes = lake.get_body(&body.sha256).await?;
-        if let Probe::Data { rows, next } = probe(spec, status, &bytes, http.page, limit) {
-            if (200..300).contains(&status) {
-                fetches
-                    .entry(http.fetch_id.clone())
-                    .or_default()
-                    .insert(http.page, (rows, next == NextPage::Done));
-            }
+        if let Probe::Data { items, next, .. } =
+            body::read(spec, status, &bytes, http.page, limit, false).probe
+        {
+            fetches
+                .entry(http.fetch_id.clone())
+                .or_default()
+                .insert(http.page, (items, next == NextPage::Done));
         }
     }
     Ok(fetches.values().any(|pages| {

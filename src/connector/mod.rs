@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use adlake_raw::{Envelope, HttpExchange, Lake, RawError};
-use adlake_replay::registry::{DateParams, EndpointSpec, NextPage, Pagination};
+use adlake_replay::body::NextPage;
+use adlake_replay::registry::{DateParams, EndpointSpec, Pagination};
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 
@@ -110,7 +111,7 @@ pub struct Fetcher {
 }
 
 enum PageResult {
-    Data { rows: usize, next: NextPage },
+    Data { rows: usize, bad_rows: usize, next: NextPage },
     Failed,
 }
 
@@ -175,8 +176,13 @@ impl Fetcher {
                 .fetch_page(spec, date, &fetch_id, page, cursor.as_deref(), &mut outcome)
                 .await?
             {
-                PageResult::Data { rows, next } => {
+                PageResult::Data { rows, bad_rows, next } => {
                     outcome.rows += rows as u64;
+                    if bad_rows > 0 {
+                        outcome.status = FetchStatus::Partial;
+                        outcome.error =
+                            Some(format!("{bad_rows} rows of page {page} could not be read"));
+                    }
                     match next {
                         NextPage::Done => break,
                         NextPage::Page(n) => page = n.max(page + 1),
@@ -322,7 +328,9 @@ impl Fetcher {
             outcome.new_body_bytes += stats.body_new_bytes;
 
             match decision {
-                Decision::Accept { rows, next } => return Ok(PageResult::Data { rows, next }),
+                Decision::Accept { rows, bad_rows, next } => {
+                    return Ok(PageResult::Data { rows, bad_rows, next })
+                }
                 Decision::Reauthenticate if !relogged => {
                     relogged = true;
                     free_attempts += 1;

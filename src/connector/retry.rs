@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use adlake_replay::registry::{probe, EndpointSpec, NextPage, Probe};
+use adlake_replay::body::{self, NextPage, Probe};
+use adlake_replay::registry::EndpointSpec;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -25,10 +26,20 @@ impl RetryPolicy {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Accept { rows: usize, next: NextPage },
-    Retry { wait: Duration, reason: String },
+    /// Data: `rows` rows in the page, `bad_rows` of them unreadable.
+    Accept {
+        rows: usize,
+        bad_rows: usize,
+        next: NextPage,
+    },
+    Retry {
+        wait: Duration,
+        reason: String,
+    },
     Reauthenticate,
-    GiveUp { reason: String },
+    GiveUp {
+        reason: String,
+    },
 }
 
 /// What a response means. `headers` are lowercase names.
@@ -62,21 +73,27 @@ pub fn classify(
         500..=599 => {
             Decision::Retry { wait: policy.backoff(attempt), reason: format!("HTTP {status}") }
         }
-        _ => match probe(spec, status, body, page, limit) {
-            Probe::Data { rows, next } if (200..300).contains(&status) => {
-                Decision::Accept { rows, next }
+        _ => match body::read(spec, status, body, page, limit, false).probe {
+            Probe::Data { items, bad_rows, next } => {
+                Decision::Accept { rows: items, bad_rows, next }
             }
-            Probe::Data { .. } => Decision::GiveUp { reason: format!("HTTP {status}") },
             Probe::Throttled { detail } => Decision::Retry {
                 wait: policy.backoff(attempt),
                 reason: format!("throttled: {detail}"),
             },
             Probe::Rejected { detail } => Decision::GiveUp { reason: detail },
-            Probe::Unparseable { detail } if (200..300).contains(&status) => Decision::Retry {
-                wait: policy.backoff(attempt),
-                reason: format!("unparseable body: {detail}"),
-            },
-            Probe::Unparseable { .. } => Decision::GiveUp { reason: format!("HTTP {status}") },
+            // A truncated or garbled body may be a passing fault; a body of the wrong shape
+            // is what the upstream now sends, and asking again changes nothing.
+            Probe::Broken { error } if (200..300).contains(&status) && error.is_transient() => {
+                Decision::Retry {
+                    wait: policy.backoff(attempt),
+                    reason: format!("unparseable body: {error}"),
+                }
+            }
+            Probe::Broken { error } if (200..300).contains(&status) => {
+                Decision::GiveUp { reason: format!("{}: {error}", spec.key) }
+            }
+            Probe::Broken { .. } => Decision::GiveUp { reason: format!("HTTP {status}") },
         },
     }
 }

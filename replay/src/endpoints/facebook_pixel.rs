@@ -1,16 +1,29 @@
 //! Facebook pixel report: purchases per Strategis campaign. A bare array.
 
-use crate::decode::*;
+use crate::contract::{Column as C, Contract, Field, Kind as K};
+use crate::registry::{DateParams, EndpointSpec, Pagination, ORG, RSOC, UTC};
 
-pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
-    let prefix = if v.is_array() { "" } else { "/data" };
-    let rows = rows_at(v, &["", "/data"])?;
-    Ok(each_row(rows, prefix, |r| {
-        Ok(SourceRow {
-            date: date(r, "date")?,
-            strategis_id: text(r, "strategisCampaignId"),
-            conversions: count(r, "purchases")?,
-            ..Default::default()
-        })
-    }))
-}
+pub const SPEC: EndpointSpec = EndpointSpec {
+    key: "facebook_pixel",
+    platform: "facebook",
+    path: "/api/facebook-pixel-report",
+    params: &[
+        ORG,
+        RSOC,
+        ("networkName", "facebook"),
+        ("dimensions", "date-strategisCampaignId"),
+        UTC,
+    ],
+    dates: DateParams::Range,
+    pagination: Pagination::None,
+    critical: false,
+    sessions: false,
+    contract: Contract::json(
+        &["", "/data"],
+        &[
+            Field::key("date", K::Date, C::Date),
+            Field::key("strategisCampaignId", K::Text, C::StrategisId),
+            Field::required("purchases", K::Count, C::Conversions),
+        ],
+    ),
+};

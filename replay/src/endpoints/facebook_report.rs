@@ -1,33 +1,40 @@
-//! Facebook insights at campaign level: keyed by the Facebook campaign id, all metrics strings;
-//! pixel purchases are in `actions`.
+//! Facebook insights at campaign level: keyed by the Facebook campaign id (no Strategis id),
+//! every metric a string; pixel purchases are in `actions`. Days with no delivery have no row.
 
-use crate::decode::*;
+use crate::contract::{Column as C, Contract, Field, Kind as K};
+use crate::registry::{DateParams, EndpointSpec, Pagination, ORG, RSOC};
 
-pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
-    let rows = rows_at(v, &["/data"])?;
-    Ok(each_row(rows, "/data", |r| {
-        let purchases = match r.get("actions").and_then(Json::as_array) {
-            Some(actions) => actions
-                .iter()
-                .find(|a| {
-                    a.get("action_type").and_then(Json::as_str)
-                        == Some("offsite_conversion.fb_pixel_purchase")
-                })
-                .map(|a| count(a, "value"))
-                .transpose()?
-                .flatten(),
-            None => None,
-        };
-        Ok(SourceRow {
-            date: date(r, "date_start")?,
-            platform_campaign_id: text(r, "campaign_id"),
-            campaign_name: text(r, "campaign_name"),
-            account_id: text(r, "account_id"),
-            spend: decimal(r, "spend")?,
-            clicks: count(r, "clicks")?,
-            impressions: count(r, "impressions")?,
-            conversions: purchases,
-            ..Default::default()
-        })
-    }))
-}
+pub const SPEC: EndpointSpec = EndpointSpec {
+    key: "facebook_report",
+    platform: "facebook",
+    path: "/api/facebook/report",
+    params: &[
+        ORG,
+        RSOC,
+        ("networkName", "facebook"),
+        ("level", "campaign"),
+        ("dimensions", "campaignId"),
+        ("cached", "1"),
+    ],
+    dates: DateParams::Range,
+    pagination: Pagination::Cursor,
+    critical: false,
+    sessions: false,
+    contract: Contract::json(
+        &["/data"],
+        &[
+            Field::key("date_start", K::Date, C::Date),
+            Field::key("campaign_id", K::Text, C::PlatformCampaignId),
+            Field::optional("campaign_name", K::Text, C::CampaignName),
+            Field::optional("account_id", K::Text, C::AccountId),
+            Field::required("spend", K::Money, C::Spend),
+            Field::optional("clicks", K::Count, C::Clicks),
+            Field::optional("impressions", K::Count, C::Impressions),
+            Field::optional(
+                "actions",
+                K::Action("offsite_conversion.fb_pixel_purchase"),
+                C::Conversions,
+            ),
+        ],
+    ),
+};

@@ -1,20 +1,28 @@
-//! MediaGo report.
+//! MediaGo report: `{"results": [...]}`, numbers are numbers.
 
-use crate::decode::*;
+use crate::contract::{Column as C, Contract, Field, Kind as K};
+use crate::registry::{DateParams, EndpointSpec, Pagination, ORG, RSOC, UTC};
 
-pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
-    let rows = rows_at(v, &["/results"])?;
-    Ok(each_row(rows, "/results", |r| {
-        Ok(SourceRow {
-            date: date(r, "date")?,
-            platform_campaign_id: text(r, "id"),
-            campaign_name: text(r, "name"),
-            strategis_id: text(r, "strategisCampaignId"),
-            spend: decimal(r, "spend")?,
-            clicks: count(r, "click")?,
-            impressions: count(r, "impression")?,
-            conversions: count(r, "conversion")?,
-            ..Default::default()
-        })
-    }))
-}
+pub const SPEC: EndpointSpec = EndpointSpec {
+    key: "mediago_report",
+    platform: "mediago",
+    path: "/api/mediago/report",
+    params: &[ORG, RSOC, UTC, ("dimensions", "date-strategisCampaignId")],
+    dates: DateParams::Range,
+    pagination: Pagination::None,
+    critical: false,
+    sessions: false,
+    contract: Contract::json(
+        &["/results"],
+        &[
+            Field::key("date", K::Date, C::Date),
+            Field::key("id", K::Text, C::PlatformCampaignId),
+            Field::optional("name", K::Text, C::CampaignName),
+            Field::optional("strategisCampaignId", K::Text, C::StrategisId),
+            Field::required("spend", K::Money, C::Spend),
+            Field::optional("click", K::Count, C::Clicks),
+            Field::optional("impression", K::Count, C::Impressions),
+            Field::optional("conversion", K::Count, C::Conversions),
+        ],
+    ),
+};

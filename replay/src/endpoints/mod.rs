@@ -1,5 +1,5 @@
-//! One module per upstream endpoint: its body decoder (and its doc of the body's shape). The
-//! registry line that names the endpoint's path, parameters and pagination is in `registry`.
+//! One module per upstream endpoint: its request (path, parameters, pagination) and its body
+//! contract, as one [`EndpointSpec`](crate::registry::EndpointSpec) the registry lists.
 
 pub mod facebook_adsets;
 pub mod facebook_campaigns;
@@ -16,3 +16,6 @@ pub mod smartnews_report;
 pub mod strategis_metrics;
 pub mod taboola_report;
 pub mod zemanta_report;
+
+#[cfg(test)]
+mod tests;

@@ -1,30 +1,31 @@
 //! NewsBreak: money in cents. `costDecimal` (cents, with sub-cent precision) when present,
-//! else `cost`; divided by 100 into USD.
+//! else `cost`; divided by 100 into USD. In-body `code` 4034 is a throttle, any other
+//! non-zero code an error.
 
-use rust_decimal::Decimal;
+use crate::contract::{Column as C, Contract, Field, Kind as K};
+use crate::registry::{DateParams, EndpointSpec, Pagination, ORG, RSOC};
 
-use crate::decode::*;
-
-pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
-    if let Some(code) = v.get("code").and_then(|c| c.as_i64()).filter(|c| *c != 0) {
-        return Err(DecodeError(format!("in-body error code {code}")));
-    }
-    let rows = rows_at(v, &["/data/rows"])?;
-    Ok(each_row(rows, "/data/rows", |r| {
-        let cents = match decimal(r, "costDecimal")? {
-            Some(c) => Some(c),
-            None => decimal(r, "cost")?,
-        };
-        Ok(SourceRow {
-            date: date(r, "date")?,
-            platform_campaign_id: text(r, "campaignId"),
-            strategis_id: text(r, "strategisCampaignId"),
-            campaign_name: text(r, "campaign"),
-            spend: cents.map(|c| c / Decimal::ONE_HUNDRED),
-            clicks: count(r, "click")?,
-            impressions: count(r, "impression")?,
-            conversions: count(r, "conversion")?,
-            ..Default::default()
-        })
-    }))
-}
+pub const SPEC: EndpointSpec = EndpointSpec {
+    key: "newsbreak_report",
+    platform: "newsbreak",
+    path: "/api/newsbreak/report",
+    params: &[ORG, RSOC, ("dimensions", "date-strategisCampaignId")],
+    dates: DateParams::Range,
+    pagination: Pagination::None,
+    critical: false,
+    sessions: false,
+    contract: Contract::json(
+        &["/data/rows"],
+        &[
+            Field::key("date", K::Date, C::Date),
+            Field::key("campaignId", K::Text, C::PlatformCampaignId),
+            Field::optional("strategisCampaignId", K::Text, C::StrategisId),
+            Field::optional("campaign", K::Text, C::CampaignName),
+            Field::optional("costDecimal", K::MoneyCents, C::Spend),
+            Field::required("cost", K::MoneyCents, C::Spend),
+            Field::optional("impression", K::Count, C::Impressions),
+            Field::optional("click", K::Count, C::Clicks),
+            Field::optional("conversion", K::Count, C::Conversions),
+        ],
+    ),
+};

@@ -1,36 +1,30 @@
-//! Outbrain periodic hourly: per campaign, hourly rows newest first with float counts; a day's
-//! hours are summed per campaign, and the day comes from each hour's `fromDate`.
+//! Outbrain periodic hourly: per campaign, its hours newest first, counts possibly floats
+//! (`23.0`). Each hour is a row, dated by its `fromDate`; the projector sums a campaign's
+//! hours of the day.
 
-use crate::decode::*;
+use crate::contract::{Column as C, Contract, Field, Kind as K};
+use crate::registry::{DateParams, EndpointSpec, Pagination, ORG, RSOC};
 
-pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
-    let campaigns = rows_at(v, &["/campaignResults"])?;
-    let mut out = Decoded::default();
-    for (ci, c) in campaigns.iter().enumerate() {
-        let locator = format!("/campaignResults/{ci}");
-        let hours = c.get("results").and_then(Json::as_array).map_or(&[][..], Vec::as_slice);
-        let mut row = SourceRow {
-            locator: locator.as_str().into(),
-            platform_campaign_id: text(c, "campaignId"),
-            strategis_id: text(c, "strategisCampaignId"),
-            ..Default::default()
-        };
-        let summed: Result<(), String> = hours.iter().try_for_each(|h| {
-            let meta = h.get("metadata").unwrap_or(&Json::Null);
-            let metrics = h.get("metrics").unwrap_or(&Json::Null);
-            if let Some(day) = date(meta, "fromDate")? {
-                row.date = row.date.or(Some(day));
-            }
-            row.spend = sum_opt(row.spend, decimal(metrics, "spend")?);
-            row.clicks = sum_opt(row.clicks, count(metrics, "clicks")?);
-            row.impressions = sum_opt(row.impressions, count(metrics, "impressions")?);
-            row.conversions = sum_opt(row.conversions, count(metrics, "conversions")?);
-            Ok(())
-        });
-        match summed {
-            Ok(()) => out.rows.push(row),
-            Err(e) => out.bad_rows.push((locator, e)),
-        }
-    }
-    Ok(out)
-}
+pub const SPEC: EndpointSpec = EndpointSpec {
+    key: "outbrain_report",
+    platform: "outbrain",
+    path: "/api/outbrain-hourly-report",
+    params: &[ORG, RSOC],
+    dates: DateParams::Range,
+    pagination: Pagination::None,
+    critical: false,
+    sessions: false,
+    contract: Contract::nested(
+        &["/campaignResults"],
+        "results",
+        &[
+            Field::key("campaignId", K::Text, C::PlatformCampaignId).of_parent(),
+            Field::optional("strategisCampaignId", K::Text, C::StrategisId).of_parent(),
+            Field::key("metadata/fromDate", K::DateHour, C::Date),
+            Field::required("metrics/spend", K::Money, C::Spend),
+            Field::optional("metrics/clicks", K::Count, C::Clicks),
+            Field::optional("metrics/impressions", K::Count, C::Impressions),
+            Field::optional("metrics/conversions", K::Count, C::Conversions),
+        ],
+    ),
+};

@@ -1,29 +1,35 @@
 //! S1 Daily V3: estimated same-day revenue, sessions (`searches`) and S1 clicks per Strategis
-//! campaign, with the traffic source's `networkId` and platform campaign id. All strings.
+//! campaign, with the traffic source's `networkId` and platform campaign id. All values are
+//! strings; the envelope is `{"data": [...], "page", "limit", "total"}`.
 
-use crate::decode::*;
+use crate::contract::{Column as C, Contract, Field, Kind as K};
+use crate::registry::{DateParams, EndpointSpec, Pagination, CH, ORG, RSOC, UTC};
 
-pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
-    let (rows, prefix) = match v.pointer("/data/data").and_then(|d| d.as_array()) {
-        Some(r) => (r, "/data/data"),
-        None => (rows_at(v, &["/data", ""])?, if v.is_array() { "" } else { "/data" }),
-    };
-    Ok(each_row(rows, prefix, |r| {
-        Ok(SourceRow {
-            date: date(r, "date")?,
-            strategis_id: text(r, "strategisCampaignId"),
-            network_id: text(r, "networkId"),
-            platform_campaign_id: text(r, "networkCampaignId"),
-            campaign_name: text(r, "networkCampaignName"),
-            account_id: text(r, "networkAccountId"),
-            buyer: text(r, "buyer"),
-            category: text(r, "category"),
-            rsoc_site: text(r, "rsocSite"),
-            impressions: count(r, "impressions")?,
-            s1_clicks: count(r, "clicks")?,
-            sessions: count(r, "searches")?,
-            revenue: decimal(r, "estimated_revenue")?,
-            ..Default::default()
-        })
-    }))
-}
+pub const SPEC: EndpointSpec = EndpointSpec {
+    key: "s1_daily_v3",
+    platform: "all",
+    path: "/api/s1/report/daily-v3",
+    params: &[ORG, RSOC, UTC, CH, ("dimensions", "date-strategisCampaignId-buyer")],
+    dates: DateParams::Range,
+    pagination: Pagination::PageLimit,
+    critical: true,
+    sessions: false,
+    contract: Contract::json(
+        &["/data", "/data/data", ""],
+        &[
+            Field::key("date", K::Date, C::Date),
+            Field::key("strategisCampaignId", K::Text, C::StrategisId),
+            Field::optional("networkId", K::Text, C::NetworkId),
+            Field::optional("networkCampaignId", K::Text, C::PlatformCampaignId),
+            Field::optional("networkCampaignName", K::Text, C::CampaignName),
+            Field::optional("networkAccountId", K::Text, C::AccountId),
+            Field::optional("buyer", K::Text, C::Buyer),
+            Field::optional("category", K::Text, C::Category),
+            Field::optional("rsocSite", K::Text, C::RsocSite),
+            Field::optional("impressions", K::Count, C::Impressions),
+            Field::optional("clicks", K::Count, C::S1Clicks),
+            Field::optional("searches", K::Count, C::Sessions),
+            Field::required("estimated_revenue", K::Money, C::Revenue),
+        ],
+    ),
+};

@@ -1,38 +1,29 @@
-//! S1 Hourly V3: double-wrapped (`{data: {data: [...]}}`), strings; `hour` 0..27 where 24-27
-//! are next-day clicks attributed late to this day.
+//! S1 Hourly V3: double-wrapped (`{"data": {"data": [...]}}`), values are strings; `hour`
+//! 0..27, where 24-27 are next-day clicks attributed late to this day. Feeds
+//! `session_hourly_metrics`; most of a lake's bytes are this endpoint's.
 
-use crate::decode::*;
+use crate::contract::{Column as C, Contract, Field, Kind as K};
+use crate::registry::{DateParams, EndpointSpec, Pagination, CH, ORG, RSOC, UTC};
 
-pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
-    let (rows, prefix) = match v.pointer("/data/data").and_then(|d| d.as_array()) {
-        Some(r) => (r, "/data/data"),
-        None => (rows_at(v, &["/data", ""])?, if v.is_array() { "" } else { "/data" }),
-    };
-    Ok(each_row(rows, prefix, row))
-}
-
-/// The rows of the usual envelope, `{data: {data: [...]}}`: what [`decode`] reads first. The
-/// projector streams them out of the parser (most of a lake's bytes are this endpoint's).
-pub const STREAMED: StreamedRows = StreamedRows { path: &["data", "data"], fill };
-
-pub fn row<'b>(r: &Json<'b>) -> Result<SourceRow<'b>, String> {
-    let mut row = SourceRow::default();
-    fill(r, &mut row)?;
-    Ok(row)
-}
-
-/// [`row`], written into a default row where it will stay.
-fn fill<'b>(r: &Json<'b>, row: &mut SourceRow<'b>) -> Result<(), String> {
-    let hour = count(r, "hour")?.ok_or("hour: missing")?;
-    if !(0..=27).contains(&hour) {
-        return Err(format!("hour: {hour} is outside 0..27"));
-    }
-    row.date = date(r, "date")?;
-    row.hour = Some(hour as u8);
-    row.strategis_id = text(r, "strategisCampaignId");
-    row.network_id = text(r, "networkId");
-    row.sessions = count(r, "searches")?;
-    row.s1_clicks = count(r, "clicks")?;
-    row.revenue = decimal(r, "estimated_revenue")?;
-    Ok(())
-}
+pub const SPEC: EndpointSpec = EndpointSpec {
+    key: "s1_hourly_v3",
+    platform: "all",
+    path: "/api/s1/report/hourly-v3",
+    params: &[ORG, RSOC, UTC, CH, ("dimensions", "date-hour-strategisCampaignId")],
+    dates: DateParams::Range,
+    pagination: Pagination::PageLimit,
+    critical: true,
+    sessions: true,
+    contract: Contract::json(
+        &["/data/data", "/data", ""],
+        &[
+            Field::key("date", K::Date, C::Date),
+            Field::key("hour", K::Hour, C::Hour),
+            Field::key("strategisCampaignId", K::Text, C::StrategisId),
+            Field::optional("networkId", K::Text, C::NetworkId),
+            Field::required("searches", K::Count, C::Sessions),
+            Field::optional("clicks", K::Count, C::S1Clicks),
+            Field::required("estimated_revenue", K::Money, C::Revenue),
+        ],
+    ),
+};

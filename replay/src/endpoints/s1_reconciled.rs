@@ -1,21 +1,28 @@
 //! S1 Reconciled: final revenue, lagging two days. A bare array (some deployments wrap it in
 //! `data`); numbers are numbers.
 
-use crate::decode::*;
+use crate::contract::{Column as C, Contract, Field, Kind as K};
+use crate::registry::{DateParams, EndpointSpec, Pagination, CH, ORG, RSOC, UTC};
 
-pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
-    let prefix = if v.is_array() { "" } else { "/data" };
-    let rows = rows_at(v, &["", "/data"])?;
-    Ok(each_row(rows, prefix, |r| {
-        Ok(SourceRow {
-            date: date(r, "date")?,
-            strategis_id: text(r, "strategisCampaignId"),
-            buyer: text(r, "buyer"),
-            category: text(r, "category"),
-            sessions: count(r, "searches")?,
-            s1_clicks: count(r, "clicks")?,
-            revenue: decimal(r, "revenue")?,
-            ..Default::default()
-        })
-    }))
-}
+pub const SPEC: EndpointSpec = EndpointSpec {
+    key: "s1_reconciled",
+    platform: "all",
+    path: "/api/s1/high-level-report",
+    params: &[ORG, RSOC, UTC, CH, ("dimensions", "date-strategisCampaignId")],
+    dates: DateParams::Range,
+    pagination: Pagination::None,
+    critical: true,
+    sessions: false,
+    contract: Contract::json(
+        &["", "/data"],
+        &[
+            Field::key("date", K::Date, C::Date),
+            Field::key("strategisCampaignId", K::Text, C::StrategisId),
+            Field::optional("buyer", K::Text, C::Buyer),
+            Field::optional("category", K::Text, C::Category),
+            Field::optional("searches", K::Count, C::Sessions),
+            Field::optional("clicks", K::Count, C::S1Clicks),
+            Field::required("revenue", K::Money, C::Revenue),
+        ],
+    ),
+};

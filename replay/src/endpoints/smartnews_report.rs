@@ -1,36 +1,30 @@
-//! SmartNews insights v3: one object per campaign; the day's numbers are the
-//! `metrics_breakdown` entry whose `period` is that day (one row per breakdown entry).
+//! SmartNews insights v3: one object per campaign; each of its `metrics_breakdown` entries
+//! is a row, dated by its `period`. Money is a decimal string, ids are numbers.
 
-use crate::decode::*;
+use crate::contract::{Column as C, Contract, Field, Kind as K};
+use crate::registry::{DateParams, EndpointSpec, Pagination, ORG, RSOC};
 
-pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
-    let campaigns = rows_at(v, &["/data"])?;
-    let mut out = Decoded::default();
-    for (ci, c) in campaigns.iter().enumerate() {
-        let meta = c.get("metadata").unwrap_or(&Json::Null);
-        let breakdown =
-            c.get("metrics_breakdown").and_then(Json::as_array).map_or(&[][..], Vec::as_slice);
-        for (bi, b) in breakdown.iter().enumerate() {
-            let locator = format!("/data/{ci}/metrics_breakdown/{bi}");
-            let row = (|| -> Result<SourceRow, String> {
-                Ok(SourceRow {
-                    locator: locator.as_str().into(),
-                    date: date(b, "period")?,
-                    platform_campaign_id: text(c, "id"),
-                    campaign_name: text(meta, "name"),
-                    strategis_id: text(meta, "strategis_campaign_id"),
-                    spend: decimal(b, "budget_spent")?,
-                    clicks: count(b, "click")?,
-                    impressions: count(b, "viewable_impression")?,
-                    conversions: count(b, "count_purchase")?,
-                    ..Default::default()
-                })
-            })();
-            match row {
-                Ok(r) => out.rows.push(r),
-                Err(e) => out.bad_rows.push((locator, e)),
-            }
-        }
-    }
-    Ok(out)
-}
+pub const SPEC: EndpointSpec = EndpointSpec {
+    key: "smartnews_report",
+    platform: "smartnews",
+    path: "/api/smartnews/report",
+    params: &[ORG, RSOC, ("dimensions", "date-strategisCampaignId")],
+    dates: DateParams::Range,
+    pagination: Pagination::TotalPages,
+    critical: false,
+    sessions: false,
+    contract: Contract::nested(
+        &["/data"],
+        "metrics_breakdown",
+        &[
+            Field::key("id", K::Text, C::PlatformCampaignId).of_parent(),
+            Field::optional("metadata/name", K::Text, C::CampaignName).of_parent(),
+            Field::optional("metadata/strategis_campaign_id", K::Text, C::StrategisId).of_parent(),
+            Field::key("period", K::Date, C::Date),
+            Field::required("budget_spent", K::Money, C::Spend),
+            Field::optional("click", K::Count, C::Clicks),
+            Field::optional("viewable_impression", K::Count, C::Impressions),
+            Field::optional("count_purchase", K::Count, C::Conversions),
+        ],
+    ),
+};

@@ -1,20 +1,29 @@
-//! Taboola campaign summary: numbers are numbers, `date` carries a time.
+//! Taboola campaign summary: numbers are numbers, `date` carries a time, and Strategis adds
+//! `strategisCampaignId` where it can join it. Known to answer 502 for days at a time.
 
-use crate::decode::*;
+use crate::contract::{Column as C, Contract, Field, Kind as K};
+use crate::registry::{DateParams, EndpointSpec, Pagination, ORG, RSOC};
 
-pub fn decode<'b>(v: &Json<'b>) -> Result<Decoded<'b>, DecodeError> {
-    let rows = rows_at(v, &["/results"])?;
-    Ok(each_row(rows, "/results", |r| {
-        Ok(SourceRow {
-            date: date(r, "date")?,
-            platform_campaign_id: text(r, "campaign"),
-            campaign_name: text(r, "campaign_name"),
-            strategis_id: text(r, "strategisCampaignId"),
-            spend: decimal(r, "spent")?,
-            clicks: count(r, "clicks")?,
-            impressions: count(r, "impressions")?,
-            conversions: count(r, "cpa_actions_num")?,
-            ..Default::default()
-        })
-    }))
-}
+pub const SPEC: EndpointSpec = EndpointSpec {
+    key: "taboola_report",
+    platform: "taboola",
+    path: "/api/taboola/campaign-summary-report",
+    params: &[ORG, RSOC, ("cached", "1")],
+    dates: DateParams::Range,
+    pagination: Pagination::None,
+    critical: false,
+    sessions: false,
+    contract: Contract::json(
+        &["/results"],
+        &[
+            Field::key("date", K::Date, C::Date),
+            Field::key("campaign", K::Text, C::PlatformCampaignId),
+            Field::optional("campaign_name", K::Text, C::CampaignName),
+            Field::optional("strategisCampaignId", K::Text, C::StrategisId),
+            Field::required("spent", K::Money, C::Spend),
+            Field::optional("clicks", K::Count, C::Clicks),
+            Field::optional("impressions", K::Count, C::Impressions),
+            Field::optional("cpa_actions_num", K::Count, C::Conversions),
+        ],
+    ),
+};
