@@ -16,6 +16,7 @@ pub mod incremental;
 pub mod json;
 pub mod project;
 pub mod registry;
+pub mod stream;
 pub mod write;
 
 pub use registry::{endpoint, EndpointSpec, ENDPOINTS};
