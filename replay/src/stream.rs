@@ -30,6 +30,36 @@ pub struct Found<'b> {
     pub seen: Seen,
 }
 
+/// The scalar visits of a visitor that answers every scalar (number, string, boolean, null)
+/// with one value: what a row, or the way to one, makes of a value that is none.
+macro_rules! scalars_are {
+    ($value:ty, $answer:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<$value, E> {
+            Ok($answer)
+        }
+
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<$value, E> {
+            Ok($answer)
+        }
+
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<$value, E> {
+            Ok($answer)
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<$value, E> {
+            Ok($answer)
+        }
+
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<$value, E> {
+            Ok($answer)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<$value, E> {
+            Ok($answer)
+        }
+    };
+}
+
 /// A document read: its envelope, and the rows at the first pointer that held an array.
 pub struct Document<'b> {
     pub envelope: Envelope,
@@ -260,29 +290,7 @@ impl<'de, 's, 'c> Visitor<'de> for Node<'s, 'c, 'de> {
         Ok(())
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
+    scalars_are!((), ());
 }
 
 /// An object key, borrowed from the body unless it had to be unescaped.
@@ -364,29 +372,7 @@ impl<'de> Visitor<'de> for Item<'_, '_, 'de> {
         Ok(Shape::Other)
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Shape<'de>, E> {
-        Ok(Shape::Other)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Shape<'de>, E> {
-        Ok(Shape::Other)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Shape<'de>, E> {
-        Ok(Shape::Other)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Shape<'de>, E> {
-        Ok(Shape::Other)
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Shape<'de>, E> {
-        Ok(Shape::Other)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Shape<'de>, E> {
-        Ok(Shape::Other)
-    }
+    scalars_are!(Shape<'de>, Shape::Other);
 }
 
 /// Reads an object's members into `slots`: a member that is a field's takes its value, one
@@ -455,29 +441,7 @@ impl<'de> Visitor<'de> for Sub<'_, '_, 'de> {
         Ok(())
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
+    scalars_are!((), ());
 }
 
 /// A parent item's nested rows.
@@ -574,29 +538,7 @@ impl<'de> Visitor<'de> for InnerRow<'_, '_, 'de> {
         Ok(false)
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-        Ok(false)
-    }
+    scalars_are!(bool, false);
 }
 
 /// A field's value, borrowed from the body where it can be.

@@ -434,23 +434,28 @@ impl<'c> Writer<'c> {
     /// Writes one date's rows (all of them of that date).
     pub fn day(&mut self, d: DayProjection) -> Result<(), DbError> {
         let Some(date) = d.date else { return Ok(()) };
-        self.append_dated("campaign_index", date, Rows::new(d.campaign_index, CAMPAIGN_INDEX))?;
+        self.append_dated(
+            "campaign_index",
+            date,
+            Rows::new(d.tables.campaign_index, CAMPAIGN_INDEX),
+        )?;
         self.append_dated(
             "session_hourly_metrics",
             date,
-            Rows::new(d.session_hourly, SESSION_HOURLY_METRICS),
+            Rows::new(d.tables.session_hourly, SESSION_HOURLY_METRICS),
         )?;
         self.append_dated(
             "endpoint_completeness",
             date,
-            Rows::new(d.completeness, ENDPOINT_COMPLETENESS),
+            Rows::new(d.tables.completeness, ENDPOINT_COMPLETENESS),
         )?;
-        let lineage = lineage_rows(d.lineage, &mut self.lineage_sources)?;
+        let lineage = lineage_rows(d.tables.lineage, &mut self.lineage_sources)?;
         self.append_dated("lineage_entries", date, lineage)?;
-        let session_lineage = session_lineage_rows(d.session_lineage, &mut self.lineage_sources)?;
+        let session_lineage =
+            session_lineage_rows(d.tables.session_lineage, &mut self.lineage_sources)?;
         self.append_dated("session_lineage", date, session_lineage)?;
-        self.append_dated("quarantine", date, Rows::new(d.quarantine, QUARANTINE))?;
-        self.append("raw_events", Rows::new(d.raw_events, RAW_EVENTS))
+        self.append_dated("quarantine", date, Rows::new(d.tables.quarantine, QUARANTINE))?;
+        self.append("raw_events", Rows::new(d.tables.raw_events, RAW_EVENTS))
     }
 
     /// Records what the window's dates leave for later projections: identity pairs first seen
@@ -622,28 +627,28 @@ pub(crate) fn write_in_batches(
 ) -> Result<(), DbError> {
     let mut w = Writer::begin(conn, p.window)?;
     w.batch_rows = batch_rows;
-    for (date, rows) in by_date(&p.campaign_index, |r| r.date) {
+    for (date, rows) in by_date(&p.tables.campaign_index, |r| r.date) {
         w.append_dated("campaign_index", date, Rows::new(rows, CAMPAIGN_INDEX))?;
     }
-    for (date, rows) in by_date(&p.session_hourly, |r| r.date) {
+    for (date, rows) in by_date(&p.tables.session_hourly, |r| r.date) {
         w.append_dated("session_hourly_metrics", date, Rows::new(rows, SESSION_HOURLY_METRICS))?;
     }
-    for (date, rows) in by_date(&p.completeness, |r| r.date) {
+    for (date, rows) in by_date(&p.tables.completeness, |r| r.date) {
         w.append_dated("endpoint_completeness", date, Rows::new(rows, ENDPOINT_COMPLETENESS))?;
     }
-    for (date, rows) in by_date(&p.lineage, |r| r.date) {
+    for (date, rows) in by_date(&p.tables.lineage, |r| r.date) {
         let lineage = lineage_rows(rows, &mut w.lineage_sources)?;
         w.append_dated("lineage_entries", date, lineage)?;
     }
-    for (date, rows) in by_date(&p.session_lineage, |r| r.date) {
+    for (date, rows) in by_date(&p.tables.session_lineage, |r| r.date) {
         let lineage = session_lineage_rows(rows, &mut w.lineage_sources)?;
         w.append_dated("session_lineage", date, lineage)?;
     }
-    for (date, rows) in by_date(&p.quarantine, |r| r.date) {
+    for (date, rows) in by_date(&p.tables.quarantine, |r| r.date) {
         w.append_dated("quarantine", date, Rows::new(rows, QUARANTINE))?;
     }
     let (markers, http): (Vec<RawEventRow>, Vec<RawEventRow>) =
-        p.raw_events.iter().cloned().partition(|r| r.kind == "run");
+        p.tables.raw_events.iter().cloned().partition(|r| r.kind == "run");
     w.append("raw_events", Rows::new(http, RAW_EVENTS))?;
     w.finish(&p.campaign_runs, &p.session_runs, &markers, &p.events_applied)
 }

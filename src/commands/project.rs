@@ -345,12 +345,12 @@ impl ProjectionSummary {
     }
 
     fn add_day(&mut self, day: &project::DayProjection) {
-        self.campaign_rows += day.campaign_index.len();
-        self.session_rows += day.session_hourly.len();
-        self.completeness_rows += day.completeness.len();
-        self.quarantined += day.quarantine.len();
-        self.unmapped_campaigns += day.unmapped_campaigns.len();
-        for id in &day.unmapped_network_ids {
+        self.campaign_rows += day.tables.campaign_index.len();
+        self.session_rows += day.tables.session_hourly.len();
+        self.completeness_rows += day.tables.completeness.len();
+        self.quarantined += day.tables.quarantine.len();
+        self.unmapped_campaigns += day.tables.unmapped_campaigns.len();
+        for id in &day.tables.unmapped_network_ids {
             if let Err(at) = self.unmapped_network_ids.binary_search(id) {
                 self.unmapped_network_ids.insert(at, id.clone());
             }
