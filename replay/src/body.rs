@@ -91,11 +91,12 @@ pub fn read<'b>(
 }
 
 /// How a JSON body is parsed: both give the same pages (tested), and the faster stays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Parser {
     /// serde, streaming every row array (`stream`).
     Serde,
     /// The whole-document parser of `json`, streaming the first row pointer only.
+    #[default]
     Tree,
 }
 
