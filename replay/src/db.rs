@@ -54,6 +54,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "0006_quarantine_rows",
         sql: include_str!("../../migrations/0006_quarantine_rows.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_intraday",
+        sql: include_str!("../../migrations/0007_intraday.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]

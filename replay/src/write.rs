@@ -21,8 +21,9 @@ use crate::chunks::{Column, Rows};
 use crate::columns::Columns;
 use crate::db::DbError;
 use crate::project::{
-    CampaignRow, Carry, CompletenessRow, DayProjection, HourRow, LineageRow, Projection,
-    QuarantineRow, RawEventRow, RunRow, SessionLineage, LINEAGE_RULES, PROJECTOR_VERSION,
+    CampaignRow, Carry, CompletenessRow, DayProjection, HourRow, HourlySpendRow, IntradayInputRow,
+    IntradayRow, LineageRow, Projection, QuarantineRow, RawEventRow, RunRow, SessionLineage,
+    LINEAGE_RULES, PROJECTOR_VERSION,
 };
 
 /// Tables rebuilt by a projection, in the order they are written.
@@ -36,6 +37,9 @@ pub const TABLES: &[&str] = &[
     "lineage_entries",
     "session_lineage",
     "quarantine",
+    "campaign_intraday",
+    "intraday_inputs",
+    "campaign_hourly",
 ];
 
 /// Tables fingerprinted per date as they are written.
@@ -46,6 +50,9 @@ const DATED: &[&str] = &[
     "lineage_entries",
     "session_lineage",
     "quarantine",
+    "campaign_intraday",
+    "intraday_inputs",
+    "campaign_hourly",
 ];
 
 /// Tables small enough to fingerprint in SQL after writing.
@@ -143,6 +150,46 @@ const QUARANTINE: &[Column<QuarantineRow>] = &[
     Column::Text("body_sha256", |r| r.body_sha256.as_deref()),
     Column::Text("error", |r| Some(&r.error)),
     Column::Text("locator", |r| r.locator.as_deref()),
+];
+
+const CAMPAIGN_INTRADAY: &[Column<IntradayRow>] = &[
+    Column::Text("campaign_id", |r| Some(&r.campaign_id)),
+    Column::Date("date", |r| Some(r.date)),
+    Column::Timestamp("as_of_hour", |r| Some(r.as_of_hour)),
+    Column::Text("media_source", |r| r.media_source.as_deref()),
+    Column::Money("spend_usd", |r| r.spend_usd),
+    Column::Text("spend_source", |r| r.spend_source),
+    Column::Money("revenue_usd", |r| r.revenue_usd),
+    Column::Big("sessions", |r| r.sessions),
+    Column::Big("clicks", |r| r.clicks),
+    Column::Double("roas", |r| r.roas),
+    Column::Timestamp("oldest_input_at", |r| r.oldest_input_at),
+    Column::Big("input_age_minutes", |r| r.input_age_minutes),
+    Column::Bool("critical_ok", |r| Some(r.critical_ok)),
+];
+
+const INTRADAY_INPUTS: &[Column<IntradayInputRow>] = &[
+    Column::Date("date", |r| Some(r.date)),
+    Column::Timestamp("as_of_hour", |r| Some(r.as_of_hour)),
+    Column::Text("endpoint", |r| Some(r.endpoint)),
+    Column::Bool("critical", |r| Some(r.critical)),
+    Column::Text("status", |r| Some(r.status)),
+    Column::Timestamp("newest_fetched_at", |r| Some(r.newest_fetched_at)),
+    Column::Text("snapshot_fetch_id", |r| r.snapshot_fetch_id.as_deref()),
+    Column::Timestamp("snapshot_fetched_at", |r| r.snapshot_fetched_at),
+    Column::Big("snapshot_rows", |r| r.snapshot_rows),
+];
+
+const CAMPAIGN_HOURLY: &[Column<HourlySpendRow>] = &[
+    Column::Text("campaign_id", |r| Some(&r.campaign_id)),
+    Column::Date("date", |r| Some(r.date)),
+    Column::Int("hour", |r| Some(i32::from(r.hour))),
+    Column::Text("endpoint", |r| Some(r.endpoint)),
+    Column::Money("spend_usd", |r| r.spend_usd),
+    Column::Big("clicks", |r| r.clicks),
+    Column::Big("impressions", |r| r.impressions),
+    Column::Big("conversions", |r| r.conversions),
+    Column::Text("fetch_id", |r| Some(&r.fetch_id)),
 ];
 
 const RAW_EVENTS: &[Column<RawEventRow>] = &[
@@ -455,6 +502,21 @@ impl<'c> Writer<'c> {
             session_lineage_rows(d.tables.session_lineage, &mut self.lineage_sources)?;
         self.append_dated("session_lineage", date, session_lineage)?;
         self.append_dated("quarantine", date, Rows::new(d.tables.quarantine, QUARANTINE))?;
+        self.append_dated(
+            "campaign_intraday",
+            date,
+            Rows::new(d.tables.intraday, CAMPAIGN_INTRADAY),
+        )?;
+        self.append_dated(
+            "intraday_inputs",
+            date,
+            Rows::new(d.tables.intraday_inputs, INTRADAY_INPUTS),
+        )?;
+        self.append_dated(
+            "campaign_hourly",
+            date,
+            Rows::new(d.tables.campaign_hourly, CAMPAIGN_HOURLY),
+        )?;
         self.append("raw_events", Rows::new(d.tables.raw_events, RAW_EVENTS))
     }
 
@@ -646,6 +708,15 @@ pub(crate) fn write_in_batches(
     }
     for (date, rows) in by_date(&p.tables.quarantine, |r| r.date) {
         w.append_dated("quarantine", date, Rows::new(rows, QUARANTINE))?;
+    }
+    for (date, rows) in by_date(&p.tables.intraday, |r| r.date) {
+        w.append_dated("campaign_intraday", date, Rows::new(rows, CAMPAIGN_INTRADAY))?;
+    }
+    for (date, rows) in by_date(&p.tables.intraday_inputs, |r| r.date) {
+        w.append_dated("intraday_inputs", date, Rows::new(rows, INTRADAY_INPUTS))?;
+    }
+    for (date, rows) in by_date(&p.tables.campaign_hourly, |r| r.date) {
+        w.append_dated("campaign_hourly", date, Rows::new(rows, CAMPAIGN_HOURLY))?;
     }
     let (markers, http): (Vec<RawEventRow>, Vec<RawEventRow>) =
         p.tables.raw_events.iter().cloned().partition(|r| r.kind == "run");

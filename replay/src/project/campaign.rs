@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::carry::{resolve, shared_name, CampaignMeta, Carry};
-use super::fetch::{snapshot, DayData, Fetches, RowRef};
+use super::fetch::{DayData, RowRef, Snapshots};
 use super::merge::{pick, Agg, KeySources, RowBuilder};
 use super::projector::Projector;
 use super::rows::{CampaignRow, DayProjection, LineageRow};
@@ -21,8 +21,9 @@ impl Projector<'_> {
     pub(super) fn campaign_rows<'d>(
         &mut self,
         day: &DayData<'_>,
-        fetches: &Fetches<'d>,
+        snaps: &Snapshots<'_, 'd>,
         out: &mut DayProjection,
+        record: bool,
     ) {
         let date = day.date;
         let config = self.config;
@@ -42,7 +43,7 @@ impl Projector<'_> {
         // Adset rows carry no campaign name: the name-prefix rule uses their campaign's name.
         let mut names: BTreeMap<&str, &str> = BTreeMap::new();
         for key in ["facebook_campaigns", "facebook_report"] {
-            if let Some(f) = snapshot(fetches, key) {
+            if let Some(f) = snaps.get(key) {
                 for &(_, r) in &f.rows {
                     if let (Some(pid), Some(name)) =
                         (r.platform_campaign_id.as_deref(), r.campaign_name.as_deref())
@@ -53,7 +54,7 @@ impl Projector<'_> {
             }
         }
         for spec in ENDPOINTS.iter().filter(|s| !s.sessions) {
-            let Some(f) = snapshot(fetches, spec.key) else { continue };
+            let Some(f) = snaps.get(spec.key) else { continue };
             let Some(endpoint) = EndpointId::of(spec.key) else { continue };
             let any_date = endpoint == endpoint_id!("s1_rpc_average") || endpoint == fb_campaigns;
             for &(at, row) in &f.rows {
@@ -212,15 +213,17 @@ impl Projector<'_> {
                     pick(src, &meta_order, |r| r.platform_campaign_id.as_deref()),
                 )
                 .map(Arc::from);
-            daily_meta.insert(
-                (date, key.to_owned()),
-                CampaignMeta {
-                    owner: owner.clone(),
-                    lane: lane.clone(),
-                    category: category.clone(),
-                    media_source: media_source.clone(),
-                },
-            );
+            if record {
+                daily_meta.insert(
+                    (date, key.to_owned()),
+                    CampaignMeta {
+                        owner: owner.clone(),
+                        lane: lane.clone(),
+                        category: category.clone(),
+                        media_source: media_source.clone(),
+                    },
+                );
+            }
 
             let has_reconciled = src.get(s1_reconciled).is_some();
             for snapshot_source in ["daily", "reconciled"] {

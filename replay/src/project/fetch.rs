@@ -283,6 +283,47 @@ pub(super) fn pagination_loop(
 
 pub(super) type Fetches<'d> = BTreeMap<&'static str, Vec<Fetch<'d>>>;
 
+/// Each endpoint's snapshot: its latest successful fetch, or with `until` the latest
+/// successful one that finished before that instant (what was known then).
+pub(super) type Snapshots<'f, 'd> = BTreeMap<&'static str, &'f Fetch<'d>>;
+
+pub(super) fn snapshots<'f, 'd>(
+    fetches: &'f Fetches<'d>,
+    until: Option<DateTime<Utc>>,
+) -> Snapshots<'f, 'd> {
+    fetches
+        .iter()
+        .filter_map(|(key, list)| {
+            let known = |f: &&Fetch<'d>| f.success && until.is_none_or(|u| f.finished_at < u);
+            list.iter().rev().find(known).map(|f| (*key, f))
+        })
+        .collect()
+}
+
+/// What `endpoint_completeness` says of a fetch of `date`: OK, PARTIAL or FAILED.
+pub(super) fn status(f: &Fetch<'_>, date: NaiveDate) -> &'static str {
+    let within_lag =
+        f.endpoint.key == "s1_reconciled" && (f.finished_at.date_naive() - date).num_days() < 2;
+    // A fetch stopped at the page limit is PARTIAL, though its rows are not used.
+    if f.page_limit_hit {
+        "PARTIAL"
+    } else if !f.success {
+        "FAILED"
+    } else if f.bad_rows > 0 || (f.rows.is_empty() && f.endpoint.critical && !within_lag) {
+        "PARTIAL"
+    } else {
+        "OK"
+    }
+}
+
+impl Fetch<'_> {
+    /// The fetch id its events share (`raw_events.fetch_id`).
+    pub(super) fn fetch_id<'a>(&self, day: &'a DayData<'_>) -> &'a str {
+        let first = self.events.first().and_then(|&i| day.events[i].envelope.http.as_ref());
+        first.map_or("", |h| h.fetch_id.as_str())
+    }
+}
+
 /// The latest successful fetch of `key`: the snapshot the day's rows come from.
 pub(super) fn snapshot<'f, 'd>(fetches: &'f Fetches<'d>, key: &str) -> Option<&'f Fetch<'d>> {
     fetches.get(key)?.iter().rev().find(|f| f.success)

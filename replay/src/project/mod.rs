@@ -26,6 +26,7 @@
 mod campaign;
 mod carry;
 mod fetch;
+mod intraday;
 mod merge;
 mod projector;
 mod restatements;
@@ -44,8 +45,9 @@ pub use carry::{name_prefix, CampaignMeta, Carry, Identity};
 pub use projector::Projector;
 pub use restatements::{restatements, Delta, Restatement};
 pub use rows::{
-    CampaignRow, CompletenessRow, DayProjection, HourRow, LineageRow, Projection, QuarantineRow,
-    RawEventRow, RunRow, SessionLineage, Tables, LOST_VALUE_SEPARATOR,
+    CampaignRow, CompletenessRow, DayProjection, HourRow, HourlySpendRow, IntradayInputRow,
+    IntradayRow, LineageRow, Projection, QuarantineRow, RawEventRow, RunRow, SessionLineage,
+    Tables, LOST_VALUE_SEPARATOR,
 };
 pub use rules::LINEAGE_RULES;
 
@@ -53,7 +55,7 @@ use rules::SPEND_BY_PLATFORM;
 
 /// Bumped whenever a rule changes what a projection produces, or how its fingerprints are
 /// taken (a database projected by another version is rebuilt whole by its next projection).
-pub const PROJECTOR_VERSION: &str = "adlake-projector/7";
+pub const PROJECTOR_VERSION: &str = "adlake-projector/8";
 
 /// Days before a projected range that are read for `expected_min_rows` and lookups.
 pub const CONTEXT_DAYS: u64 = 7;

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::carry::Carry;
-use super::fetch::{collect_fetches, snapshot, DayData};
+use super::fetch::{collect_fetches, snapshot, snapshots, status, DayData};
 use super::rows::{CompletenessRow, DayProjection, RawEventRow};
 use super::runs::raw_event_row;
 use super::{DateWindow, Event, ProjectorConfig, CONTEXT_DAYS};
@@ -141,22 +141,11 @@ impl<'c> Projector<'c> {
         }
 
         // Completeness for every endpoint fetched this date.
-        for (key, list) in &fetches {
+        for list in fetches.values() {
             let Some(newest) = list.last() else { continue };
             let spec = newest.endpoint;
             let rows = newest.rows.len() as i64;
-            let within_lag =
-                *key == "s1_reconciled" && (newest.finished_at.date_naive() - date).num_days() < 2;
-            // A fetch stopped at the page limit is PARTIAL, though its rows are not used.
-            let status = if newest.page_limit_hit {
-                "PARTIAL"
-            } else if !newest.success {
-                "FAILED"
-            } else if newest.bad_rows > 0 || (rows == 0 && spec.critical && !within_lag) {
-                "PARTIAL"
-            } else {
-                "OK"
-            };
+            let status = status(newest, date);
             let prior: Vec<i64> = (1..=CONTEXT_DAYS)
                 .filter_map(|n| {
                     self.carry
@@ -196,7 +185,11 @@ impl<'c> Projector<'c> {
             }
         }
 
-        self.campaign_rows(&day, &fetches, &mut out);
+        self.campaign_rows(&day, &snapshots(&fetches, None), &mut out, true);
+        if in_window {
+            self.intraday_rows(&day, &fetches, &mut out);
+            self.hourly_spend_rows(&day, &fetches, &mut out);
+        }
 
         // Session runs: figures from every successful session fetch, per run.
         for f in fetches.get("s1_hourly_v3").into_iter().flatten().filter(|f| f.success) {
@@ -237,6 +230,9 @@ impl<'c> Projector<'c> {
         // fingerprint) is the same whichever way it was projected.
         out.tables.campaign_index.sort_by_cached_key(|r| r.key());
         out.tables.session_lineage.sort_unstable();
+        out.tables
+            .intraday
+            .sort_by(|a, b| (&a.campaign_id, a.as_of_hour).cmp(&(&b.campaign_id, b.as_of_hour)));
         out.tables
             .raw_events
             .sort_by(|a, b| (&a.source, &a.event_id).cmp(&(&b.source, &b.event_id)));

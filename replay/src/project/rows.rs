@@ -278,6 +278,59 @@ impl SessionLineage {
     }
 }
 
+/// A row of `campaign_intraday`: a campaign's numbers of `date` as known at the end of the
+/// UTC hour starting `as_of_hour` (a daily snapshot: revenue and sessions estimated by S1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntradayRow {
+    pub campaign_id: String,
+    pub date: NaiveDate,
+    pub as_of_hour: DateTime<Utc>,
+    pub media_source: Option<Arc<str>>,
+    pub spend_usd: Option<Decimal>,
+    pub spend_source: Option<&'static str>,
+    pub revenue_usd: Option<Decimal>,
+    pub sessions: Option<i64>,
+    pub clicks: Option<i64>,
+    pub roas: Option<f64>,
+    /// When the oldest snapshot the row's values came from was fetched.
+    pub oldest_input_at: Option<DateTime<Utc>>,
+    /// Minutes from that fetch to the end of the hour.
+    pub input_age_minutes: Option<i64>,
+    /// Every critical endpoint fetched by then answered OK in its newest fetch, and the
+    /// revenue report had a snapshot.
+    pub critical_ok: bool,
+}
+
+/// A row of `intraday_inputs`: what one endpoint of `date` looked like at the end of the hour
+/// starting `as_of_hour`: its newest fetch's status, and the snapshot the intraday rows took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntradayInputRow {
+    pub date: NaiveDate,
+    pub as_of_hour: DateTime<Utc>,
+    pub endpoint: &'static str,
+    pub critical: bool,
+    pub status: &'static str,
+    pub newest_fetched_at: DateTime<Utc>,
+    pub snapshot_fetch_id: Option<String>,
+    pub snapshot_fetched_at: Option<DateTime<Utc>>,
+    pub snapshot_rows: Option<i64>,
+}
+
+/// A row of `campaign_hourly`: one campaign's spend in one UTC hour of `date`, from a report
+/// with hourly rows (Outbrain's), its latest successful fetch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HourlySpendRow {
+    pub campaign_id: String,
+    pub date: NaiveDate,
+    pub hour: u8,
+    pub endpoint: &'static str,
+    pub spend_usd: Option<Decimal>,
+    pub clicks: Option<i64>,
+    pub impressions: Option<i64>,
+    pub conversions: Option<i64>,
+    pub fetch_id: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct QuarantineRow {
     pub event_id: String,
@@ -326,6 +379,9 @@ pub struct Tables {
     /// Campaign ids that kept a platform id, per date.
     pub unmapped_campaigns: BTreeSet<(NaiveDate, String)>,
     pub unmapped_network_ids: BTreeSet<String>,
+    pub intraday: Vec<IntradayRow>,
+    pub intraday_inputs: Vec<IntradayInputRow>,
+    pub campaign_hourly: Vec<HourlySpendRow>,
 }
 
 impl Tables {
@@ -340,6 +396,9 @@ impl Tables {
         self.raw_events.extend(other.raw_events);
         self.unmapped_campaigns.extend(other.unmapped_campaigns);
         self.unmapped_network_ids.extend(other.unmapped_network_ids);
+        self.intraday.extend(other.intraday);
+        self.intraday_inputs.extend(other.intraday_inputs);
+        self.campaign_hourly.extend(other.campaign_hourly);
     }
 
     /// Every table in its key order (lineage keeps its build order, a function of the
@@ -354,6 +413,20 @@ impl Tables {
         self.quarantine.sort();
         self.raw_events.sort_by(|a, b| {
             (a.date, &a.source, &a.event_id).cmp(&(b.date, &b.source, &b.event_id))
+        });
+        self.intraday.sort_by(|a, b| {
+            (&a.campaign_id, a.date, a.as_of_hour).cmp(&(&b.campaign_id, b.date, b.as_of_hour))
+        });
+        self.intraday_inputs.sort_by(|a, b| {
+            (a.date, a.as_of_hour, a.endpoint).cmp(&(b.date, b.as_of_hour, b.endpoint))
+        });
+        self.campaign_hourly.sort_by(|a, b| {
+            (&a.campaign_id, a.date, a.hour, a.endpoint).cmp(&(
+                &b.campaign_id,
+                b.date,
+                b.hour,
+                b.endpoint,
+            ))
         });
     }
 }

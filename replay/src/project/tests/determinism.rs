@@ -33,7 +33,9 @@ fn date_partitioned_increments_equal_one_full_rebuild() {
     let mut comp = Vec::new();
     let mut lineage = Vec::new();
     let mut session_lineage = Vec::new();
-    for day in ["2025-11-19", "2025-11-20", "2025-11-21", "2025-11-22", "2025-11-23"] {
+    let mut intraday = Vec::new();
+    for day in ["2025-11-19", "2025-11-20", "2025-11-21", "2025-11-22", "2025-11-23", "2025-11-24"]
+    {
         let w = DateWindow { from: d(day), to: d(day) };
         let part = project(&f.events, Some(w), &ProjectorConfig::default());
         assert!(part.tables.campaign_index.iter().all(|r| r.date == d(day)));
@@ -42,6 +44,7 @@ fn date_partitioned_increments_equal_one_full_rebuild() {
         comp.extend(part.tables.completeness);
         lineage.extend(part.tables.lineage);
         session_lineage.extend(part.tables.session_lineage);
+        intraday.extend(part.tables.intraday);
     }
     rows.sort_by_key(|r| r.key());
     session_lineage.sort();

@@ -172,24 +172,34 @@ fn corpus() -> Fixture {
         }
         f.ok("s1_hourly_v3", day, "r0", at + 3, json!({"data": {"data": [{"date": day, "hour": "3", "strategisCampaignId": "sicorp0001", "searches": "2", "estimated_revenue": "1.5"}]}}));
     }
+    // A day fetched during itself: an intraday curve of two hours.
+    let today = "2025-11-24";
+    for (run, at, rev, spent) in [("r8", 500, "40", 2.0), ("r10", 620, "55.5", 4.5)] {
+        f.ok("s1_daily_v3", today, run, at, s1_daily(json!([{"date": today, "strategisCampaignId": "sicorp0002", "networkId": "107", "searches": "5", "estimated_revenue": rev}])));
+        f.ok("taboola_report", today, run, at + 1, json!({"results": [{"date": today, "campaign": "7", "strategisCampaignId": "sicorp0002", "spent": spent, "clicks": 1}]}));
+    }
     f
 }
 
 fn normalized(p: &Projection) -> String {
     format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         p.tables.campaign_index,
         p.tables.session_hourly,
         p.tables.completeness,
         p.tables.lineage,
         p.tables.session_lineage,
-        p.tables.quarantine
+        p.tables.quarantine,
+        p.tables.intraday,
+        p.tables.intraday_inputs,
+        p.tables.campaign_hourly
     )
 }
 
 mod arithmetic;
 mod determinism;
 mod fetches;
+mod intraday;
 mod lineage;
 mod rules;
 mod writes;

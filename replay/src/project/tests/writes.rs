@@ -119,7 +119,7 @@ fn window_projections_add_only_the_lineage_sources_not_yet_written() {
         kinds.contains("campaign") && kinds.contains("session") && full.len() > kinds.len(),
         "the corpus names several sources of each table: {full:?}"
     );
-    let days = ["2025-11-19", "2025-11-20", "2025-11-21", "2025-11-22", "2025-11-23"];
+    let days = ["2025-11-19", "2025-11-20", "2025-11-21", "2025-11-22", "2025-11-23", "2025-11-24"];
     let window =
         |day: &str| project(&f.events, Some(DateWindow { from: d(day), to: d(day) }), &config);
     // Every date again over the full projection: each source stays written once.
