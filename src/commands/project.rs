@@ -6,8 +6,15 @@
 //!
 //! Memory is bounded by a few dates of bodies and rows, not by the lake: the loader reads
 //! ahead at most [`READ_AHEAD_DATES`] dates, and each date's rows are written and dropped
-//! before the next. A window projection takes what earlier dates contribute from the
-//! database when it is current (see `adlake_replay::incremental`), else widens the window.
+//! before the next.
+//!
+//! Whatever sequence of ingests and window projections built the database, it ends equal to
+//! one full projection of the lake. A window projection takes what earlier dates contribute
+//! from the database when they are current, else widens back to the first stale date; and it
+//! widens forward to the lake's last date whenever a later date is stale, which after a change
+//! inside the window every later date is (see `adlake_replay::incremental`). The cost: a
+//! backfill or restatement of an old date re-projects every date after it. An hourly ingest
+//! (today and its lookback, nothing after it) projects just its own dates, as before.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -63,9 +70,8 @@ pub async fn project_into_with_progress(
     // itself and records no chains.
     let as_of = settings.as_of;
     let started = std::time::Instant::now();
-    let keys = lake
-        .event_keys(&EventFilter { from: None, to: window.map(|w| w.to), source: None })
-        .await?;
+    // Every date, also those after the window: they decide whether it must widen forward.
+    let keys = lake.event_keys(&EventFilter::default()).await?;
     if window.is_none() && keys.is_empty() {
         // A full projection replaces every table: from an empty lake (a mistyped --lake, an
         // unmounted disk) that would silently empty the database.
@@ -99,8 +105,12 @@ pub async fn project_into_with_progress(
         if from < w.from {
             tracing::info!(requested = %w.from, from = %from, "earlier dates changed since they were projected: projecting from {from}");
         }
+        let to = adlake_replay::incremental::end_date(w.to, &lake_chains, &recorded);
+        if to > w.to {
+            tracing::info!(requested = %w.to, to = %to, "later dates look back at the window: projecting to {to}");
+        }
         let carry = adlake_replay::incremental::read_carry(&conn, from)?;
-        Ok((Target::InPlace(conn), Some(DateWindow { from, to: w.to }), carry))
+        Ok((Target::InPlace(conn), Some(DateWindow { from, to }), carry))
     })
     .await
     .map_err(|e| AppError::Usage(format!("database task failed: {e}")))??;

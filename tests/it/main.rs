@@ -5,6 +5,7 @@
 mod audit;
 mod cli;
 mod history;
+mod incremental;
 mod ingest;
 mod lake;
 mod project;
