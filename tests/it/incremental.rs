@@ -1,6 +1,6 @@
 //! Incremental projection through the binary: whatever order ingests arrive in (a backfill
-//! after a later date), the database ends equal to one full `reproject` of the same lake
-//! into a fresh database.
+//! after a later date, two overlapping runs at once), the database ends equal to one full
+//! `reproject` of the same lake into a fresh database.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -121,5 +121,83 @@ fn a_backfill_left_the_later_dates_expected_min_rows_and_session_metadata_null()
         ),
         (want_min_rows, want_metadata, Vec::<String>::new()),
         "(D3's expected_min_rows, D3's session rows with metadata, tables that differ from a full rebuild)"
+    );
+}
+
+#[test]
+fn two_overlapping_ingests_at_once_end_equal_to_a_full_reproject() {
+    let s = Scratch::new();
+    let fake = Fake::start(Fake::config(20));
+    // A backfill and a shorter, later range over the same lake and database, started together:
+    // whichever projects second waits for the database (--lock-wait-ms) and must see both.
+    let ranges = [(days_ago(9), days_ago(3)), (days_ago(4), days_ago(2))];
+    let children: Vec<std::process::Child> = ranges
+        .iter()
+        .map(|(from, to)| {
+            fake.ingest(&s)
+                .args(["--lock-wait-ms", "300000", "--json", "--from"])
+                .arg(from.to_string())
+                .arg("--to")
+                .arg(to.to_string())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn ingest")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        let out = Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: out.stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        expect_code(&out, 0);
+    }
+    let rebuilt = full_rebuild(&s);
+    assert_eq!(
+        differing_tables(&s.db(), &rebuilt),
+        Vec::<String>::new(),
+        "tables that differ from a full rebuild"
+    );
+}
+
+#[test]
+fn a_projection_that_waited_for_the_database_missed_events_written_while_it_waited() {
+    let s = Scratch::new();
+    let (d1, d2) = (days_ago(2), days_ago(1));
+    let fake = Fake::start(Fake::config(20));
+    expect_code(
+        &run(fake.ingest(&s).args(["--from", &d1.to_string(), "--to", &d2.to_string()])),
+        0,
+    );
+
+    // Another process holds the database while a projection of D2 starts and waits for it.
+    let holder = duckdb::Connection::open(s.db()).expect("hold the lock");
+    let waiting = s
+        .adlake()
+        .args(["--lock-wait-ms", "300000", "reproject", "--from"])
+        .arg(d2.to_string())
+        .arg("--to")
+        .arg(d2.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn reproject");
+    // Time for a projection that lists the lake before taking the lock to have listed it.
+    // Whatever the timing, the one that lists after taking it sees the restatement below.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Meanwhile D2 is restated into the lake (the run does not project: the database is held).
+    fake.fake.restate();
+    expect_code(&run(fake.ingest(&s).args(["--no-project", "--date", &d2.to_string()])), 0);
+    drop(holder);
+    let out = waiting.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let rebuilt = full_rebuild(&s);
+    assert_eq!(
+        differing_tables(&s.db(), &rebuilt),
+        Vec::<String>::new(),
+        "tables that differ from a full rebuild"
     );
 }
