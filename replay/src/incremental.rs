@@ -21,7 +21,8 @@
 //! which records no chains), every date of the lake it listed is recorded with the lake's
 //! chain, and its rows equal those of a full projection of that lake: a projection that
 //! starts from a database carry writes the same rows as one that recomputes it from the lake
-//! (tested through the binary).
+//! (tested through the binary, and in `tests/it/incremental_sequences.rs` as a property of
+//! random sequences of ingests and window projections).
 //!
 //! Cost: a backfill or restatement of an old date re-projects every date after it, up to the
 //! lake's last; an hourly run (today and its lookback, nothing after it) widens neither way.

@@ -6,6 +6,7 @@ mod audit;
 mod cli;
 mod history;
 mod incremental;
+mod incremental_sequences;
 mod ingest;
 mod lake;
 mod project;
