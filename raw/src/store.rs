@@ -135,7 +135,11 @@ impl Lake {
                 std::fs::create_dir_all(path)
                     .map_err(|source| RawError::LocalDir { path: path.to_owned(), source })?;
                 // Probe writability now, so a read-only lake fails before any work starts.
-                let probe = path.join(".adlake-write-probe");
+                // Each probe is a file of its own: writers opening the lake at once (two
+                // ingests started together) must not remove each other's.
+                static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let probe = path.join(format!(".adlake-write-probe.{}.{n}", std::process::id()));
                 std::fs::write(&probe, b"")
                     .and_then(|_| std::fs::remove_file(&probe))
                     .map_err(|source| RawError::LocalDir { path: path.to_owned(), source })?;
@@ -573,6 +577,39 @@ mod tests {
             before,
             "opening to write probes the directory (the check above can fail)"
         );
+    }
+
+    #[test]
+    fn a_lake_opened_by_two_writers_at_once_failed_the_write_probe_of_one() {
+        // Two ingests started together open one lake: each probe must be its own file, or
+        // one writer removes the other's probe and the other's removal finds nothing.
+        let dir = tempfile::tempdir().unwrap();
+        let lake_dir = dir.path().join("lake");
+        let url = lake_dir.to_str().unwrap().to_owned();
+        let failures: Vec<String> = std::thread::scope(|scope| {
+            let openers: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        (0..300)
+                            .filter_map(|_| Lake::open(&url).err())
+                            .map(|e| match std::error::Error::source(&e) {
+                                Some(cause) => format!("{e}: {cause}"),
+                                None => e.to_string(),
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            openers.into_iter().flat_map(|o| o.join().unwrap()).collect()
+        });
+        assert_eq!(
+            (failures.len(), failures.first()),
+            (0, None),
+            "opens of 1200 that failed, and the first failure"
+        );
+        let left: Vec<_> =
+            std::fs::read_dir(&lake_dir).unwrap().flatten().map(|e| e.path()).collect();
+        assert_eq!(left, Vec::<std::path::PathBuf>::new(), "probes left behind");
     }
 
     #[test]

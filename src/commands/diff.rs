@@ -163,9 +163,10 @@ pub async fn run(
     let shadow = scratch.path().join("shadow.duckdb");
     let mut shadow_settings = ctx.settings.clone();
     shadow_settings.db = shadow.clone();
-    // The shadow is a fresh database: a window widens back to the lake's first date there, as
-    // it does in the current database when the projector or its configuration changed. The
-    // comparison covers that whole span, so what is shown is what applying would rewrite.
+    // The shadow is a fresh database: a window widens back to the lake's first date there and
+    // forward to its last, as it does in the current database when the projector or its
+    // configuration changed. The comparison covers that whole span, so what is shown is what
+    // applying would rewrite.
     let projected = super::project::project_into(&shadow_settings, lake, window).await?;
     let compared = projected.window.map(|(from, to)| DateWindow { from, to });
     let current = ctx.settings.db.clone();

@@ -6,8 +6,26 @@
 //!
 //! Memory is bounded by a few dates of bodies and rows, not by the lake: the loader reads
 //! ahead at most [`READ_AHEAD_DATES`] dates, and each date's rows are written and dropped
-//! before the next. A window projection takes what earlier dates contribute from the
-//! database when it is current (see `adlake_replay::incremental`), else widens the window.
+//! before the next.
+//!
+//! Whatever sequence of ingests and window projections built the database, it ends equal to
+//! one full projection of the lake. A window projection takes what earlier dates contribute
+//! from the database when they are current, else widens back to the first stale date; and it
+//! widens forward to the lake's last date whenever a later date is stale, which after a change
+//! inside the window every later date is (see `adlake_replay::incremental`). The cost: a
+//! backfill or restatement of an old date re-projects every date after it. An hourly ingest
+//! (today and its lookback, nothing after it) projects just its own dates, as before.
+//!
+//! Two runs at once: a projection takes the database's lock first and lists the lake only
+//! then, once, for its chains, its dates and its run markers. Every ingest has written all of
+//! its events before its projection starts, and projections hold the lock from their listing
+//! to their commit, so they commit in the order they listed: the one that commits last has
+//! listed last, after every run that projected before it had written all it will write. Its
+//! listing holds every event of those runs; whatever the lake held when an earlier projection
+//! listed and has changed since shows as a stale chain, and widens the last projection over
+//! it. So of overlapping ingests the last to project leaves the database equal to a full
+//! projection of everything they fetched. (Listing before the lock let a projection that
+//! waited for it commit rows from a listing older than the one already committed.)
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -63,32 +81,50 @@ pub async fn project_into_with_progress(
     // itself and records no chains.
     let as_of = settings.as_of;
     let started = std::time::Instant::now();
-    let keys = lake
-        .event_keys(&EventFilter { from: None, to: window.map(|w| w.to), source: None })
-        .await?;
-    if window.is_none() && keys.is_empty() {
+    if window.is_none() && lake.dates().await?.is_empty() {
         // A full projection replaces every table: from an empty lake (a mistyped --lake, an
         // unmounted disk) that would silently empty the database.
-        return Err(AppError::Usage(format!(
-            "the lake at `{}` holds no events, so a full reproject would empty every table; check --lake (nothing was changed)",
-            lake.display()
-        )));
+        return Err(empty_lake(lake));
+    }
+
+    // The database's lock first, the lake's listing after it (see the module doc): of two
+    // projections, the one that commits last has listed last.
+    let (path, wait) = (settings.db.clone(), settings.lock_wait);
+    let conn = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+        let mut conn = adlake_replay::db::open(&path, adlake_replay::db::Access::ReadWrite, wait)?;
+        adlake_replay::db::migrate(&mut conn, &path)?;
+        Ok(conn)
+    })
+    .await
+    .map_err(|e| AppError::Usage(format!("database task failed: {e}")))??;
+    tracing::debug!(elapsed_s = started.elapsed().as_secs_f64(), "database opened");
+
+    // Every date, also those after the window: they decide whether it must widen forward.
+    let keys = lake.event_keys(&EventFilter::default()).await?;
+    if window.is_none() && keys.is_empty() {
+        return Err(empty_lake(lake));
     }
     let mut keys_by_date: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
-    for key in &keys {
-        if let Some((date, _)) = Lake::event_key_date_and_source(key) {
+    let mut marker_keys = Vec::new();
+    for key in keys {
+        if let Some((date, source)) = Lake::event_key_date_and_source(&key) {
             keys_by_date.entry(date).or_default().push(key.to_string());
+            if source == crate::commands::ingest::JOB {
+                marker_keys.push(key);
+            }
         }
     }
     let chains = adlake_replay::incremental::chains(&keys_by_date, &settings.projector);
-    tracing::debug!(elapsed_s = started.elapsed().as_secs_f64(), keys = keys.len(), "lake listed");
+    tracing::debug!(
+        elapsed_s = started.elapsed().as_secs_f64(),
+        dates = chains.len(),
+        "lake listed"
+    );
 
-    // Open the database, and decide where the projection starts and what it carries in.
-    let (path, wait) = (settings.db.clone(), settings.lock_wait);
+    // Decide where the projection starts and ends and what it carries in.
+    let path = settings.db.clone();
     let lake_chains = chains.clone();
     let (target, window, carry) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
-        let mut conn = adlake_replay::db::open(&path, adlake_replay::db::Access::ReadWrite, wait)?;
-        adlake_replay::db::migrate(&mut conn, &path)?;
         let Some(w) = window else { return Ok((Target::full(conn, &path)?, None, Carry::default())) };
         if as_of.is_some() {
             let from = lake_chains.keys().next().copied().map_or(w.from, |first| first.min(w.from));
@@ -99,22 +135,22 @@ pub async fn project_into_with_progress(
         if from < w.from {
             tracing::info!(requested = %w.from, from = %from, "earlier dates changed since they were projected: projecting from {from}");
         }
+        let to = adlake_replay::incremental::end_date(w.to, &lake_chains, &recorded);
+        if to > w.to {
+            tracing::info!(requested = %w.to, to = %to, "later dates look back at the window: projecting to {to}");
+        }
         let carry = adlake_replay::incremental::read_carry(&conn, from)?;
-        Ok((Target::InPlace(conn), Some(DateWindow { from, to: w.to }), carry))
+        Ok((Target::InPlace(conn), Some(DateWindow { from, to }), carry))
     })
     .await
     .map_err(|e| AppError::Usage(format!("database task failed: {e}")))??;
 
-    tracing::debug!(elapsed_s = started.elapsed().as_secs_f64(), "database opened, carry read");
+    tracing::debug!(elapsed_s = started.elapsed().as_secs_f64(), "carry read");
     let dates: Vec<NaiveDate> =
         keys_by_date.keys().copied().filter(|d| window.is_none_or(|w| w.contains(*d))).collect();
-    let markers = lake
-        .list_events(&EventFilter {
-            from: None,
-            to: None,
-            source: Some(crate::commands::ingest::JOB.into()),
-        })
-        .await?;
+    // The run markers of the same listing: a marker written since is a later run's, which the
+    // next projection reads.
+    let markers = lake.read_events(marker_keys).await?;
     let before_as_of = move |e: &Envelope| as_of.is_none_or(|t| e.fetched_at < t);
     let markers: Vec<Event> = markers
         .into_iter()
@@ -282,6 +318,13 @@ pub async fn project_into_with_progress(
     let summary = written?;
     tracing::debug!(elapsed_s = started.elapsed().as_secs_f64(), "projection written");
     Ok(summary)
+}
+
+fn empty_lake(lake: &Lake) -> AppError {
+    AppError::Usage(format!(
+        "the lake at `{}` holds no events, so a full reproject would empty every table; check --lake (nothing was changed)",
+        lake.display()
+    ))
 }
 
 /// Reads the bodies of `stored` (in parallel), decompressed and verified.

@@ -5,6 +5,8 @@
 mod audit;
 mod cli;
 mod history;
+mod incremental;
+mod incremental_sequences;
 mod ingest;
 mod lake;
 mod project;

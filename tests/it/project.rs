@@ -276,9 +276,26 @@ fn a_window_projection_reads_earlier_dates_from_the_database_only_while_they_are
     );
     assert_eq!(export(&s), before);
 
-    // An older date arrives late (and that ingest projects it). The dates after it look back at
-    // its row counts (expected_min_rows), so they are stale until reprojected.
-    expect_code(&run(fake.ingest(&s).args(["--date", &old.to_string()])), 0);
+    // An older date arrives late. The dates after it look back at its row counts
+    // (expected_min_rows), so its ingest projects them again with it, up to the lake's last
+    // date (today's, which holds the runs' markers).
+    let out = run(fake.ingest(&s).args(["--json", "--date", &old.to_string()]));
+    expect_code(&out, 0);
+    assert_eq!(
+        out.json()["projection"]["window"],
+        serde_json::json!([old, today()]),
+        "widened forward over the dates that look back at the late one"
+    );
+    let looked_back = scalar(&s, &format!("SELECT count(*) FROM endpoint_completeness WHERE date = DATE '{first}' AND expected_min_rows IS NOT NULL"));
+    assert!(looked_back > 0, "the first date now looks back at the late one");
+    let projected = export(&s);
+    expect_code(&run(s.adlake().args(["reproject"])), 0);
+    assert_eq!(projected, export(&s), "the widened window equals a full rebuild");
+
+    // Events that reach the lake unprojected (`--no-project`) leave the database stale: the
+    // next window projection widens back to them, and forward over the dates after them.
+    let older = days_ago(7);
+    expect_code(&run(fake.ingest(&s).args(["--no-project", "--date", &older.to_string()])), 0);
     let out = run(s.adlake().args([
         "--json",
         "reproject",
@@ -290,14 +307,12 @@ fn a_window_projection_reads_earlier_dates_from_the_database_only_while_they_are
     expect_code(&out, 0);
     assert_eq!(
         out.json()["window"],
-        serde_json::json!([first, last]),
-        "widened back to the first stale date"
+        serde_json::json!([older, today()]),
+        "widened back to the first stale date and forward to the last"
     );
     let widened = export(&s);
     expect_code(&run(s.adlake().args(["reproject"])), 0);
     assert_eq!(widened, export(&s), "the widened window equals a full rebuild");
-    let looked_back = scalar(&s, &format!("SELECT count(*) FROM endpoint_completeness WHERE date = DATE '{first}' AND expected_min_rows IS NOT NULL"));
-    assert!(looked_back > 0, "the first date now looks back at the late one");
 }
 
 #[test]

@@ -36,6 +36,16 @@ impl Scratch {
 
     /// Like `adlake()`, but without `--lake`, for tests that pass their own.
     pub fn adlake_with_lake(&self, lake: impl AsRef<std::ffi::OsStr>) -> Command {
+        self.adlake_at(lake, self.db())
+    }
+
+    /// `adlake --lake <lake> --db <db> ...`: another database beside the scratch one (a
+    /// fresh rebuild to compare with), with the same clean environment as `adlake()`.
+    pub fn adlake_at(
+        &self,
+        lake: impl AsRef<std::ffi::OsStr>,
+        db: impl AsRef<std::ffi::OsStr>,
+    ) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_adlake"));
         for (k, _) in std::env::vars() {
             if k.starts_with("ADLAKE_")
@@ -46,7 +56,7 @@ impl Scratch {
                 cmd.env_remove(k);
             }
         }
-        cmd.arg("--lake").arg(lake).arg("--db").arg(self.db());
+        cmd.arg("--lake").arg(lake).arg("--db").arg(db);
         cmd
     }
 }
