@@ -79,6 +79,7 @@ async fn generate(
                 date,
                 query: &query,
                 epoch: 0,
+                now: fetched_at,
                 base_url: "http://bench",
                 path: spec.path,
                 facebook_page_size: 1_000_000,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Value};
 
 use super::universe::{money, money_grouped, money_number, Campaign, DayMetrics, Universe};
@@ -15,6 +15,8 @@ pub struct Request<'a> {
     pub date: NaiveDate,
     pub query: &'a BTreeMap<String, String>,
     pub epoch: u64,
+    /// The upstream's now: today's numbers are the day so far.
+    pub now: DateTime<Utc>,
     /// Base URL the fake is reachable at (for Facebook's `paging.next`).
     pub base_url: &'a str,
     pub path: &'a str,
@@ -53,7 +55,7 @@ fn delivering<'a>(
     u.campaigns
         .iter()
         .filter(|c| media.is_none_or(|m| c.media == m))
-        .filter_map(|c| u.metrics(c, r.date, r.epoch).map(|m| (c, m)))
+        .filter_map(|c| u.metrics(c, r.date, r.epoch, r.now).map(|m| (c, m)))
         .collect()
 }
 
@@ -116,11 +118,13 @@ pub fn render(u: &Universe, r: &Request<'_>) -> Option<Rendered> {
         }
         "s1_hourly_v3" => {
             let mut rows = Vec::new();
+            // Today's report lists the hours so far; a closed day's, its 28.
+            let hours = u.so_far(r.date, r.now).map_or(28, |(hour, _)| hour as usize + 1);
             for (c, m) in delivering(u, r, None) {
-                let sessions = u.hourly_split(c, r.date, m.sessions as i64);
-                let clicks = u.hourly_split(c, r.date, m.s1_clicks as i64);
-                let revenue = u.hourly_split(c, r.date, m.revenue_cents);
-                for hour in 0..28 {
+                let sessions = u.hourly_split(c, r.date, m.sessions as i64, r.now);
+                let clicks = u.hourly_split(c, r.date, m.s1_clicks as i64, r.now);
+                let revenue = u.hourly_split(c, r.date, m.revenue_cents, r.now);
+                for hour in 0..hours {
                     rows.push(json!({
                         "date": day, "hour": hour.to_string(), "strategisCampaignId": c.sid, "networkId": c.network_id,
                         "searches": sessions[hour].to_string(), "clicks": clicks[hour].to_string(),
@@ -226,11 +230,12 @@ pub fn render(u: &Universe, r: &Request<'_>) -> Option<Rendered> {
         "outbrain_report" => {
             let mut results = Vec::new();
             for (c, m) in delivering(u, r, Some("outbrain")) {
-                let spend = u.hourly_split(c, r.date, m.spend_cents);
-                let clicks = u.hourly_split(c, r.date, m.clicks as i64);
-                let impressions = u.hourly_split(c, r.date, m.impressions as i64);
-                // Newest first, like the real report; the day's 24 hours only.
-                let hours: Vec<Value> = (0..24)
+                let spend = u.hourly_split(c, r.date, m.spend_cents, r.now);
+                let clicks = u.hourly_split(c, r.date, m.clicks as i64, r.now);
+                let impressions = u.hourly_split(c, r.date, m.impressions as i64, r.now);
+                // Newest first, like the real report; the day's 24 hours only (today's so far).
+                let last = u.so_far(r.date, r.now).map_or(23, |(hour, _)| hour.min(23) as usize);
+                let hours: Vec<Value> = (0..=last)
                     .rev()
                     .map(|h| {
                         let extra = if h == 23 { spend[24..].iter().sum::<i64>() } else { 0 };

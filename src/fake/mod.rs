@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -41,6 +41,9 @@ pub struct FakeConfig {
     pub smartnews_page_size: usize,
     /// How long a `timeout` fault holds the connection before closing it.
     pub hang: Duration,
+    /// The fake's own clock, for the demo and tests: today's numbers are the day so far at
+    /// this instant (`None`: the wall clock). Nothing of adlake itself reads it.
+    pub now: Option<DateTime<Utc>>,
 }
 
 impl FakeConfig {
@@ -58,6 +61,7 @@ impl FakeConfig {
             facebook_page_size: 10,
             smartnews_page_size: 10,
             hang: Duration::from_secs(30),
+            now: None,
         }
     }
 }
@@ -84,6 +88,13 @@ struct State {
     epoch: AtomicU64,
     issued: AtomicU64,
     base_url: String,
+    now: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl State {
+    fn now(&self) -> DateTime<Utc> {
+        self.now.lock().ok().and_then(|n| *n).unwrap_or_else(Utc::now)
+    }
 }
 
 pub struct FakeUpstream {
@@ -102,6 +113,7 @@ impl FakeUpstream {
     pub async fn start(config: FakeConfig, bind: &str) -> std::io::Result<FakeUpstream> {
         let listener = TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
+        let config_now = config.now;
         let state = Arc::new(State {
             universe: Universe::new(config.seed, config.campaigns, config.today),
             faults: Mutex::new(config.faults.clone()),
@@ -111,6 +123,7 @@ impl FakeUpstream {
             epoch: AtomicU64::new(0),
             issued: AtomicU64::new(0),
             base_url: format!("http://{addr}"),
+            now: Mutex::new(config_now),
         });
         let serving = state.clone();
         let task = tokio::spawn(async move {
@@ -135,6 +148,13 @@ impl FakeUpstream {
 
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.state.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Sets the fake's clock: what today's reports say from now on is the day so far at `now`.
+    pub fn set_now(&self, now: DateTime<Utc>) {
+        if let Ok(mut slot) = self.state.now.lock() {
+            *slot = Some(now);
+        }
     }
 
     /// Moves to the next restatement: recent days' numbers drift.
@@ -413,6 +433,7 @@ async fn route(state: &State, req: &HttpRequest, logged: &mut LoggedRequest) -> 
             date,
             query: &req.query,
             epoch: state.epoch.load(Ordering::SeqCst),
+            now: state.now(),
             base_url: &state.base_url,
             path: &req.path,
             facebook_page_size: state.config.facebook_page_size,

@@ -3,7 +3,7 @@
 //! same seed serve the same bytes. Days less than 3 days old drift with the epoch (restated);
 //! older days never change.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
 
 pub const BUYERS: &[&str] = &["TJ", "Jane", "Marco", "Priya", "Ana"];
 pub const CATEGORIES: &[&str] =
@@ -93,7 +93,16 @@ impl Universe {
     }
 
     /// The day's numbers, or `None` when the campaign did not deliver that day.
-    pub fn metrics(&self, c: &Campaign, date: NaiveDate, epoch: u64) -> Option<DayMetrics> {
+    /// A campaign's numbers of `date` as the upstream reports them at `now`: a closed day
+    /// whole, today as far as it has happened (its hours' weights so far, see
+    /// [`Universe::hourly_split`]).
+    pub fn metrics(
+        &self,
+        c: &Campaign,
+        date: NaiveDate,
+        epoch: u64,
+        now: DateTime<Utc>,
+    ) -> Option<DayMetrics> {
         if date > self.today {
             return None;
         }
@@ -107,8 +116,11 @@ impl Universe {
         } else {
             1000
         };
-        let partial = if days_old == 0 { 2 } else { 1 }; // today is half a day so far
-        let sessions = (200 + (h % 4800)) / partial;
+        let full = self.hour_weights(c, date, None).iter().sum::<i64>().max(1);
+        let permille =
+            self.hour_weights(c, date, self.so_far(date, now)).iter().sum::<i64>() * 1000 / full;
+        let so_far = |n: u64| n * permille as u64 / 1000;
+        let sessions = so_far(200 + (h % 4800));
         let s1_clicks = sessions * (30 + (h >> 8) % 30) / 100;
         let revenue_cents =
             (s1_clicks as i64) * (20 + ((h >> 16) % 70) as i64) * drift_permille / 1000;
@@ -129,22 +141,65 @@ impl Universe {
         })
     }
 
-    /// Splits a day total into hour buckets 0..27 (24-27: late clicks attributed to the day),
-    /// summing exactly to `total`.
-    pub fn hourly_split(&self, c: &Campaign, date: NaiveDate, total: i64) -> [i64; 28] {
+    /// How far `date` has got at `now`: (hour, minute) for today, `None` for a day that is
+    /// whole. A `now` on another day than `today` reads as noon of today.
+    pub fn so_far(&self, date: NaiveDate, now: DateTime<Utc>) -> Option<(u32, u32)> {
+        if date != self.today {
+            return None;
+        }
+        if now.date_naive() == self.today {
+            Some((now.hour(), now.minute()))
+        } else {
+            Some((12, 0))
+        }
+    }
+
+    /// Each hour's share of a campaign's day, in sixtieths: hours 0..23, then 24-27 (late
+    /// clicks attributed to the day). Cut at (hour, minute): whole hours before it, the
+    /// current one by its minutes, nothing after (late clicks come tomorrow).
+    fn hour_weights(&self, c: &Campaign, date: NaiveDate, cut: Option<(u32, u32)>) -> [i64; 28] {
         let mut weights = [0i64; 28];
         for (hour, w) in weights.iter_mut().enumerate() {
             let h = hash_str(self.seed, &format!("{}|{date}|{hour}", c.sid));
-            *w = if hour >= 24 { 1 + (h % 3) as i64 } else { 5 + (h % 20) as i64 };
+            let whole = if hour >= 24 { 1 + (h % 3) as i64 } else { 5 + (h % 20) as i64 };
+            let sixtieths = match cut {
+                None => 60,
+                Some((now, minute)) if hour as u32 == now => i64::from(minute),
+                Some((now, _)) if (hour as u32) < now => 60,
+                Some(_) => 0,
+            };
+            *w = whole * sixtieths;
         }
+        weights
+    }
+
+    /// Splits a day total into hour buckets 0..27 (24-27: late clicks attributed to the day),
+    /// summing exactly to `total`; for today at `now`, only over the hours so far.
+    pub fn hourly_split(
+        &self,
+        c: &Campaign,
+        date: NaiveDate,
+        total: i64,
+        now: DateTime<Utc>,
+    ) -> [i64; 28] {
+        let cut = self.so_far(date, now);
+        let weights = self.hour_weights(c, date, cut);
         let sum: i64 = weights.iter().sum();
         let mut out = [0i64; 28];
+        if sum == 0 {
+            return out;
+        }
         let mut given = 0;
         for (hour, w) in weights.iter().enumerate() {
             out[hour] = total * w / sum;
             given += out[hour];
         }
-        out[12] += total - given;
+        // The rounding's remainder goes to noon of a whole day, or to the latest hour so far.
+        let rest = match cut {
+            None => 12,
+            Some(_) => weights.iter().rposition(|w| *w > 0).unwrap_or(0),
+        };
+        out[rest] += total - given;
         out
     }
 }
@@ -233,6 +288,39 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn at(date: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
+        date.and_hms_opt(hour, minute, 0).unwrap().and_utc()
+    }
+
+    fn noon(date: NaiveDate) -> DateTime<Utc> {
+        at(date, 12, 0)
+    }
+
+    #[test]
+    fn today_grows_through_the_day_and_a_closed_day_does_not() {
+        let today = d("2025-11-23");
+        let u = Universe::new(7, 40, today);
+        let c = u.campaigns.iter().find(|c| u.metrics(c, today, 0, noon(today)).is_some()).unwrap();
+        let revenue = |t| u.metrics(c, today, 0, t).map_or(0, |m| m.revenue_cents);
+        let curve: Vec<i64> = [(0, 0), (3, 30), (9, 0), (14, 45), (23, 59)]
+            .iter()
+            .map(|&(h, m)| revenue(at(today, h, m)))
+            .collect();
+        assert_eq!(curve[0], 0, "nothing has happened at midnight");
+        assert!(curve.windows(2).all(|w| w[0] < w[1]), "rises hour after hour: {curve:?}");
+        let again: Vec<i64> =
+            [(3, 30), (14, 45)].iter().map(|&(h, m)| revenue(at(today, h, m))).collect();
+        assert_eq!(again, vec![curve[1], curve[3]], "a function of the hour, nothing else");
+        let yesterday = d("2025-11-22");
+        assert_eq!(
+            u.metrics(c, yesterday, 0, at(today, 3, 0)),
+            u.metrics(c, yesterday, 0, at(today, 20, 0))
+        );
+        let split = u.hourly_split(c, today, 1000, at(today, 9, 30));
+        assert_eq!(split.iter().sum::<i64>(), 1000);
+        assert!(split[10..].iter().all(|v| *v == 0), "no hour after now: {split:?}");
+    }
+
     #[test]
     fn same_seed_same_universe_and_ids_look_right() {
         let a = Universe::new(7, 40, d("2025-11-23"));
@@ -255,16 +343,21 @@ mod tests {
         let drifted = u
             .campaigns
             .iter()
-            .filter(|c| u.metrics(c, recent, 0) != u.metrics(c, recent, 1))
+            .filter(|c| {
+                u.metrics(c, recent, 0, noon(recent)) != u.metrics(c, recent, 1, noon(recent))
+            })
             .count();
         assert!(drifted > 0);
-        assert!(u.campaigns.iter().all(|c| u.metrics(c, closed, 0) == u.metrics(c, closed, 5)));
+        assert!(u.campaigns.iter().all(
+            |c| u.metrics(c, closed, 0, noon(closed)) == u.metrics(c, closed, 5, noon(closed))
+        ));
     }
 
     #[test]
     fn hourly_split_sums_exactly() {
         let u = Universe::new(7, 3, d("2025-11-23"));
-        let split = u.hourly_split(&u.campaigns[0], d("2025-11-23"), 108_241);
+        let split =
+            u.hourly_split(&u.campaigns[0], d("2025-11-23"), 108_241, noon(d("2025-11-23")));
         assert_eq!(split.iter().sum::<i64>(), 108_241);
         assert!(split[24..].iter().all(|v| *v >= 0));
     }

@@ -126,6 +126,10 @@ async fn put(lake: &Lake, universe: &Universe, step: usize, ingest: &Ingest) {
                         date,
                         query: &query,
                         epoch: step as u64,
+                        now: universe
+                            .today
+                            .and_hms_opt(12, 0, 0)
+                            .map_or_else(chrono::Utc::now, |t| t.and_utc()),
                         base_url: "http://fake",
                         path: spec.path,
                         facebook_page_size: 1_000_000,

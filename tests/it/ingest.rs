@@ -51,8 +51,11 @@ fn three_days_store_every_endpoint_and_page_byte_exact() {
     // serves two pages or more that day. A fixed size did not: a campaign skips about one day
     // in ten, and on some dates too few of the thirty delivered to fill a second page.
     let universe = fake.fake.universe();
-    let delivering =
-        universe.campaigns.iter().filter(|c| universe.metrics(c, to, 0).is_some()).count();
+    let delivering = universe
+        .campaigns
+        .iter()
+        .filter(|c| universe.metrics(c, to, 0, chrono::Utc::now()).is_some())
+        .count();
     let page_limit = delivering.saturating_sub(1).max(1).to_string();
     let out = run(fake.ingest(&s).env("ADLAKE_PAGE_LIMIT", &page_limit).args([
         "--json",
@@ -107,6 +110,7 @@ fn three_days_store_every_endpoint_and_page_byte_exact() {
                 date: e.envelope.date,
                 query: &query,
                 epoch: 0,
+                now: noon_today(),
                 base_url: &base,
                 path: spec.path,
                 facebook_page_size: 4,

@@ -105,6 +105,10 @@ pub fn today() -> NaiveDate {
     Utc::now().date_naive()
 }
 
+pub fn noon_today() -> chrono::DateTime<Utc> {
+    today().and_hms_opt(12, 0, 0).map(|t| t.and_utc()).unwrap_or_else(Utc::now)
+}
+
 pub fn days_ago(n: u64) -> NaiveDate {
     today() - chrono::Days::new(n)
 }
@@ -131,8 +135,12 @@ impl Fake {
         Fake { fake, rt }
     }
 
+    /// A fake whose clock stands at noon today: today's reports say half a day, whenever
+    /// the test runs.
     pub fn config(campaigns: usize) -> FakeConfig {
-        FakeConfig::new(7, campaigns, today())
+        let mut config = FakeConfig::new(7, campaigns, today());
+        config.now = Some(noon_today());
+        config
     }
 
     /// `ingest` against this fake with fast retries.
