@@ -10,10 +10,14 @@
 //! Invariants: every put is create-if-absent and atomic (no reader sees a partial object);
 //! a body is written before any envelope that names it; identity never depends on compression.
 //! This crate knows nothing about campaigns or endpoints beyond their names.
+//!
+//! [`faulty::FaultyStore`] wraps any backend and injects the faults a flaky one shows (errors,
+//! timeouts, corrupted reads): the tests of the lake and of what reads through it use it.
 
 pub mod conformance;
 pub mod envelope;
 pub mod error;
+pub mod faulty;
 pub mod id;
 pub mod redact;
 pub mod store;
