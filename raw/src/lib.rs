@@ -14,6 +14,7 @@
 //! [`faulty::FaultyStore`] wraps any backend and injects the faults a flaky one shows (errors,
 //! timeouts, corrupted reads): the tests of the lake and of what reads through it use it.
 
+pub mod codec;
 pub mod conformance;
 pub mod envelope;
 pub mod error;
