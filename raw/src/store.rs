@@ -5,9 +5,20 @@
 //!   (`PutOutcome::AlreadyPresent`), because an object's name is the hash of its content.
 //! - Each object appears atomically: a reader sees all of it or nothing.
 //! - `put_exchange` writes the body before the envelope, so no envelope names a missing body
-//!   whatever instant the process dies at.
+//!   whatever instant the process dies at, and whichever put fails.
 //! - Listing results are sorted by key, never in backend order.
 //! - A lake opened to read ([`Lake::open_existing`]) is never written, not even probed.
+//!
+//! Under a flaky backend (see `retry` for which failures count as transient):
+//! - Every operation (put, get, head, list) retries transient failures with backoff, a bounded
+//!   number of times ([`RetryPolicy`]); what still fails is an error naming the operation and
+//!   the key. Nothing is dropped silently: a listing that breaks off is listed again whole.
+//! - A put retried after an error that came after the object was in fact written finds it
+//!   there and reports `AlreadyPresent`: such a write is never counted as new bytes.
+//! - Nothing read is believed unchecked: a body is handed out only after it decompressed and
+//!   hashed to its name, an envelope only after its bytes hashed to the id in its key. Bytes
+//!   that do not are read again; still wrong after the last try, the read fails with
+//!   [`RawError::CorruptBody`] (naming the hash) or [`RawError::CorruptEnvelope`].
 
 use std::collections::BTreeSet;
 use std::path::Path as FsPath;
@@ -18,20 +29,23 @@ use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, PutMode, PutOptions, PutPayload};
 
 pub use crate::codec::{decode_body, decode_body_shared, decompress, ZSTD_LEVEL};
 use crate::envelope::{BodyRef, Envelope};
 use crate::error::{RawError, Result};
 use crate::id::{BodyHash, EventId};
+pub use crate::retry::RetryPolicy;
+use crate::retry::{Op, TryError};
+
 const PARALLEL_READS: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutOutcome {
     /// Written now; `stored_bytes` is the size of the object as stored.
-    Created {
-        stored_bytes: u64,
-    },
+    Created { stored_bytes: u64 },
+    /// The object was there already: written before, by another writer, or by an earlier try
+    /// of this put whose answer was lost.
     AlreadyPresent,
 }
 
@@ -62,6 +76,7 @@ pub struct WriteStats {
 pub struct Lake {
     store: Arc<dyn ObjectStore>,
     display: String,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for Lake {
@@ -115,7 +130,7 @@ impl Lake {
                 .map_err(|e| RawError::Open { url: url.to_owned(), source: Box::new(e) })?;
             let store: Arc<dyn ObjectStore> = Arc::new(s3);
             let store = prefixed(store, prefix);
-            return Ok(Lake { store, display: url.to_owned() });
+            return Ok(Lake::from_store(store, url));
         }
         let path = if let Some(p) = url.strip_prefix("file://") {
             p
@@ -145,15 +160,26 @@ impl Lake {
         }
         let fs = object_store::local::LocalFileSystem::new_with_prefix(path)
             .map_err(|e| RawError::Open { url: display.to_owned(), source: Box::new(e) })?;
-        Ok(Lake { store: Arc::new(fs), display: display.to_owned() })
+        Ok(Lake::from_store(Arc::new(fs), display))
     }
 
     pub fn memory() -> Lake {
-        Lake { store: Arc::new(InMemory::new()), display: "memory://".into() }
+        Lake::from_store(Arc::new(InMemory::new()), "memory://")
     }
 
+    /// A lake over any backend, with the default [`RetryPolicy`].
     pub fn from_store(store: Arc<dyn ObjectStore>, display: &str) -> Lake {
-        Lake { store, display: display.to_owned() }
+        Lake { store, display: display.to_owned(), retry: RetryPolicy::default() }
+    }
+
+    /// This lake with another retry policy (tests shorten the waits).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Lake {
+        self.retry = retry;
+        self
+    }
+
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.retry
     }
 
     pub fn display(&self) -> &str {
@@ -162,10 +188,11 @@ impl Lake {
 
     /// Checks the backend answers (a listing of the top level).
     pub async fn probe(&self) -> Result<()> {
-        self.store
-            .list_with_delimiter(None)
+        self.retry
+            .run(Op::List, "", || async {
+                self.store.list_with_delimiter(None).await.map(|_| ()).map_err(TryError::from)
+            })
             .await
-            .map(|_| ())
             .map_err(|e| RawError::Open { url: self.display.clone(), source: Box::new(e) })
     }
 
@@ -223,12 +250,20 @@ impl Lake {
     pub async fn put_envelope(&self, envelope: Envelope) -> Result<(EventId, PutOutcome)> {
         if let Some(body) = &envelope.body {
             let key = Self::body_key(&body.sha256);
-            self.store.head(&key).await.map_err(|e| match e {
-                object_store::Error::NotFound { .. } => {
-                    RawError::NotFound { what: "body", id: body.sha256.to_hex() }
-                }
-                other => RawError::storage(key.as_ref(), other),
-            })?;
+            let key = &key;
+            self.retry
+                .run(Op::Head, key.as_ref(), move || async move {
+                    self.store.head(key).await.map(|_| ()).map_err(|e| match e {
+                        object_store::Error::NotFound { .. } => {
+                            TryError::Final(RawError::NotFound {
+                                what: "body",
+                                id: body.sha256.to_hex(),
+                            })
+                        }
+                        other => TryError::Store(other),
+                    })
+                })
+                .await?;
         }
         self.put_envelope_after_body(envelope).await
     }
@@ -244,7 +279,14 @@ impl Lake {
         Ok((id, outcome))
     }
 
+    /// One create-if-absent put, retried whole: a try after one whose write landed although
+    /// its answer was lost finds the object there (`AlreadyPresent`).
     async fn put_once(&self, key: &Path, bytes: Bytes) -> Result<PutOutcome> {
+        let bytes = &bytes;
+        self.retry.run(Op::Put, key.as_ref(), move || self.try_put(key, bytes.clone())).await
+    }
+
+    async fn try_put(&self, key: &Path, bytes: Bytes) -> Result<PutOutcome, TryError> {
         let stored_bytes = bytes.len() as u64;
         let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
         match self.store.put_opts(key, PutPayload::from(bytes.clone()), opts).await {
@@ -256,64 +298,137 @@ impl Lake {
             | Err(object_store::Error::NotSupported { .. }) => match self.store.head(key).await {
                 Ok(_) => Ok(PutOutcome::AlreadyPresent),
                 Err(object_store::Error::NotFound { .. }) => {
-                    self.store
-                        .put(key, PutPayload::from(bytes))
-                        .await
-                        .map_err(|e| RawError::storage(key.as_ref(), e))?;
+                    self.store.put(key, PutPayload::from(bytes)).await?;
                     Ok(PutOutcome::Created { stored_bytes })
                 }
-                Err(e) => Err(RawError::storage(key.as_ref(), e)),
+                Err(e) => Err(TryError::Store(e)),
             },
-            Err(e) => Err(RawError::storage(key.as_ref(), e)),
+            Err(e) => Err(TryError::Store(e)),
         }
     }
 
-    /// The exact original bytes of a body, checked against its hash.
+    /// The exact original bytes of a body, checked against its hash: read again while they
+    /// do not check out, then [`RawError::CorruptBody`].
     pub async fn get_body(&self, hash: &BodyHash) -> Result<Vec<u8>> {
-        let compressed = self.get_body_compressed(hash).await?;
-        decode_body(hash, &compressed)
+        self.read_body(hash, decode_body).await
     }
 
+    /// [`Lake::get_body`] into a shared buffer, decompressed and checked on a blocking thread.
+    pub async fn get_body_shared(&self, hash: &BodyHash) -> Result<Arc<[u8]>> {
+        self.read_body(hash, decode_body_shared).await
+    }
+
+    /// A body as stored (compressed), **not** checked against its hash: for callers that
+    /// decode it themselves (benchmarks). Storage failures are retried.
     pub async fn get_body_compressed(&self, hash: &BodyHash) -> Result<Bytes> {
         let key = Self::body_key(hash);
-        self.get_raw(&key, "body", &hash.to_hex()).await
+        let (key, id) = (&key, &hash.to_hex());
+        self.retry.run(Op::Get, key.as_ref(), move || self.try_get(key, "body", id)).await
     }
 
-    async fn get_raw(&self, key: &Path, what: &'static str, id: &str) -> Result<Bytes> {
+    /// Reads the body named `hash` and decodes it with `decode` (which checks the hash) on a
+    /// blocking thread, reading it again while it does not check out.
+    async fn read_body<T: Send + 'static>(
+        &self,
+        hash: &BodyHash,
+        decode: fn(&BodyHash, &[u8]) -> Result<T>,
+    ) -> Result<T> {
+        let key = Self::body_key(hash);
+        let (key, id) = (&key, &hash.to_hex());
+        let hash = *hash;
+        self.retry
+            .run(Op::Get, key.as_ref(), move || async move {
+                let compressed = self.try_get(key, "body", id).await?;
+                tokio::task::spawn_blocking(move || decode(&hash, &compressed))
+                    .await
+                    .map_err(|e| {
+                        TryError::Final(RawError::DecodeTask {
+                            hash: hash.to_hex(),
+                            detail: e.to_string(),
+                        })
+                    })?
+                    .map_err(TryError::Corrupt)
+            })
+            .await
+    }
+
+    async fn try_get(&self, key: &Path, what: &'static str, id: &str) -> Result<Bytes, TryError> {
         let got = self.store.get(key).await.map_err(|e| match e {
-            object_store::Error::NotFound { .. } => RawError::NotFound { what, id: id.to_owned() },
-            other => RawError::storage(key.as_ref(), other),
+            object_store::Error::NotFound { .. } => {
+                TryError::Final(RawError::NotFound { what, id: id.to_owned() })
+            }
+            other => TryError::Store(other),
         })?;
-        got.bytes().await.map_err(|e| RawError::storage(key.as_ref(), e))
+        Ok(got.bytes().await?)
     }
 
     /// Finds an event by id. Ids are not date-ordered, so this walks the envelope listing
     /// (keys only, no reads) until it finds `<id>.json`.
     pub async fn get_event(&self, id: &EventId) -> Result<Envelope> {
-        let suffix = format!("{id}.json");
-        let mut listing = self.store.list(Some(&Path::from("events")));
-        while let Some(meta) = listing.next().await {
-            let meta = meta.map_err(|e| RawError::storage("events/", e))?;
-            if meta.location.filename() == Some(suffix.as_str()) {
-                return self.read_envelope(&meta.location).await;
-            }
+        let suffix = &format!("{id}.json");
+        let prefix = &Path::from("events");
+        let found = self
+            .retry
+            .run_listing(prefix.as_ref(), move || async move {
+                let mut listing = self.store.list(Some(prefix));
+                while let Some(meta) = self.retry.next_listed(&mut listing).await? {
+                    if meta.location.filename() == Some(suffix.as_str()) {
+                        return Ok(Some(meta.location));
+                    }
+                }
+                Ok(None)
+            })
+            .await?;
+        match found {
+            Some(key) => self.read_envelope(&key).await,
+            None => Err(RawError::NotFound { what: "event", id: id.to_hex() }),
         }
-        Err(RawError::NotFound { what: "event", id: id.to_hex() })
     }
 
-    async fn read_envelope(&self, key: &Path) -> Result<Envelope> {
-        let bytes = self.get_raw(key, "event", key.as_ref()).await?;
-        serde_json::from_slice(&bytes)
-            .map_err(|source| RawError::BadEnvelope { key: key.to_string(), source })
+    /// The envelope at `key`, once its bytes hash to the id its key names: read again while
+    /// they do not, then [`RawError::CorruptEnvelope`].
+    pub(crate) async fn read_envelope(&self, key: &Path) -> Result<Envelope> {
+        let id = id_from_key(key)?;
+        self.retry
+            .run(Op::Get, key.as_ref(), move || async move {
+                let bytes = self.try_get(key, "event", key.as_ref()).await?;
+                let actual = Envelope::id_of_canonical(&bytes);
+                if actual != id {
+                    return Err(TryError::Corrupt(RawError::CorruptEnvelope {
+                        key: key.to_string(),
+                        detail: format!("content hashes to {actual}"),
+                    }));
+                }
+                serde_json::from_slice(&bytes).map_err(|source| {
+                    TryError::Final(RawError::BadEnvelope { key: key.to_string(), source })
+                })
+            })
+            .await
+    }
+
+    /// Every object under `prefix`, in backend order; listed again whole after a failure.
+    async fn list_all(&self, prefix: &Path) -> Result<Vec<ObjectMeta>> {
+        self.retry
+            .run_listing(prefix.as_ref(), move || async move {
+                let mut listing = self.store.list(Some(prefix));
+                let mut metas = Vec::new();
+                while let Some(meta) = self.retry.next_listed(&mut listing).await? {
+                    metas.push(meta);
+                }
+                Ok(metas)
+            })
+            .await
     }
 
     /// The dates that have events, ascending.
     pub async fn dates(&self) -> Result<Vec<NaiveDate>> {
+        let prefix = &Path::from("events");
         let listing = self
-            .store
-            .list_with_delimiter(Some(&Path::from("events")))
-            .await
-            .map_err(|e| RawError::storage("events/", e))?;
+            .retry
+            .run(Op::List, prefix.as_ref(), move || async move {
+                Ok(self.store.list_with_delimiter(Some(prefix)).await?)
+            })
+            .await?;
         let mut dates: Vec<NaiveDate> = listing
             .common_prefixes
             .iter()
@@ -342,12 +457,7 @@ impl Lake {
                     Some(s) => Path::from(format!("events/{}/{s}", date.format("%Y-%m-%d"))),
                     None => Path::from(format!("events/{}", date.format("%Y-%m-%d"))),
                 };
-                let metas: Vec<_> = self
-                    .store
-                    .list(Some(&prefix))
-                    .try_collect()
-                    .await
-                    .map_err(|e| RawError::storage(prefix.as_ref(), e))?;
+                let metas = self.list_all(&prefix).await?;
                 Ok::<_, RawError>(
                     metas
                         .into_iter()
@@ -394,20 +504,11 @@ impl Lake {
 
     /// Every body hash in the lake, sorted.
     pub async fn body_hashes(&self) -> Result<BTreeSet<BodyHash>> {
-        let metas: Vec<_> = self
-            .store
-            .list(Some(&Path::from("bodies")))
-            .try_collect()
-            .await
-            .map_err(|e| RawError::storage("bodies/", e))?;
+        let metas = self.list_all(&Path::from("bodies")).await?;
         Ok(metas
             .iter()
             .filter_map(|m| m.location.filename()?.strip_suffix(".zst")?.parse().ok())
             .collect())
-    }
-
-    pub(crate) async fn read_key(&self, key: &Path) -> Result<Bytes> {
-        self.get_raw(key, "object", key.as_ref()).await
     }
 }
 
