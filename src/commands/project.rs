@@ -6,14 +6,17 @@
 //!
 //! Memory is bounded by a few dates of bodies and rows, not by the lake: the loader reads
 //! ahead at most [`READ_AHEAD_DATES`] dates, and each date's rows are written and dropped
-//! before the next. A window projection takes what earlier dates contribute from the
+//! before the next. Every body reaches the projector checked against its hash (the lake reads
+//! it again while it does not match); one still corrupt is handed over as missing, so its
+//! event is quarantined and the projection completes, while any other lake failure stops it
+//! with nothing written. A window projection takes what earlier dates contribute from the
 //! database when it is current (see `adlake_replay::incremental`), else widens the window.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use adlake_raw::store::EventFilter;
-use adlake_raw::{BodyHash, Envelope, Lake};
+use adlake_raw::{BodyHash, Envelope, Lake, RawError};
 use adlake_replay::db::Target;
 use adlake_replay::project::{self, Carry, DateWindow, Event};
 use chrono::NaiveDate;
@@ -282,7 +285,9 @@ pub async fn project_into_with_progress(
     Ok(summary)
 }
 
-/// Reads the bodies of `stored` (in parallel), decompressed and verified.
+/// Reads the bodies of `stored` (in parallel), decompressed and verified. A body still
+/// corrupt after the lake's re-reads is left out: its events reach the projector with
+/// `body: None`, which quarantines them as unreadable, and the rest of the projection goes on.
 async fn with_bodies(
     lake: &Lake,
     stored: Vec<adlake_raw::store::StoredEvent>,
@@ -296,15 +301,19 @@ async fn with_bodies(
     };
     let bodies: BTreeMap<BodyHash, Arc<[u8]>> = futures::stream::iter(hashes)
         .map(|hash| async move {
-            let compressed = lake.get_body_compressed(&hash).await?;
-            let plain = tokio::task::spawn_blocking(move || {
-                adlake_raw::store::decode_body_shared(&hash, &compressed)
-            })
-            .await
-            .map_err(|e| AppError::Usage(format!("decompression task failed: {e}")))??;
-            Ok::<_, AppError>((hash, plain))
+            match lake.get_body_shared(&hash).await {
+                Ok(plain) => Ok(Some((hash, plain))),
+                Err(RawError::CorruptBody { hash, detail }) => {
+                    tracing::warn!(
+                        "stored body {hash} is corrupt: {detail}; its events are quarantined as unreadable (`adlake raw verify` lists every corrupt body)"
+                    );
+                    Ok(None)
+                }
+                Err(e) => Err(AppError::from(e)),
+            }
         })
         .buffer_unordered(PARALLEL_READS)
+        .try_filter_map(|body| async move { Ok(body) })
         .try_collect()
         .await?;
     Ok(stored
