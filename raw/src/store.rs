@@ -72,6 +72,8 @@ pub struct WriteStats {
     pub event_created: bool,
 }
 
+/// The lake over one backend. Its async methods need a Tokio runtime with time enabled: a
+/// retry waits, and a call has a deadline ([`RetryPolicy`]).
 #[derive(Clone)]
 pub struct Lake {
     store: Arc<dyn ObjectStore>,
