@@ -160,10 +160,10 @@ pub(crate) mod tests {
     use crate::RetryPolicy;
 
     /// Retries without the production waits, and enough of them that a call failing at 20 %
-    /// (36 % for a read that may also be corrupted) fails every try about once in 200 000.
+    /// (36 % for a read that may also be corrupted) fails every try about once in ten million.
     pub(crate) fn quick() -> RetryPolicy {
         RetryPolicy {
-            attempts: 12,
+            attempts: 16,
             first_delay: std::time::Duration::from_millis(1),
             max_delay: std::time::Duration::from_millis(20),
             ..RetryPolicy::default()

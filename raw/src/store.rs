@@ -180,10 +180,6 @@ impl Lake {
         self
     }
 
-    pub fn retry_policy(&self) -> RetryPolicy {
-        self.retry
-    }
-
     pub fn display(&self) -> &str {
         &self.display
     }

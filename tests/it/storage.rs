@@ -30,10 +30,10 @@ fn settings(s: &Scratch, db: &Path) -> Settings {
 }
 
 /// Retries without the production waits, and enough that a call failing at 20 % (36 % for a
-/// read that may also be corrupted) fails every try about once in 200 000.
+/// read that may also be corrupted) fails every try about once in ten million.
 fn quick() -> RetryPolicy {
     RetryPolicy {
-        attempts: 12,
+        attempts: 16,
         first_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(20),
         ..RetryPolicy::default()
