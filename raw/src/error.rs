@@ -1,8 +1,10 @@
 //! The lake's one public error type. Every variant names the input it is about (URL, key,
-//! id) so a caller can print it as-is; no variant ever carries request secrets, because the
-//! lake never sees them (see `redact`).
+//! id, and for storage failures the operation) so a caller can print it as-is; no variant
+//! ever carries request secrets, because the lake never sees them (see `redact`).
 
 use std::path::PathBuf;
+
+pub use crate::retry::Op;
 
 pub type Result<T, E = RawError> = std::result::Result<T, E>;
 
@@ -34,15 +36,30 @@ pub enum RawError {
     #[error("no {what} `{id}` in the lake")]
     NotFound { what: &'static str, id: String },
 
-    #[error("lake storage failed at `{key}`")]
+    /// The backend failed an operation, on every try when a retry could help (see `retry`).
+    #[error("lake storage failed: {op} `{key}` (after {attempts} attempt(s))")]
     Storage {
+        op: Op,
         key: String,
+        attempts: u32,
         #[source]
         source: object_store::Error,
     },
 
+    #[error("lake storage did not answer: {op} `{key}` (no answer within {} ms, {attempts} attempt(s))", limit.as_millis())]
+    TimedOut { op: Op, key: String, attempts: u32, limit: std::time::Duration },
+
+    /// A body whose stored bytes do not decompress, or do not hash to its name, on every read.
+    /// Callers that can go on without it quarantine what names it.
     #[error("stored body `{hash}` is corrupt: {detail}")]
     CorruptBody { hash: String, detail: String },
+
+    /// An envelope whose stored bytes do not hash to the id in its name, on every read.
+    #[error("stored envelope `{key}` is corrupt: {detail}")]
+    CorruptEnvelope { key: String, detail: String },
+
+    #[error("decoding body `{hash}` did not finish: {detail}")]
+    DecodeTask { hash: String, detail: String },
 
     #[error("envelope `{key}` does not parse")]
     BadEnvelope {
@@ -56,10 +73,4 @@ pub enum RawError {
 
     #[error("compression failed")]
     Compression(#[source] std::io::Error),
-}
-
-impl RawError {
-    pub(crate) fn storage(key: impl Into<String>, source: object_store::Error) -> Self {
-        RawError::Storage { key: key.into(), source }
-    }
 }

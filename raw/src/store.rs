@@ -5,9 +5,20 @@
 //!   (`PutOutcome::AlreadyPresent`), because an object's name is the hash of its content.
 //! - Each object appears atomically: a reader sees all of it or nothing.
 //! - `put_exchange` writes the body before the envelope, so no envelope names a missing body
-//!   whatever instant the process dies at.
+//!   whatever instant the process dies at, and whichever put fails.
 //! - Listing results are sorted by key, never in backend order.
 //! - A lake opened to read ([`Lake::open_existing`]) is never written, not even probed.
+//!
+//! Under a flaky backend (see `retry` for which failures count as transient):
+//! - Every operation (put, get, head, list) retries transient failures with backoff, a bounded
+//!   number of times ([`RetryPolicy`]); what still fails is an error naming the operation and
+//!   the key. Nothing is dropped silently: a listing that breaks off is listed again whole.
+//! - A put retried after an error that came after the object was in fact written finds it
+//!   there and reports `AlreadyPresent`: such a write is never counted as new bytes.
+//! - Nothing read is believed unchecked: a body is handed out only after it decompressed and
+//!   hashed to its name, an envelope only after its bytes hashed to the id in its key. Bytes
+//!   that do not are read again; still wrong after the last try, the read fails with
+//!   [`RawError::CorruptBody`] (naming the hash) or [`RawError::CorruptEnvelope`].
 
 use std::collections::BTreeSet;
 use std::path::Path as FsPath;
@@ -18,22 +29,23 @@ use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, PutMode, PutOptions, PutPayload};
 
+pub use crate::codec::{decode_body, decode_body_shared, decompress, ZSTD_LEVEL};
 use crate::envelope::{BodyRef, Envelope};
 use crate::error::{RawError, Result};
 use crate::id::{BodyHash, EventId};
+pub use crate::retry::RetryPolicy;
+use crate::retry::{Op, TryError};
 
-/// zstd level for bodies: level 3 is the sweet spot of speed and ratio for JSON reports.
-pub const ZSTD_LEVEL: i32 = 3;
 const PARALLEL_READS: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutOutcome {
     /// Written now; `stored_bytes` is the size of the object as stored.
-    Created {
-        stored_bytes: u64,
-    },
+    Created { stored_bytes: u64 },
+    /// The object was there already: written before, by another writer, or by an earlier try
+    /// of this put whose answer was lost.
     AlreadyPresent,
 }
 
@@ -60,10 +72,13 @@ pub struct WriteStats {
     pub event_created: bool,
 }
 
+/// The lake over one backend. Its async methods need a Tokio runtime with time enabled: a
+/// retry waits, and a call has a deadline ([`RetryPolicy`]).
 #[derive(Clone)]
 pub struct Lake {
     store: Arc<dyn ObjectStore>,
     display: String,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for Lake {
@@ -117,7 +132,7 @@ impl Lake {
                 .map_err(|e| RawError::Open { url: url.to_owned(), source: Box::new(e) })?;
             let store: Arc<dyn ObjectStore> = Arc::new(s3);
             let store = prefixed(store, prefix);
-            return Ok(Lake { store, display: url.to_owned() });
+            return Ok(Lake::from_store(store, url));
         }
         let path = if let Some(p) = url.strip_prefix("file://") {
             p
@@ -151,15 +166,22 @@ impl Lake {
         }
         let fs = object_store::local::LocalFileSystem::new_with_prefix(path)
             .map_err(|e| RawError::Open { url: display.to_owned(), source: Box::new(e) })?;
-        Ok(Lake { store: Arc::new(fs), display: display.to_owned() })
+        Ok(Lake::from_store(Arc::new(fs), display))
     }
 
     pub fn memory() -> Lake {
-        Lake { store: Arc::new(InMemory::new()), display: "memory://".into() }
+        Lake::from_store(Arc::new(InMemory::new()), "memory://")
     }
 
+    /// A lake over any backend, with the default [`RetryPolicy`].
     pub fn from_store(store: Arc<dyn ObjectStore>, display: &str) -> Lake {
-        Lake { store, display: display.to_owned() }
+        Lake { store, display: display.to_owned(), retry: RetryPolicy::default() }
+    }
+
+    /// This lake with another retry policy (tests shorten the waits).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Lake {
+        self.retry = retry;
+        self
     }
 
     pub fn display(&self) -> &str {
@@ -168,10 +190,11 @@ impl Lake {
 
     /// Checks the backend answers (a listing of the top level).
     pub async fn probe(&self) -> Result<()> {
-        self.store
-            .list_with_delimiter(None)
+        self.retry
+            .run(Op::List, "", || async {
+                self.store.list_with_delimiter(None).await.map(|_| ()).map_err(TryError::from)
+            })
             .await
-            .map(|_| ())
             .map_err(|e| RawError::Open { url: self.display.clone(), source: Box::new(e) })
     }
 
@@ -229,12 +252,20 @@ impl Lake {
     pub async fn put_envelope(&self, envelope: Envelope) -> Result<(EventId, PutOutcome)> {
         if let Some(body) = &envelope.body {
             let key = Self::body_key(&body.sha256);
-            self.store.head(&key).await.map_err(|e| match e {
-                object_store::Error::NotFound { .. } => {
-                    RawError::NotFound { what: "body", id: body.sha256.to_hex() }
-                }
-                other => RawError::storage(key.as_ref(), other),
-            })?;
+            let key = &key;
+            self.retry
+                .run(Op::Head, key.as_ref(), move || async move {
+                    self.store.head(key).await.map(|_| ()).map_err(|e| match e {
+                        object_store::Error::NotFound { .. } => {
+                            TryError::Final(RawError::NotFound {
+                                what: "body",
+                                id: body.sha256.to_hex(),
+                            })
+                        }
+                        other => TryError::Store(other),
+                    })
+                })
+                .await?;
         }
         self.put_envelope_after_body(envelope).await
     }
@@ -250,7 +281,14 @@ impl Lake {
         Ok((id, outcome))
     }
 
+    /// One create-if-absent put, retried whole: a try after one whose write landed although
+    /// its answer was lost finds the object there (`AlreadyPresent`).
     async fn put_once(&self, key: &Path, bytes: Bytes) -> Result<PutOutcome> {
+        let bytes = &bytes;
+        self.retry.run(Op::Put, key.as_ref(), move || self.try_put(key, bytes.clone())).await
+    }
+
+    async fn try_put(&self, key: &Path, bytes: Bytes) -> Result<PutOutcome, TryError> {
         let stored_bytes = bytes.len() as u64;
         let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
         match self.store.put_opts(key, PutPayload::from(bytes.clone()), opts).await {
@@ -262,64 +300,137 @@ impl Lake {
             | Err(object_store::Error::NotSupported { .. }) => match self.store.head(key).await {
                 Ok(_) => Ok(PutOutcome::AlreadyPresent),
                 Err(object_store::Error::NotFound { .. }) => {
-                    self.store
-                        .put(key, PutPayload::from(bytes))
-                        .await
-                        .map_err(|e| RawError::storage(key.as_ref(), e))?;
+                    self.store.put(key, PutPayload::from(bytes)).await?;
                     Ok(PutOutcome::Created { stored_bytes })
                 }
-                Err(e) => Err(RawError::storage(key.as_ref(), e)),
+                Err(e) => Err(TryError::Store(e)),
             },
-            Err(e) => Err(RawError::storage(key.as_ref(), e)),
+            Err(e) => Err(TryError::Store(e)),
         }
     }
 
-    /// The exact original bytes of a body, checked against its hash.
+    /// The exact original bytes of a body, checked against its hash: read again while they
+    /// do not check out, then [`RawError::CorruptBody`].
     pub async fn get_body(&self, hash: &BodyHash) -> Result<Vec<u8>> {
-        let compressed = self.get_body_compressed(hash).await?;
-        decode_body(hash, &compressed)
+        self.read_body(hash, decode_body).await
     }
 
+    /// [`Lake::get_body`] into a shared buffer, decompressed and checked on a blocking thread.
+    pub async fn get_body_shared(&self, hash: &BodyHash) -> Result<Arc<[u8]>> {
+        self.read_body(hash, decode_body_shared).await
+    }
+
+    /// A body as stored (compressed), **not** checked against its hash: for callers that
+    /// decode it themselves (benchmarks). Storage failures are retried.
     pub async fn get_body_compressed(&self, hash: &BodyHash) -> Result<Bytes> {
         let key = Self::body_key(hash);
-        self.get_raw(&key, "body", &hash.to_hex()).await
+        let (key, id) = (&key, &hash.to_hex());
+        self.retry.run(Op::Get, key.as_ref(), move || self.try_get(key, "body", id)).await
     }
 
-    async fn get_raw(&self, key: &Path, what: &'static str, id: &str) -> Result<Bytes> {
+    /// Reads the body named `hash` and decodes it with `decode` (which checks the hash) on a
+    /// blocking thread, reading it again while it does not check out.
+    async fn read_body<T: Send + 'static>(
+        &self,
+        hash: &BodyHash,
+        decode: fn(&BodyHash, &[u8]) -> Result<T>,
+    ) -> Result<T> {
+        let key = Self::body_key(hash);
+        let (key, id) = (&key, &hash.to_hex());
+        let hash = *hash;
+        self.retry
+            .run(Op::Get, key.as_ref(), move || async move {
+                let compressed = self.try_get(key, "body", id).await?;
+                tokio::task::spawn_blocking(move || decode(&hash, &compressed))
+                    .await
+                    .map_err(|e| {
+                        TryError::Final(RawError::DecodeTask {
+                            hash: hash.to_hex(),
+                            detail: e.to_string(),
+                        })
+                    })?
+                    .map_err(TryError::Corrupt)
+            })
+            .await
+    }
+
+    async fn try_get(&self, key: &Path, what: &'static str, id: &str) -> Result<Bytes, TryError> {
         let got = self.store.get(key).await.map_err(|e| match e {
-            object_store::Error::NotFound { .. } => RawError::NotFound { what, id: id.to_owned() },
-            other => RawError::storage(key.as_ref(), other),
+            object_store::Error::NotFound { .. } => {
+                TryError::Final(RawError::NotFound { what, id: id.to_owned() })
+            }
+            other => TryError::Store(other),
         })?;
-        got.bytes().await.map_err(|e| RawError::storage(key.as_ref(), e))
+        Ok(got.bytes().await?)
     }
 
     /// Finds an event by id. Ids are not date-ordered, so this walks the envelope listing
     /// (keys only, no reads) until it finds `<id>.json`.
     pub async fn get_event(&self, id: &EventId) -> Result<Envelope> {
-        let suffix = format!("{id}.json");
-        let mut listing = self.store.list(Some(&Path::from("events")));
-        while let Some(meta) = listing.next().await {
-            let meta = meta.map_err(|e| RawError::storage("events/", e))?;
-            if meta.location.filename() == Some(suffix.as_str()) {
-                return self.read_envelope(&meta.location).await;
-            }
+        let suffix = &format!("{id}.json");
+        let prefix = &Path::from("events");
+        let found = self
+            .retry
+            .run_listing(prefix.as_ref(), move || async move {
+                let mut listing = self.store.list(Some(prefix));
+                while let Some(meta) = self.retry.next_listed(&mut listing).await? {
+                    if meta.location.filename() == Some(suffix.as_str()) {
+                        return Ok(Some(meta.location));
+                    }
+                }
+                Ok(None)
+            })
+            .await?;
+        match found {
+            Some(key) => self.read_envelope(&key).await,
+            None => Err(RawError::NotFound { what: "event", id: id.to_hex() }),
         }
-        Err(RawError::NotFound { what: "event", id: id.to_hex() })
     }
 
-    async fn read_envelope(&self, key: &Path) -> Result<Envelope> {
-        let bytes = self.get_raw(key, "event", key.as_ref()).await?;
-        serde_json::from_slice(&bytes)
-            .map_err(|source| RawError::BadEnvelope { key: key.to_string(), source })
+    /// The envelope at `key`, once its bytes hash to the id its key names: read again while
+    /// they do not, then [`RawError::CorruptEnvelope`].
+    pub(crate) async fn read_envelope(&self, key: &Path) -> Result<Envelope> {
+        let id = id_from_key(key)?;
+        self.retry
+            .run(Op::Get, key.as_ref(), move || async move {
+                let bytes = self.try_get(key, "event", key.as_ref()).await?;
+                let actual = Envelope::id_of_canonical(&bytes);
+                if actual != id {
+                    return Err(TryError::Corrupt(RawError::CorruptEnvelope {
+                        key: key.to_string(),
+                        detail: format!("content hashes to {actual}"),
+                    }));
+                }
+                serde_json::from_slice(&bytes).map_err(|source| {
+                    TryError::Final(RawError::BadEnvelope { key: key.to_string(), source })
+                })
+            })
+            .await
+    }
+
+    /// Every object under `prefix`, in backend order; listed again whole after a failure.
+    async fn list_all(&self, prefix: &Path) -> Result<Vec<ObjectMeta>> {
+        self.retry
+            .run_listing(prefix.as_ref(), move || async move {
+                let mut listing = self.store.list(Some(prefix));
+                let mut metas = Vec::new();
+                while let Some(meta) = self.retry.next_listed(&mut listing).await? {
+                    metas.push(meta);
+                }
+                Ok(metas)
+            })
+            .await
     }
 
     /// The dates that have events, ascending.
     pub async fn dates(&self) -> Result<Vec<NaiveDate>> {
+        let prefix = &Path::from("events");
         let listing = self
-            .store
-            .list_with_delimiter(Some(&Path::from("events")))
-            .await
-            .map_err(|e| RawError::storage("events/", e))?;
+            .retry
+            .run(Op::List, prefix.as_ref(), move || async move {
+                Ok(self.store.list_with_delimiter(Some(prefix)).await?)
+            })
+            .await?;
         let mut dates: Vec<NaiveDate> = listing
             .common_prefixes
             .iter()
@@ -348,12 +459,7 @@ impl Lake {
                     Some(s) => Path::from(format!("events/{}/{s}", date.format("%Y-%m-%d"))),
                     None => Path::from(format!("events/{}", date.format("%Y-%m-%d"))),
                 };
-                let metas: Vec<_> = self
-                    .store
-                    .list(Some(&prefix))
-                    .try_collect()
-                    .await
-                    .map_err(|e| RawError::storage(prefix.as_ref(), e))?;
+                let metas = self.list_all(&prefix).await?;
                 Ok::<_, RawError>(
                     metas
                         .into_iter()
@@ -400,128 +506,17 @@ impl Lake {
 
     /// Every body hash in the lake, sorted.
     pub async fn body_hashes(&self) -> Result<BTreeSet<BodyHash>> {
-        let metas: Vec<_> = self
-            .store
-            .list(Some(&Path::from("bodies")))
-            .try_collect()
-            .await
-            .map_err(|e| RawError::storage("bodies/", e))?;
+        let metas = self.list_all(&Path::from("bodies")).await?;
         Ok(metas
             .iter()
             .filter_map(|m| m.location.filename()?.strip_suffix(".zst")?.parse().ok())
             .collect())
-    }
-
-    pub(crate) async fn read_key(&self, key: &Path) -> Result<Bytes> {
-        self.get_raw(key, "object", key.as_ref()).await
     }
 }
 
 pub(crate) fn id_from_key(key: &Path) -> Result<EventId> {
     let name = key.filename().unwrap_or_default();
     name.strip_suffix(".json").unwrap_or(name).parse()
-}
-
-/// Frames whose header states a size up to this are decompressed in one call into a buffer of
-/// exactly that size; larger claims (or none) go through the streaming decoder, so a forged
-/// header cannot make us reserve gigabytes for a small object.
-const ONE_CALL_LIMIT: u64 = 256 << 20;
-
-/// Decompresses one zstd frame. Bodies are written by `zstd::bulk::compress`, whose frame header
-/// records the uncompressed size: decompressing in one call into a buffer of that size skips
-/// the streaming decoder's doubling buffer and its copies through a stack buffer.
-pub fn decompress(compressed: &[u8]) -> std::io::Result<Vec<u8>> {
-    match zstd::zstd_safe::get_frame_content_size(compressed) {
-        // A header can understate (concatenated frames): then the streaming decoder decides.
-        Ok(Some(size)) if size <= ONE_CALL_LIMIT => {
-            zstd::bulk::decompress(compressed, size as usize)
-                .or_else(|_| zstd::stream::decode_all(compressed))
-        }
-        _ => zstd::stream::decode_all(compressed),
-    }
-}
-
-pub fn decode_body(hash: &BodyHash, compressed: &[u8]) -> Result<Vec<u8>> {
-    let bytes = decompress(compressed).map_err(|e| zstd_error(hash, e))?;
-    check_hash(hash, &bytes)?;
-    Ok(bytes)
-}
-
-fn zstd_error(hash: &BodyHash, e: std::io::Error) -> RawError {
-    RawError::CorruptBody { hash: hash.to_hex(), detail: format!("zstd: {e}") }
-}
-
-/// A body's bytes must hash to the name it is stored under.
-fn check_hash(hash: &BodyHash, bytes: &[u8]) -> Result<()> {
-    let actual = BodyHash::of(bytes);
-    if actual != *hash {
-        return Err(RawError::CorruptBody {
-            hash: hash.to_hex(),
-            detail: format!("content hashes to {actual}"),
-        });
-    }
-    Ok(())
-}
-
-/// [`decode_body`] straight into the shared buffer readers hold: decompressing into a Vec and
-/// then `Arc::from` copied every body a second time, into a second allocation of its size.
-pub fn decode_body_shared(hash: &BodyHash, compressed: &[u8]) -> Result<Arc<[u8]>> {
-    let shared = match zstd::zstd_safe::get_frame_content_size(compressed) {
-        Ok(Some(size)) if size <= ONE_CALL_LIMIT => decompress_shared(compressed, size as usize),
-        _ => None,
-    };
-    let body = match shared {
-        Some(body) => body,
-        // Concatenated frames, or no size in the header: the general path.
-        None => Arc::from(decompress(compressed).map_err(|e| zstd_error(hash, e))?),
-    };
-    check_hash(hash, &body)?;
-    Ok(body)
-}
-
-/// One frame of `size` bytes decompressed into a new `Arc<[u8]>`; `None` when the frame does
-/// not hold exactly that many bytes. The buffer is not zeroed first: zeroing it was a pass
-/// over every body's bytes, and its page faults, that decompression then overwrote.
-fn decompress_shared(compressed: &[u8], size: usize) -> Option<Arc<[u8]>> {
-    let mut slots = Arc::<[u8]>::new_uninit_slice(size);
-    let mut out = Unfilled { slots: Arc::get_mut(&mut slots)?, filled: 0 };
-    let written =
-        zstd::bulk::Decompressor::new().ok()?.decompress_to_buffer(compressed, &mut out).ok()?;
-    if written != size || out.filled != size {
-        return None;
-    }
-    // SAFETY: zstd wrote `filled` bytes contiguously from the start (the `WriteBuf` contract),
-    // and that is all `size` of them.
-    Some(unsafe { slots.assume_init() })
-}
-
-/// A buffer zstd decompresses into without it being initialised first: the `Vec` spare
-/// capacity idiom, for the slots of an `Arc<[u8]>`.
-struct Unfilled<'a> {
-    slots: &'a mut [std::mem::MaybeUninit<u8>],
-    /// How many bytes from the start zstd has written.
-    filled: usize,
-}
-
-// SAFETY: `as_slice` exposes only the `filled` bytes zstd reported writing, `capacity` and
-// `as_mut_ptr` describe exactly the slots, and nothing here reads unwritten memory.
-unsafe impl zstd::zstd_safe::WriteBuf for Unfilled<'_> {
-    fn as_slice(&self) -> &[u8] {
-        // SAFETY: the first `filled` slots were written by zstd (see `filled_until`).
-        unsafe { std::slice::from_raw_parts(self.slots.as_ptr().cast::<u8>(), self.filled) }
-    }
-
-    fn capacity(&self) -> usize {
-        self.slots.len()
-    }
-
-    fn as_mut_ptr(&mut self) -> *mut u8 {
-        self.slots.as_mut_ptr().cast::<u8>()
-    }
-
-    unsafe fn filled_until(&mut self, n: usize) {
-        self.filled = n;
-    }
 }
 
 fn prefixed(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore> {
@@ -610,98 +605,5 @@ mod tests {
         let left: Vec<_> =
             std::fs::read_dir(&lake_dir).unwrap().flatten().map(|e| e.path()).collect();
         assert_eq!(left, Vec::<std::path::PathBuf>::new(), "probes left behind");
-    }
-
-    #[test]
-    fn every_frame_shape_decompresses_to_its_bytes() {
-        let body: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
-        let sized = zstd::bulk::compress(&body, ZSTD_LEVEL).unwrap();
-        assert!(
-            matches!(zstd::zstd_safe::get_frame_content_size(&sized), Ok(Some(n)) if n == body.len() as u64)
-        );
-        assert_eq!(decompress(&sized).unwrap(), body, "one call, sized from the header");
-
-        let streamed = zstd::stream::encode_all(&body[..], ZSTD_LEVEL).unwrap();
-        assert!(
-            matches!(zstd::zstd_safe::get_frame_content_size(&streamed), Ok(None)),
-            "a streamed frame states no size"
-        );
-        assert_eq!(decompress(&streamed).unwrap(), body);
-
-        let mut two = sized.clone();
-        two.extend_from_slice(&zstd::bulk::compress(b"tail", ZSTD_LEVEL).unwrap());
-        let mut both = body.clone();
-        both.extend_from_slice(b"tail");
-        assert_eq!(
-            decompress(&two).unwrap(),
-            both,
-            "a header that understates falls back to streaming"
-        );
-
-        assert!(decompress(&sized[..sized.len() / 2]).is_err());
-        let hash = BodyHash::of(&body);
-        assert_eq!(decode_body(&hash, &sized).unwrap(), body);
-        assert!(matches!(
-            decode_body(&BodyHash::of(b"other"), &sized),
-            Err(RawError::CorruptBody { .. })
-        ));
-        assert_eq!(&*decode_body_shared(&hash, &sized).unwrap(), &body[..]);
-        assert!(matches!(
-            decode_body_shared(&BodyHash::of(b"other"), &sized),
-            Err(RawError::CorruptBody { .. })
-        ));
-        assert_eq!(
-            &*decode_body_shared(&hash, &streamed).unwrap(),
-            &body[..],
-            "no size in the header"
-        );
-        assert_eq!(
-            &*decode_body_shared(&BodyHash::of(&both), &two).unwrap(),
-            &both[..],
-            "an understating header"
-        );
-        assert!(
-            matches!(
-                decode_body_shared(&hash, &sized[..sized.len() / 2]),
-                Err(RawError::CorruptBody { .. })
-            ),
-            "a truncated frame"
-        );
-    }
-
-    /// A single-segment frame of one raw block whose header states `stated` bytes.
-    fn raw_frame(content: &[u8], stated: u8) -> Vec<u8> {
-        let mut frame = vec![0x28, 0xb5, 0x2f, 0xfd, 0x20, stated];
-        let block = 1 | (content.len() as u32) << 3;
-        frame.extend_from_slice(&block.to_le_bytes()[..3]);
-        frame.extend_from_slice(content);
-        frame
-    }
-
-    #[test]
-    fn a_frame_that_holds_other_than_its_stated_size_is_refused_not_read() {
-        let content = b"forty bytes of body, give or take a few.";
-        let hash = BodyHash::of(content);
-        let valid = raw_frame(content, content.len() as u8);
-        assert_eq!(
-            decompress_shared(&valid, content.len()).as_deref(),
-            Some(&content[..]),
-            "the hand-built frame is valid"
-        );
-        assert_eq!(&*decode_body_shared(&hash, &valid).unwrap(), &content[..]);
-        for stated in [content.len() + 8, content.len() - 8] {
-            let frame = raw_frame(content, stated as u8);
-            assert!(
-                matches!(zstd::zstd_safe::get_frame_content_size(&frame), Ok(Some(n)) if n == stated as u64)
-            );
-            assert!(
-                decompress_shared(&frame, stated).is_none(),
-                "stated {stated}: no body from slots zstd did not fill"
-            );
-            assert!(
-                matches!(decode_body_shared(&hash, &frame), Err(RawError::CorruptBody { .. })),
-                "stated {stated}"
-            );
-        }
     }
 }

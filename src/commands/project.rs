@@ -6,7 +6,10 @@
 //!
 //! Memory is bounded by a few dates of bodies and rows, not by the lake: the loader reads
 //! ahead at most [`READ_AHEAD_DATES`] dates, and each date's rows are written and dropped
-//! before the next.
+//! before the next. Every body reaches the projector checked against its hash (the lake reads
+//! it again while it does not match); one still corrupt is handed over as missing, so its
+//! event is quarantined and the projection completes, while any other lake failure stops it
+//! with nothing written.
 //!
 //! Whatever sequence of ingests and window projections built the database, it ends equal to
 //! one full projection of the lake. A window projection takes what earlier dates contribute
@@ -31,7 +34,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use adlake_raw::store::EventFilter;
-use adlake_raw::{BodyHash, Envelope, Lake};
+use adlake_raw::{BodyHash, Envelope, Lake, RawError};
 use adlake_replay::db::Target;
 use adlake_replay::project::{self, Carry, DateWindow, Event};
 use chrono::NaiveDate;
@@ -327,7 +330,9 @@ fn empty_lake(lake: &Lake) -> AppError {
     ))
 }
 
-/// Reads the bodies of `stored` (in parallel), decompressed and verified.
+/// Reads the bodies of `stored` (in parallel), decompressed and verified. A body still
+/// corrupt after the lake's re-reads is left out: its events reach the projector with
+/// `body: None`, which quarantines them as unreadable, and the rest of the projection goes on.
 async fn with_bodies(
     lake: &Lake,
     stored: Vec<adlake_raw::store::StoredEvent>,
@@ -341,15 +346,19 @@ async fn with_bodies(
     };
     let bodies: BTreeMap<BodyHash, Arc<[u8]>> = futures::stream::iter(hashes)
         .map(|hash| async move {
-            let compressed = lake.get_body_compressed(&hash).await?;
-            let plain = tokio::task::spawn_blocking(move || {
-                adlake_raw::store::decode_body_shared(&hash, &compressed)
-            })
-            .await
-            .map_err(|e| AppError::Usage(format!("decompression task failed: {e}")))??;
-            Ok::<_, AppError>((hash, plain))
+            match lake.get_body_shared(&hash).await {
+                Ok(plain) => Ok(Some((hash, plain))),
+                Err(RawError::CorruptBody { hash, detail }) => {
+                    tracing::warn!(
+                        "stored body {hash} is corrupt: {detail}; its events are quarantined as unreadable (`adlake raw verify` lists every corrupt body)"
+                    );
+                    Ok(None)
+                }
+                Err(e) => Err(AppError::from(e)),
+            }
         })
         .buffer_unordered(PARALLEL_READS)
+        .try_filter_map(|body| async move { Ok(body) })
         .try_collect()
         .await?;
     Ok(stored

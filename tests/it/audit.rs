@@ -81,7 +81,7 @@ fn every_value_of_every_row_of_a_date_decodes_from_its_named_event() {
     let reconciled_rows = keys.iter().filter(|k| k.3 == "reconciled").count();
     assert!(reconciled_rows > 20, "{reconciled_rows} reconciled rows");
     let lake = Lake::open(s.lake().to_str().expect("utf8")).expect("lake");
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("rt");
     let mut bodies: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut audits = Vec::new();
     for (date, campaign, level, snapshot, adset) in keys {

@@ -326,7 +326,7 @@ fn fixed_lake(s: &Scratch) {
         ),
     ];
     let lake = Lake::open(s.lake().to_str().expect("utf8")).expect("lake");
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("rt");
     for (env, body) in events {
         rt.block_on(lake.put_exchange(env, Some(&body))).expect("put");
     }

@@ -10,4 +10,5 @@ mod incremental_sequences;
 mod ingest;
 mod lake;
 mod project;
+mod storage;
 mod util;
