@@ -11,9 +11,10 @@ pub mod fake;
 pub mod logging;
 pub mod output;
 pub mod secrets;
+pub mod store;
 
+use crate::store::db::DbError;
 use adlake_raw::RawError;
-use adlake_replay::db::DbError;
 
 /// Exit codes: 0 success, 1 a run or check found failures (or the upstream/lake failed),
 /// 2 usage or configuration errors (nothing was changed).

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+#[cfg(feature = "store")]
 pub use crate::retry::Op;
 
 pub type Result<T, E = RawError> = std::result::Result<T, E>;
@@ -37,6 +38,7 @@ pub enum RawError {
     NotFound { what: &'static str, id: String },
 
     /// The backend failed an operation, on every try when a retry could help (see `retry`).
+    #[cfg(feature = "store")]
     #[error("lake storage failed: {op} `{key}` (after {attempts} attempt(s))")]
     Storage {
         op: Op,
@@ -46,6 +48,7 @@ pub enum RawError {
         source: object_store::Error,
     },
 
+    #[cfg(feature = "store")]
     #[error("lake storage did not answer: {op} `{key}` (no answer within {} ms, {attempts} attempt(s))", limit.as_millis())]
     TimedOut { op: Op, key: String, attempts: u32, limit: std::time::Duration },
 

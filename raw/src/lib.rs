@@ -14,25 +14,36 @@
 //! what still fails is an error naming the operation and key, never dropped.
 //! This crate knows nothing about campaigns or endpoints beyond their names.
 //!
+//! Without its default feature `store` it is only the lake's vocabulary (ids, envelopes,
+//! body codec, redaction), with no I/O: what the kernel depends on.
+//!
 //! [`faulty::FaultyStore`] wraps any backend and injects the faults a flaky one shows (errors,
 //! timeouts, corrupted reads): the tests of the lake and of what reads through it use it.
 
 pub mod codec;
+#[cfg(feature = "store")]
 pub mod conformance;
 pub mod envelope;
 pub mod error;
+#[cfg(feature = "store")]
 pub mod faulty;
-#[cfg(test)]
+#[cfg(all(test, feature = "store"))]
 mod flaky_tests;
 pub mod id;
 pub mod redact;
+#[cfg(feature = "store")]
 pub mod retry;
+#[cfg(feature = "store")]
 pub mod store;
+#[cfg(feature = "store")]
 pub mod verify;
 
 pub use envelope::{BodyRef, Envelope, EventKind, HttpExchange, RunMarker, RunPhase};
 pub use error::{RawError, Result};
 pub use id::{BodyHash, EventId};
+#[cfg(feature = "store")]
 pub use retry::{Op, RetryPolicy};
+#[cfg(feature = "store")]
 pub use store::{Lake, PutOutcome, StoredEvent};
+#[cfg(feature = "store")]
 pub use verify::{VerifyProblem, VerifyReport};

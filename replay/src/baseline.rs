@@ -13,7 +13,7 @@ use crate::contract::Format as BodyFormat;
 pub fn decompress_and_parse(bodies: &[(BodyHash, BodyFormat, &[u8])]) -> Result<u64, String> {
     let mut total = 0u64;
     for (hash, format, compressed) in bodies {
-        let plain = adlake_raw::store::decode_body(hash, compressed).map_err(|e| e.to_string())?;
+        let plain = adlake_raw::codec::decode_body(hash, compressed).map_err(|e| e.to_string())?;
         total += plain.len() as u64;
         if *format == BodyFormat::Csv {
             continue;

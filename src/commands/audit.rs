@@ -8,8 +8,8 @@ use duckdb::{params, Connection};
 use serde::Serialize;
 
 use super::{open_lake_to_read, Context};
+use crate::store::db::DbError;
 use crate::{output, AppError};
-use adlake_replay::db::DbError;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct AuditArgs {
@@ -225,7 +225,7 @@ pub async fn run(ctx: &Context, args: AuditArgs) -> Result<u8, AppError> {
     let wait = ctx.settings.lock_wait;
     let query_args = args.clone();
     let found = tokio::task::spawn_blocking(move || -> Result<Result<Audit, String>, AppError> {
-        let conn = adlake_replay::db::open(&path, adlake_replay::db::Access::ReadOnly, wait)?;
+        let conn = crate::store::db::open(&path, crate::store::db::Access::ReadOnly, wait)?;
         Ok(audit(&conn, &query_args)?)
     })
     .await

@@ -415,7 +415,7 @@ for f in (out, out + ".wal"):
         os.remove(f)
 print(json.dumps({"cpu_s": total, "rows": rows, "tables": per_table}))
 "#;
-    let tables = adlake_replay::write::TABLES.join(",");
+    let tables = crate::store::write::TABLES.join(",");
     run_python(script, &[db.as_os_str(), scratch.as_os_str(), std::ffi::OsStr::new(&tables)])
 }
 

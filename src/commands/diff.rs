@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::store::db::DbError;
 use adlake_raw::Lake;
-use adlake_replay::db::DbError;
 use adlake_replay::project::DateWindow;
 use chrono::NaiveDate;
 use duckdb::Connection;
@@ -180,14 +180,13 @@ pub async fn run(
         .map_err(q("attach shadow"))?;
         let current = if current.exists() {
             // Held by another writer? Wait like every other command, then attach read-only.
-            drop(adlake_replay::db::open(&current, adlake_replay::db::Access::ReadOnly, wait)?);
+            drop(crate::store::db::open(&current, crate::store::db::Access::ReadOnly, wait)?);
             current
         } else {
             // No database yet: compare against empty tables.
             let empty = shadow.with_file_name("empty.duckdb");
-            let mut e =
-                adlake_replay::db::open(&empty, adlake_replay::db::Access::ReadWrite, wait)?;
-            adlake_replay::db::migrate(&mut e, &empty)?;
+            let mut e = crate::store::db::open(&empty, crate::store::db::Access::ReadWrite, wait)?;
+            crate::store::db::migrate(&mut e, &empty)?;
             empty
         };
         conn.execute_batch(&format!(

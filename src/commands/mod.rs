@@ -62,8 +62,8 @@ pub async fn open_db(settings: &Settings) -> Result<Connection, AppError> {
     let path = settings.db.clone();
     let wait = settings.lock_wait;
     tokio::task::spawn_blocking(move || -> Result<Connection, AppError> {
-        let mut conn = adlake_replay::db::open(&path, adlake_replay::db::Access::ReadWrite, wait)?;
-        adlake_replay::db::migrate(&mut conn, &path)?;
+        let mut conn = crate::store::db::open(&path, crate::store::db::Access::ReadWrite, wait)?;
+        crate::store::db::migrate(&mut conn, &path)?;
         Ok(conn)
     })
     .await

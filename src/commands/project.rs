@@ -2,7 +2,7 @@
 //! pure projector and the writer on blocking threads as the dates arrive, and commits once.
 //! `reproject` (also `--as-of`, and the shadow of `--dry-run`/`--diff`) and the end of
 //! `ingest` all come through here. A full projection writes a fresh file that replaces the
-//! database once complete (`adlake_replay::db::Target`); a window one replaces its dates in place.
+//! database once complete (`crate::store::db::Target`); a window one replaces its dates in place.
 //!
 //! Memory is bounded by a few dates of bodies and rows, not by the lake: the loader reads
 //! ahead at most [`READ_AHEAD_DATES`] dates, and each date's rows are written and dropped
@@ -33,9 +33,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::store::db::Target;
 use adlake_raw::store::EventFilter;
 use adlake_raw::{BodyHash, Envelope, Lake, RawError};
-use adlake_replay::db::Target;
 use adlake_replay::project::{self, Carry, DateWindow, Event};
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
@@ -94,8 +94,8 @@ pub async fn project_into_with_progress(
     // projections, the one that commits last has listed last.
     let (path, wait) = (settings.db.clone(), settings.lock_wait);
     let conn = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
-        let mut conn = adlake_replay::db::open(&path, adlake_replay::db::Access::ReadWrite, wait)?;
-        adlake_replay::db::migrate(&mut conn, &path)?;
+        let mut conn = crate::store::db::open(&path, crate::store::db::Access::ReadWrite, wait)?;
+        crate::store::db::migrate(&mut conn, &path)?;
         Ok(conn)
     })
     .await
@@ -117,7 +117,7 @@ pub async fn project_into_with_progress(
             }
         }
     }
-    let chains = adlake_replay::incremental::chains(&keys_by_date, &settings.projector);
+    let chains = adlake_replay::chain::chains(&keys_by_date, &settings.projector);
     tracing::debug!(
         elapsed_s = started.elapsed().as_secs_f64(),
         dates = chains.len(),
@@ -133,16 +133,16 @@ pub async fn project_into_with_progress(
             let from = lake_chains.keys().next().copied().map_or(w.from, |first| first.min(w.from));
             return Ok((Target::InPlace(conn), Some(DateWindow { from, to: w.to }), Carry::default()));
         }
-        let recorded = adlake_replay::incremental::recorded_chains(&conn)?;
-        let from = adlake_replay::incremental::start_date(w.from, &lake_chains, &recorded);
+        let recorded = crate::store::carry::recorded_chains(&conn)?;
+        let from = adlake_replay::chain::start_date(w.from, &lake_chains, &recorded);
         if from < w.from {
             tracing::info!(requested = %w.from, from = %from, "earlier dates changed since they were projected: projecting from {from}");
         }
-        let to = adlake_replay::incremental::end_date(w.to, &lake_chains, &recorded);
+        let to = adlake_replay::chain::end_date(w.to, &lake_chains, &recorded);
         if to > w.to {
             tracing::info!(requested = %w.to, to = %to, "later dates look back at the window: projecting to {to}");
         }
-        let carry = adlake_replay::incremental::read_carry(&conn, from)?;
+        let carry = crate::store::carry::read_carry(&conn, from)?;
         Ok((Target::InPlace(conn), Some(DateWindow { from, to }), carry))
     })
     .await
@@ -226,7 +226,7 @@ pub async fn project_into_with_progress(
     });
     let worker = tokio::task::spawn_blocking(move || -> Result<ProjectionSummary, AppError> {
         let mut target = target;
-        let mut writer = adlake_replay::write::Writer::begin(target.connection(), window)?;
+        let mut writer = crate::store::write::Writer::begin(target.connection(), window)?;
         let mut summary = ProjectionSummary::empty(window);
         let mut writing = std::time::Duration::ZERO;
         for message in from_projector {

@@ -14,15 +14,15 @@ fn rows(
     sql: &str,
     columns: usize,
 ) -> Result<Vec<Vec<Option<String>>>, AppError> {
-    let mut stmt = conn.prepare(sql).map_err(adlake_replay::db::DbError::query(sql.to_owned()))?;
+    let mut stmt = conn.prepare(sql).map_err(crate::store::db::DbError::query(sql.to_owned()))?;
     let mapped = stmt
         .query_map([], |r| {
             (0..columns).map(|i| r.get::<_, Option<String>>(i)).collect::<Result<Vec<_>, _>>()
         })
-        .map_err(adlake_replay::db::DbError::query(sql.to_owned()))?;
+        .map_err(crate::store::db::DbError::query(sql.to_owned()))?;
     Ok(mapped
         .collect::<Result<Vec<_>, _>>()
-        .map_err(adlake_replay::db::DbError::query(sql.to_owned()))?)
+        .map_err(crate::store::db::DbError::query(sql.to_owned()))?)
 }
 
 #[derive(Serialize)]
@@ -47,7 +47,7 @@ pub async fn run(ctx: &Context, days: u32) -> Result<u8, AppError> {
     }
     let wait = ctx.settings.lock_wait;
     let status = tokio::task::spawn_blocking(move || -> Result<Status, AppError> {
-        let conn = adlake_replay::db::open(&path, adlake_replay::db::Access::ReadOnly, wait)?;
+        let conn = crate::store::db::open(&path, crate::store::db::Access::ReadOnly, wait)?;
         let completeness = rows(
             &conn,
             &format!(

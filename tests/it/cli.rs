@@ -15,7 +15,7 @@ fn init_creates_lake_and_database_and_is_idempotent() {
     let conn = duckdb::Connection::open(s.db()).expect("open");
     let applied: i64 =
         conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).expect("query");
-    assert_eq!(applied as usize, adlake_replay::db::MIGRATIONS.len());
+    assert_eq!(applied as usize, adlake::store::db::MIGRATIONS.len());
     for table in [
         "campaign_index",
         "session_hourly_metrics",

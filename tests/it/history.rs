@@ -12,7 +12,7 @@ use crate::util::*;
 fn tables_export(db: &std::path::Path) -> String {
     let conn = duckdb::Connection::open(db).expect("open db");
     let mut out = String::new();
-    for t in adlake_replay::write::TABLES {
+    for t in adlake::store::write::TABLES {
         let sql = format!("SELECT CAST(t AS VARCHAR) AS line FROM {t} AS t ORDER BY line");
         let mut stmt = conn.prepare(&sql).expect("prepare");
         let lines: Vec<String> = stmt

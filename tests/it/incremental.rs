@@ -26,10 +26,10 @@ pub fn meta_fingerprints(db: &Path) -> BTreeMap<String, String> {
 /// Every projected table's fingerprint over its rows as stored, by name.
 pub fn table_fingerprints(db: &Path) -> BTreeMap<String, String> {
     let conn = duckdb::Connection::open(db).expect("open db");
-    adlake_replay::write::TABLES
+    adlake::store::write::TABLES
         .iter()
         .map(|t| {
-            let fp = adlake_replay::write::table_fingerprint(&conn, t).expect("fingerprint");
+            let fp = adlake::store::write::table_fingerprint(&conn, t).expect("fingerprint");
             (t.to_string(), fp)
         })
         .collect()

@@ -10,10 +10,10 @@ use crate::util::*;
 fn fingerprints(s: &Scratch) -> Vec<(String, String)> {
     let conn = duckdb::Connection::open(s.db()).expect("open db");
     let mut out = Vec::new();
-    for t in adlake_replay::write::TABLES {
+    for t in adlake::store::write::TABLES {
         out.push((
             t.to_string(),
-            adlake_replay::write::table_fingerprint(&conn, t).expect("fingerprint"),
+            adlake::store::write::table_fingerprint(&conn, t).expect("fingerprint"),
         ));
     }
     out
@@ -23,7 +23,7 @@ fn fingerprints(s: &Scratch) -> Vec<(String, String)> {
 fn export(s: &Scratch) -> String {
     let conn = duckdb::Connection::open(s.db()).expect("open db");
     let mut out = String::new();
-    for t in adlake_replay::write::TABLES {
+    for t in adlake::store::write::TABLES {
         let sql = format!("SELECT CAST(t AS VARCHAR) AS line FROM {t} AS t ORDER BY line");
         let mut stmt = conn.prepare(&sql).expect("prepare");
         let lines: Vec<String> = stmt
@@ -209,7 +209,7 @@ fn a_killed_reproject_leaves_the_previous_tables_intact() {
     // What a killed rebuild left beside the database is cleared by the next one.
     expect_code(&run(s.adlake().arg("reproject")), 0);
     assert_eq!(export(&s), before);
-    let rebuild = adlake_replay::db::rebuild_path(&s.db());
+    let rebuild = adlake::store::db::rebuild_path(&s.db());
     assert!(!rebuild.exists(), "{} left behind", rebuild.display());
 }
 

@@ -34,8 +34,8 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::db::DbError;
-use crate::decode::Locator;
+use crate::store::db::DbError;
+use adlake_replay::decode::Locator;
 
 /// The table function's name, as the writer's SQL spells it.
 pub const FUNCTION: &str = "adlake_rows";

@@ -1,7 +1,17 @@
 //! What the writer stores: streaming and whole writes, batches of any size, lineage sources
 //! written once.
 
-use super::*;
+use std::collections::BTreeSet;
+
+use adlake_replay::project::{
+    by_date, project, Carry, DateWindow, Event, Projector, ProjectorConfig,
+};
+use adlake_replay::testing::corpus;
+use chrono::NaiveDate;
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
 
 /// The rows `read` makes of `sql`'s result, in a new database after `write_with` wrote to it.
 fn written<T>(
@@ -11,10 +21,13 @@ fn written<T>(
 ) -> Vec<T> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.duckdb");
-    let mut conn =
-        crate::db::open(&path, crate::db::Access::ReadWrite, std::time::Duration::from_secs(1))
-            .unwrap();
-    crate::db::migrate(&mut conn, &path).unwrap();
+    let mut conn = crate::store::db::open(
+        &path,
+        crate::store::db::Access::ReadWrite,
+        std::time::Duration::from_secs(1),
+    )
+    .unwrap();
+    crate::store::db::migrate(&mut conn, &path).unwrap();
     write_with(&mut conn);
     let mut stmt = conn.prepare(sql).unwrap();
     stmt.query_map([], read).unwrap().collect::<Result<_, _>>().unwrap()
@@ -33,11 +46,11 @@ fn written_meta(write_with: impl FnOnce(&mut duckdb::Connection)) -> Vec<(String
 fn streaming_and_whole_writes_give_the_same_fingerprints() {
     let f = corpus();
     let config = ProjectorConfig::default();
-    let whole = written_meta(|conn| crate::write::write(conn, &f.project()).unwrap());
+    let whole = written_meta(|conn| crate::store::write::write(conn, &f.project()).unwrap());
     let streamed = written_meta(|conn| {
         let (markers, dates) = by_date(&f.events);
         let mut projector = Projector::new(&config, None, Carry::default());
-        let mut writer = crate::write::Writer::begin(conn, None).unwrap();
+        let mut writer = crate::store::write::Writer::begin(conn, None).unwrap();
         // Dates in ascending order, each date's events in reverse: order must not matter.
         for (date, events) in &dates {
             let reversed: Vec<Event> = events.iter().rev().cloned().collect();
@@ -53,20 +66,20 @@ fn streaming_and_whole_writes_give_the_same_fingerprints() {
     assert_eq!(streamed, whole);
     // One connection writing again replaces what it wrote.
     let twice = written_meta(|conn| {
-        crate::write::write(conn, &f.project()).unwrap();
-        crate::write::write(conn, &f.project()).unwrap();
+        crate::store::write::write(conn, &f.project()).unwrap();
+        crate::store::write::write(conn, &f.project()).unwrap();
     });
     assert_eq!(twice, whole);
     // And the fingerprints see content: a different projection differs.
     let mut other = f.project();
     other.tables.campaign_index.pop();
-    let changed = written_meta(|conn| crate::write::write(conn, &other).unwrap());
+    let changed = written_meta(|conn| crate::store::write::write(conn, &other).unwrap());
     assert_ne!(changed, whole);
     // Down to one value of one row, with every row count the same: only its table differs.
     let mut one_value = f.project();
     let row = &mut one_value.tables.session_hourly[0];
     row.sessions = Some(row.sessions.unwrap_or(0) + 1);
-    let nudged = written_meta(|conn| crate::write::write(conn, &one_value).unwrap());
+    let nudged = written_meta(|conn| crate::store::write::write(conn, &one_value).unwrap());
     let differing: Vec<&str> =
         whole.iter().zip(&nudged).filter(|(a, b)| a != b).map(|(a, _)| a.0.as_str()).collect();
     assert_eq!(differing, ["fingerprint.session_hourly_metrics"]);
@@ -79,12 +92,12 @@ fn batches_of_any_size_write_what_one_date_at_a_time_writes() {
     assert!(dates.len() >= 3, "several dates to gather: {dates:?}");
     let in_batches_of = |batch_rows: usize| {
         let fingerprints = written(
-            |conn| crate::write::write_in_batches(conn, &p, batch_rows).unwrap(),
+            |conn| crate::store::write::write_in_batches(conn, &p, batch_rows).unwrap(),
             "SELECT table_name, CAST(date AS VARCHAR), row_count, fingerprint FROM projection_fingerprints ORDER BY rowid",
             |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?)),
         );
         let sessions = written(
-            |conn| crate::write::write_in_batches(conn, &p, batch_rows).unwrap(),
+            |conn| crate::store::write::write_in_batches(conn, &p, batch_rows).unwrap(),
             "SELECT campaign_id, CAST(date AS VARCHAR), click_hour, sessions FROM session_hourly_metrics ORDER BY rowid",
             |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i32>(2)?, r.get::<_, Option<i64>>(3)?)),
         );
@@ -113,7 +126,7 @@ fn written_sources(
 fn window_projections_add_only_the_lineage_sources_not_yet_written() {
     let f = corpus();
     let config = ProjectorConfig::default();
-    let full = written_sources(|conn| crate::write::write(conn, &f.project()).unwrap());
+    let full = written_sources(|conn| crate::store::write::write(conn, &f.project()).unwrap());
     let kinds: BTreeSet<&str> = full.iter().map(|s| s.2.as_str()).collect();
     assert!(
         kinds.contains("campaign") && kinds.contains("session") && full.len() > kinds.len(),
@@ -124,16 +137,16 @@ fn window_projections_add_only_the_lineage_sources_not_yet_written() {
         |day: &str| project(&f.events, Some(DateWindow { from: d(day), to: d(day) }), &config);
     // Every date again over the full projection: each source stays written once.
     let rewritten = written_sources(|conn| {
-        crate::write::write(conn, &f.project()).unwrap();
+        crate::store::write::write(conn, &f.project()).unwrap();
         for day in days {
-            crate::write::write(conn, &window(day)).unwrap();
+            crate::store::write::write(conn, &window(day)).unwrap();
         }
     });
     assert_eq!(rewritten, full);
     // Date by date into an empty database: each adds what the dates before it lacked.
     let incremental = written_sources(|conn| {
         for day in days {
-            crate::write::write(conn, &window(day)).unwrap();
+            crate::store::write::write(conn, &window(day)).unwrap();
         }
     });
     assert_eq!(incremental, full);

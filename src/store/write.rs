@@ -2,7 +2,7 @@
 //! records `projection_meta`. A reader, or a crash, sees the old rows or the new rows, never a
 //! mix. One thread owns the connection.
 //!
-//! Rows go straight into DuckDB's vectors (see [`crate::chunks`]); each table's columns are
+//! Rows go straight into DuckDB's vectors (see [`crate::store::chunks`]); each table's columns are
 //! declared once below. A table's rows of consecutive dates are gathered into one statement of
 //! about a row group: DuckDB plans each statement afresh, and one per (table, date) cost a
 //! full rebuild of a quarter some 600 plans. Each date's rows are still hashed on their own
@@ -17,10 +17,10 @@ use chrono::NaiveDate;
 use duckdb::{params, Connection, Transaction};
 use sha2::{Digest, Sha256};
 
-use crate::chunks::{Column, Rows};
-use crate::columns::Columns;
-use crate::db::DbError;
-use crate::project::{
+use crate::store::chunks::{Column, Rows};
+use crate::store::db::DbError;
+use adlake_replay::columns::Columns;
+use adlake_replay::project::{
     CampaignRow, Carry, CompletenessRow, DayProjection, HourRow, HourlySpendRow, IntradayInputRow,
     IntradayRow, LineageRow, Projection, QuarantineRow, RawEventRow, RunRow, SessionLineage,
     LINEAGE_RULES, PROJECTOR_VERSION,
@@ -336,7 +336,7 @@ impl<R: Send + Sync + 'static> Pending for Batch<R> {
         let (Some(rows), dates) = (self.rows.take(), std::mem::take(&mut self.dates)) else {
             return Ok(Vec::new());
         };
-        let fingerprints = crate::chunks::insert(conn, table, rows)?;
+        let fingerprints = crate::store::chunks::insert(conn, table, rows)?;
         if fingerprints.len() != dates.len() {
             return Err(DbError::Value(format!(
                 "{} fingerprints for {} dates of {table}",
@@ -360,7 +360,7 @@ impl<R: Send + Sync + 'static> Pending for Batch<R> {
 /// (runs, bookkeeping, commit). Dropped without `finish`, it rolls back.
 pub struct Writer<'c> {
     tx: Transaction<'c>,
-    window: Option<crate::project::DateWindow>,
+    window: Option<adlake_replay::project::DateWindow>,
     /// Per table, the rows of dates fed but not yet written.
     pending: BTreeMap<&'static str, Box<dyn Pending>>,
     /// How many rows a table's batch gathers before it is written.
@@ -372,12 +372,12 @@ pub struct Writer<'c> {
 impl<'c> Writer<'c> {
     pub fn begin(
         conn: &'c mut Connection,
-        window: Option<crate::project::DateWindow>,
+        window: Option<adlake_replay::project::DateWindow>,
     ) -> Result<Self, DbError> {
         // Appends run on the calling thread; DuckDB's worker threads only added scheduling and
         // lock traffic here (about 8% of a reproject's CPU), competing with the projector.
         conn.execute_batch("SET threads = 1").map_err(DbError::query("set threads"))?;
-        crate::chunks::register(conn)?;
+        crate::store::chunks::register(conn)?;
         let tx = conn.transaction().map_err(DbError::query("begin projection"))?;
         match window {
             None => {
@@ -731,3 +731,7 @@ pub fn table_fingerprint(conn: &Connection, table: &str) -> Result<String, DbErr
     conn.query_row(&sql, [], |r| r.get::<_, String>(0))
         .map_err(DbError::query(format!("fingerprint {table}")))
 }
+
+#[cfg(test)]
+#[path = "write_tests.rs"]
+mod tests;
