@@ -42,10 +42,26 @@ impl Projector<'_> {
             let date_from = date_of(&src["date_from"]);
             let date_to = date_of(&src["date_to"]);
             if let Some(w) = self.window {
-                // Incremental projections only rewrite runs wholly inside the window.
-                if !(date_from.is_some_and(|d| w.contains(d))
-                    && date_to.is_some_and(|d| w.contains(d)))
-                {
+                // A window projection sees every fetch of a run, and so rewrites its row, only
+                // when the dates it fetched (its finish marker's fetches, else what its start
+                // planned) all fall inside the window; a run that fetched nothing (a failed
+                // login) has nothing outside it. Dates outside a run's own fetches do not
+                // change its row, so this equals a full projection's row.
+                let fetched: Vec<NaiveDate> = match &finish {
+                    Some(f) => f["fetches"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|x| date_of(&x["date"]))
+                        .collect(),
+                    None => start["planned"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|x| date_of(&x[1]))
+                        .collect(),
+                };
+                if !fetched.iter().all(|d| w.contains(*d)) {
                     continue;
                 }
             }
