@@ -344,3 +344,24 @@ fn facebook_page(r: &Request<'_>, rows: Vec<Value>) -> Rendered {
     }
     json_body(json!({"data": page, "paging": paging}))
 }
+
+/// `page` with the `paging` member of `first` (another page of the same report): a later
+/// page that points back at the cursor the first one handed out.
+pub fn with_paging_of(page: Rendered, first: Option<&Rendered>) -> Rendered {
+    let parse = |r: &Rendered| serde_json::from_slice::<Value>(&r.body).ok();
+    let (Some(mut body), Some(paging)) =
+        (parse(&page), first.and_then(parse).and_then(|f| f.get("paging").cloned()))
+    else {
+        return page;
+    };
+    body["paging"] = paging;
+    json_body(body)
+}
+
+/// A CSV body whose header calls column `from` `to`.
+pub fn rename_csv_column(body: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(body);
+    let (header, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    let header: Vec<&str> = header.split(',').map(|h| if h == from { to } else { h }).collect();
+    format!("{}\n{rest}", header.join(",")).into_bytes()
+}

@@ -259,6 +259,11 @@ enum Action {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
@@ -347,6 +352,12 @@ async fn respond(state: &State, req: &HttpRequest) -> (Action, LoggedRequest) {
 
 async fn route(state: &State, req: &HttpRequest, logged: &mut LoggedRequest) -> Action {
     if req.method == "POST" && req.path == "/auth/login" {
+        let fault = take_fault(state, |r| r.matches_login());
+        if let Some(FaultKind::Redirect { status, origin }) = fault {
+            // Whatever came with the request (the credentials) is not looked at: the fake
+            // answers as a login that has moved would.
+            return Action::Reply(redirect(status, &origin, req));
+        }
         let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
         let ok = body.get("email").and_then(|v| v.as_str()) == Some(state.config.email.as_str())
             && body.get("password").and_then(|v| v.as_str())
@@ -400,18 +411,12 @@ async fn route(state: &State, req: &HttpRequest, logged: &mut LoggedRequest) -> 
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
     }
-    let fault = state.faults.lock().ok().and_then(|mut rules| {
-        let rule = rules.iter_mut().find(|r| r.matches(spec.key, date))?;
-        if let Some(n) = rule.remaining.as_mut() {
-            *n -= 1;
-        }
-        Some(rule.kind)
-    });
-    let render = || {
+    let fault = take_fault(state, |r| r.matches(spec.key, date));
+    let render_query = |query: &BTreeMap<String, String>| {
         let request = bodies::Request {
             key: spec.key,
             date,
-            query: &req.query,
+            query,
             epoch: state.epoch.load(Ordering::SeqCst),
             base_url: &state.base_url,
             path: &req.path,
@@ -420,6 +425,7 @@ async fn route(state: &State, req: &HttpRequest, logged: &mut LoggedRequest) -> 
         };
         bodies::render(&state.universe, &request)
     };
+    let render = || render_query(&req.query);
     let normal = |rendered: Option<bodies::Rendered>| match rendered {
         Some(r) => Action::Reply(Reply {
             status: 200,
@@ -478,6 +484,62 @@ async fn route(state: &State, req: &HttpRequest, logged: &mut LoggedRequest) -> 
             tokio::time::sleep(Duration::from_millis(ms)).await;
             normal(render())
         }
+        Some(FaultKind::Redirect { status, origin }) => Action::Reply(redirect(status, &origin, req)),
+        Some(FaultKind::CursorLoop) => {
+            let rendered = render();
+            if !req.query.contains_key("after") {
+                return normal(rendered);
+            }
+            let mut first = req.query.clone();
+            first.remove("after");
+            let first = render_query(&first);
+            normal(rendered.map(|r| bodies::with_paging_of(r, first.as_ref())))
+        }
+        Some(FaultKind::IgnorePage) => {
+            let mut first = req.query.clone();
+            first.remove("page");
+            first.remove("after");
+            normal(render_query(&first))
+        }
+        Some(FaultKind::RenamedColumn) => {
+            let mut rendered = render();
+            if let Some(r) = rendered.as_mut() {
+                r.body = bodies::rename_csv_column(&r.body, faults::ZEMANTA_SPEND_COLUMN, faults::ZEMANTA_SPEND_RENAMED);
+            }
+            normal(rendered)
+        }
+    }
+}
+
+/// The first rule `applies` to, its count taken down by one.
+fn take_fault(state: &State, applies: impl Fn(&FaultRule) -> bool) -> Option<FaultKind> {
+    let mut rules = state.faults.lock().ok()?;
+    let rule = rules.iter_mut().find(|r| applies(r))?;
+    if let Some(n) = rule.remaining.as_mut() {
+        *n -= 1;
+    }
+    Some(rule.kind.clone())
+}
+
+/// A `status` redirect to the request's own path and query at `origin`.
+fn redirect(status: u16, origin: &str, req: &HttpRequest) -> Reply {
+    let location = match url::Url::parse(origin) {
+        Ok(mut to) => {
+            to.set_path(&req.path);
+            if !req.query.is_empty() {
+                to.query_pairs_mut().extend_pairs(&req.query);
+            }
+            to.to_string()
+        }
+        Err(_) => origin.to_owned(),
+    };
+    let title = format!("{status} {}", reason(status));
+    Reply {
+        status,
+        content_type: "text/html",
+        headers: vec![("Location", location)],
+        body: format!("<html><head><title>{title}</title></head><body>{title}</body></html>")
+            .into_bytes(),
     }
 }
 
