@@ -249,6 +249,10 @@ pub fn resolve_upstream(ctx: &Context, args: &IngestArgs) -> Result<Upstream, Ap
 pub async fn command(ctx: &Context, args: IngestArgs) -> Result<u8, AppError> {
     let endpoints = parse_endpoints(&args.endpoints)?;
     let selection = selection(&args, Utc::now().date_naive())?;
+    if !args.no_project {
+        // Before the lake is written: the run ends by projecting into the database.
+        super::check_db_path(&ctx.settings)?;
+    }
     let upstream = resolve_upstream(ctx, &args)?;
     let lake = open_lake(&ctx.settings).await?;
     let progress = output::progress_enabled(ctx.global.json, ctx.global.quiet);

@@ -8,4 +8,5 @@ mod history;
 mod ingest;
 mod lake;
 mod project;
+mod upstream;
 mod util;

@@ -36,6 +36,15 @@ impl Scratch {
 
     /// Like `adlake()`, but without `--lake`, for tests that pass their own.
     pub fn adlake_with_lake(&self, lake: impl AsRef<std::ffi::OsStr>) -> Command {
+        self.adlake_with(lake, self.db())
+    }
+
+    /// `adlake --lake <lake> --db <db>`, with the clean environment of `adlake()`.
+    pub fn adlake_with(
+        &self,
+        lake: impl AsRef<std::ffi::OsStr>,
+        db: impl AsRef<std::ffi::OsStr>,
+    ) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_adlake"));
         for (k, _) in std::env::vars() {
             if k.starts_with("ADLAKE_")
@@ -46,7 +55,7 @@ impl Scratch {
                 cmd.env_remove(k);
             }
         }
-        cmd.arg("--lake").arg(lake).arg("--db").arg(self.db());
+        cmd.arg("--lake").arg(lake).arg("--db").arg(db);
         cmd
     }
 }
@@ -127,7 +136,11 @@ impl Fake {
 
     /// `ingest` against this fake with fast retries.
     pub fn ingest(&self, scratch: &Scratch) -> Command {
-        let mut cmd = scratch.adlake();
+        self.ingest_with(scratch.adlake())
+    }
+
+    /// `cmd ingest` against this fake with fast retries.
+    pub fn ingest_with(&self, mut cmd: Command) -> Command {
         cmd.arg("ingest")
             .env("ADLAKE_UPSTREAM_URL", self.fake.url())
             .env("STRATEGIS_EMAIL", EMAIL)
