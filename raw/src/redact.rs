@@ -1,6 +1,7 @@
 //! Secret removal for everything that reaches an envelope. Query parameters and headers are
 //! judged by name: a parameter that looks like a credential is dropped, and only allow-listed
-//! response headers are kept, so `Authorization` and cookies can never be stored.
+//! response headers are kept, so `Authorization` and cookies can never be stored. A kept
+//! `Location` keeps only its origin and path.
 
 use std::collections::BTreeMap;
 
@@ -29,6 +30,8 @@ pub const KEPT_HEADERS: &[&str] = &[
     "x-ratelimit-reset",
     "last-modified",
     "etag",
+    // Where a redirect pointed: its origin and path only (see `location`).
+    "location",
 ];
 
 pub fn is_secret_name(name: &str) -> bool {
@@ -78,7 +81,21 @@ pub fn headers(input: BTreeMap<String, String>) -> BTreeMap<String, String> {
         .into_iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), v))
         .filter(|(k, _)| KEPT_HEADERS.contains(&k.as_str()))
+        .map(|(k, v)| if k == "location" { (k, location(&v)) } else { (k, v) })
         .collect()
+}
+
+/// A `Location` header as evidence of where a redirect pointed: its origin and path, without
+/// user-info, query or fragment, which may carry anything (a relative one keeps its path).
+pub fn location(value: &str) -> String {
+    match url::Url::parse(value) {
+        Ok(u) if u.has_host() => format!("{}{}", u.origin().ascii_serialization(), u.path()),
+        Ok(_) => String::new(),
+        Err(_) => url::Url::parse("http://relative.invalid/")
+            .and_then(|base| base.join(value))
+            .map(|u| u.path().to_owned())
+            .unwrap_or_default(),
+    }
 }
 
 /// Free text (error messages) may quote a URL; every URL-looking word is redacted, and a
@@ -116,6 +133,23 @@ mod tests {
         );
         assert_eq!(url("http://h/p?password=x"), "http://h/p");
         assert_eq!(url("http://h"), "http://h");
+    }
+
+    #[test]
+    fn a_location_keeps_its_origin_and_path_only() {
+        assert_eq!(
+            location("http://u:pw@other.example:8080/login/next?token=T&x=1#frag"),
+            "http://other.example:8080/login/next"
+        );
+        assert_eq!(location("/api/x?session=S"), "/api/x");
+        assert_eq!(location("mailto:a@b"), "");
+        let h = headers(
+            [("Location", "https://h.example/p?code=C")]
+                .into_iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+        );
+        assert_eq!(h["location"], "https://h.example/p");
     }
 
     #[test]

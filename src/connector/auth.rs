@@ -94,6 +94,15 @@ impl Auth {
             }
         })?;
         let status = response.status();
+        if status.is_redirection() {
+            // The client did not follow it: it points at another origin.
+            let location = response.headers().get(reqwest::header::LOCATION);
+            let location = location.and_then(|l| l.to_str().ok()).map(str::to_owned);
+            return Err(UpstreamError::LoginFailed {
+                url: self.login_url.clone(),
+                detail: crate::connector::retry::refused_redirect(status.as_u16(), location),
+            });
+        }
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
             return Err(UpstreamError::LoginRejected {
                 url: self.login_url.clone(),

@@ -2,6 +2,10 @@
 //! order, retries per `retry::classify`, and records **every attempt** as a raw event in the
 //! lake before deciding what to do next. Endpoint specifics (paths, parameters, pagination)
 //! come from the registry in `adlake-replay`; nothing here decodes values.
+//!
+//! Every request, the login included, goes through [`http_client`], which follows a redirect
+//! only within the request's own origin: credentials, tokens and bodies never leave the
+//! configured origins.
 
 pub mod auth;
 pub mod ratelimit;
@@ -303,6 +307,10 @@ impl Fetcher {
                                 attempt,
                                 &self.policy,
                             );
+                            if let (300..=399, Decision::GiveUp { reason }) = (status, &decision) {
+                                // The lake says why this answer was not used.
+                                exchange.error = Some(reason.clone());
+                            }
                             (decision, Some(body))
                         }
                         Err(e) => {
@@ -374,11 +382,34 @@ fn encode(value: &str) -> String {
     out
 }
 
+/// Redirects one request may follow, all within its origin.
+const MAX_REDIRECTS: usize = 10;
+
+/// The client every upstream request goes through, the login included.
 pub fn http_client(settings: &UpstreamSettings) -> Result<reqwest::Client, UpstreamError> {
     reqwest::Client::builder()
         .timeout(settings.timeout)
         .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
         .user_agent(concat!("adlake/", env!("CARGO_PKG_VERSION")))
+        .redirect(redirect_policy())
         .build()
         .map_err(UpstreamError::Client)
+}
+
+/// Follows a redirect only within the origin (scheme, host and port) of the request that
+/// received it: `127.0.0.1` and `localhost` are two origins. A redirect to another origin is
+/// not followed, so no credential, token or body ever reaches it; its 3xx response comes back
+/// to the caller, which records it and fails the request naming the host
+/// ([`retry::refused_redirect`]).
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(|u| u.origin());
+        if first.is_none_or(|origin| origin != attempt.url().origin()) {
+            attempt.stop()
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else {
+            attempt.follow()
+        }
+    })
 }

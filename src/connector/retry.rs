@@ -54,6 +54,9 @@ pub fn classify(
     policy: &RetryPolicy,
 ) -> Decision {
     match status {
+        // The client follows redirects within the request's origin itself: one that comes
+        // back here points elsewhere, and is never followed (nor retried).
+        300..=399 => Decision::GiveUp { reason: refused_redirect(status, header("location")) },
         401 => Decision::Reauthenticate,
         404 => Decision::GiveUp { reason: "HTTP 404: the upstream has no such path".into() },
         429 => {
@@ -95,6 +98,21 @@ pub fn classify(
             }
             Probe::Broken { .. } => Decision::GiveUp { reason: format!("HTTP {status}") },
         },
+    }
+}
+
+/// Why a 3xx that reached the caller is not followed, naming the host it pointed at (never
+/// its whole URL: the query may carry anything).
+pub fn refused_redirect(status: u16, location: Option<String>) -> String {
+    let target = location.as_deref().and_then(|l| url::Url::parse(l).ok());
+    match target.as_ref().and_then(|t| t.host_str().map(|h| (h, t.port()))) {
+        Some((host, Some(port))) => format!(
+            "HTTP {status}: redirect to another origin (`{host}:{port}`) not followed; nothing was sent there"
+        ),
+        Some((host, None)) => format!(
+            "HTTP {status}: redirect to another origin (`{host}`) not followed; nothing was sent there"
+        ),
+        None => format!("HTTP {status}: a redirect without a usable Location, not followed"),
     }
 }
 
@@ -156,6 +174,15 @@ mod tests {
             classify(fb, 400, no_headers, other, 1, 500, 1, &POLICY),
             Decision::GiveUp { .. }
         ));
+        let moved =
+            |h: &str| (h == "location").then(|| "http://u:pw@localhost:4567/x?token=T".to_string());
+        match classify(tb, 307, moved, b"<html></html>", 1, 500, 1, &POLICY) {
+            Decision::GiveUp { reason } => {
+                assert!(reason.contains("`localhost:4567`"), "{reason}");
+                assert!(!reason.contains("token") && !reason.contains("pw"), "{reason}");
+            }
+            other => panic!("a redirect to another origin is given up: {other:?}"),
+        }
         let truncated = br#"{"results": [{"date": "2025-11"#;
         assert!(matches!(
             classify(tb, 200, no_headers, truncated, 1, 500, 1, &POLICY),

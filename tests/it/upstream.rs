@@ -3,7 +3,193 @@
 //! takes its place; and a `--db` that is no database. What the run says, what the lake keeps
 //! and what the tables show, through the real binary against the fake over loopback.
 
+use adlake::fake::faults;
+use adlake_raw::store::EventFilter;
+use adlake_raw::Lake;
+use chrono::NaiveDate;
+use serde_json::Value;
+
 use crate::util::*;
+
+fn lake_events(s: &Scratch, endpoint: &str, date: NaiveDate) -> Vec<adlake_raw::StoredEvent> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let lake = Lake::open(s.lake().to_str().expect("utf8")).expect("open");
+        let filter =
+            EventFilter { from: Some(date), to: Some(date), source: Some(endpoint.into()) };
+        lake.list_events(&filter).await.expect("list")
+    })
+}
+
+fn fetch<'a>(report: &'a Value, endpoint: &str, date: NaiveDate) -> &'a Value {
+    report["fetches"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["endpoint"] == endpoint && f["date"] == date.to_string()))
+        .unwrap_or_else(|| panic!("no fetch {endpoint} {date} in {report}"))
+}
+
+fn fault(rule: &str) -> faults::FaultRule {
+    faults::parse(rule).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Rows of `sql` (every column cast to text by the query), NULL as `None`.
+fn query(s: &Scratch, sql: &str) -> Vec<Vec<Option<String>>> {
+    let conn = duckdb::Connection::open(s.db()).expect("open db");
+    let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let columns = stmt.column_count();
+    let rows = stmt
+        .query_map([], |r| (0..columns).map(|i| r.get::<_, Option<String>>(i)).collect())
+        .expect("query");
+    rows.collect::<Result<_, _>>().expect("rows")
+}
+
+/// `endpoint_completeness` of (`endpoint`, `date`): status and error message.
+fn completeness(s: &Scratch, endpoint: &str, date: NaiveDate) -> (String, String) {
+    let rows = query(
+        s,
+        &format!(
+            "SELECT status, error_message FROM endpoint_completeness
+             WHERE endpoint = '{endpoint}' AND date = DATE '{date}'"
+        ),
+    );
+    let row = rows.first().unwrap_or_else(|| panic!("no completeness row {endpoint} {date}"));
+    (row[0].clone().unwrap_or_default(), row[1].clone().unwrap_or_default())
+}
+
+#[track_caller]
+fn assert_no_credentials(s: &Scratch, outputs: &[&Output]) {
+    let secrets = [PASSWORD, EMAIL, "eyJhbGciOi"];
+    for (path, bytes) in lake_bytes(s.path()) {
+        assert_absent(&path.display().to_string(), &bytes, &secrets);
+    }
+    assert_absent("the database's tables", &database_text(&s.db()), &secrets);
+    for out in outputs {
+        assert_absent("stdout", &out.stdout, &secrets);
+        assert_absent("stderr", out.stderr.as_bytes(), &secrets);
+    }
+}
+
+#[track_caller]
+fn assert_nothing_reached(other: &OtherOrigin, what: &str) {
+    let connections = other.connections();
+    assert!(
+        connections.is_empty(),
+        "{what}: {} connection(s) reached the other origin, sending:\n{}",
+        connections.len(),
+        connections
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    );
+}
+
+#[test]
+fn a_login_redirect_to_another_origin_is_not_followed() {
+    let other = OtherOrigin::start();
+    let fake = Fake::start(Fake::config(5));
+    let d = days_ago(1).to_string();
+    for status in [307, 308, 301, 302, 303] {
+        let s = Scratch::new();
+        fake.fake.clear_faults();
+        fake.fake.add_fault(fault(&format!("login=redirect-{status}={}", other.url())));
+        let out = run(fake.ingest(&s).args(["-v", "--date", &d, "--endpoints", "taboola_report"]));
+        expect_code(&out, 1);
+        assert_nothing_reached(&other, &format!("a login answered {status}"));
+        assert!(
+            out.stderr.contains(&other.host()),
+            "HTTP {status}: the error does not name the redirect's host:\n{}",
+            out.stderr
+        );
+        assert!(
+            !out.stderr.contains(&format!("{}/", other.url())),
+            "HTTP {status}: the error quotes the redirect's URL:\n{}",
+            out.stderr
+        );
+        assert_no_credentials(&s, &[&out]);
+    }
+    let reports = fake.fake.requests().iter().filter(|r| r.endpoint.is_some()).count();
+    assert_eq!(reports, 0, "no report is asked for without a login");
+}
+
+#[test]
+fn a_report_redirect_to_another_origin_is_kept_as_evidence_and_fails_the_fetch() {
+    let other = OtherOrigin::start();
+    let d = days_ago(2);
+    let mut config = Fake::config(20);
+    config.faults.push(fault(&format!("taboola_report@{d}=redirect={}", other.url())));
+    let fake = Fake::start(config);
+    let s = Scratch::new();
+    let endpoints = "taboola_report,mediago_report";
+    let out = run(fake.ingest(&s).args([
+        "-vv",
+        "--json",
+        "--date",
+        &d.to_string(),
+        "--endpoints",
+        endpoints,
+    ]));
+    expect_code(&out, 1);
+    assert_nothing_reached(&other, "a report answered 307");
+    let report = out.json();
+    let taboola = fetch(&report, "taboola_report", d);
+    assert_eq!(
+        (taboola["status"].as_str(), taboola["attempts"].as_u64()),
+        (Some("FAILED"), Some(1)),
+        "refused, not retried: {taboola}"
+    );
+    let error = taboola["error"].as_str().unwrap_or_default();
+    assert!(error.contains(&other.host()), "the error does not name the host: {error}");
+    assert!(!error.contains("dateStart"), "the error quotes the redirect's query: {error}");
+    assert_eq!(fetch(&report, "mediago_report", d)["status"], "OK");
+
+    // The 3xx attempt is evidence: status, allow-listed headers, body.
+    let events = lake_events(&s, "taboola_report", d);
+    assert_eq!(events.len(), 1, "one attempt, one event");
+    let h = events[0].envelope.http.clone().expect("http");
+    assert_eq!(h.status, Some(307));
+    assert!(events[0].envelope.body.is_some(), "the redirect's body is kept");
+    assert!(
+        h.headers.keys().all(|k| adlake_raw::redact::KEPT_HEADERS.contains(&k.as_str())),
+        "{:?}",
+        h.headers
+    );
+    assert_eq!(
+        h.headers.get("location").map(String::as_str),
+        Some(format!("{}/api/taboola/campaign-summary-report", other.url()).as_str()),
+        "where it pointed, without its query"
+    );
+    let (status, message) = completeness(&s, "taboola_report", d);
+    assert_eq!(status, "FAILED");
+    assert!(message.contains(&other.host()), "{message}");
+    assert_no_credentials(&s, &[&out]);
+}
+
+#[test]
+fn a_report_redirect_within_its_origin_is_followed() {
+    let d = days_ago(2);
+    let fake = Fake::start(Fake::config(20));
+    fake.fake.add_fault(fault(&format!("taboola_report@{d}=redirect={}*1", fake.fake.url())));
+    let s = Scratch::new();
+    let out = run(fake.ingest(&s).args([
+        "--json",
+        "--date",
+        &d.to_string(),
+        "--endpoints",
+        "taboola_report",
+    ]));
+    expect_code(&out, 0);
+    let taboola = fetch(&out.json(), "taboola_report", d).clone();
+    assert_eq!((taboola["status"].as_str(), taboola["attempts"].as_u64()), (Some("OK"), Some(1)));
+    let asked: Vec<String> = fake
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.endpoint.as_deref() == Some("taboola_report"))
+        .map(|r| r.outcome.clone())
+        .collect();
+    assert_eq!(asked, ["307", "200"], "the redirect was followed to the same origin");
+}
 
 #[test]
 fn a_database_path_that_is_no_duckdb_database_is_refused_before_any_work() {
