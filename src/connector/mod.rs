@@ -8,6 +8,7 @@
 //! configured origins.
 
 pub mod auth;
+pub mod pages;
 pub mod ratelimit;
 pub mod retry;
 
@@ -15,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adlake_raw::{Envelope, HttpExchange, Lake, RawError};
+use adlake_raw::{BodyHash, Envelope, HttpExchange, Lake, RawError};
 use adlake_replay::body::NextPage;
 use adlake_replay::registry::{DateParams, EndpointSpec, Pagination};
 use chrono::{NaiveDate, Utc};
@@ -23,6 +24,7 @@ use serde::Serialize;
 
 use crate::config::UpstreamSettings;
 use auth::Auth;
+use pages::PageTrail;
 use ratelimit::RateLimiter;
 use retry::{classify, Decision, RetryPolicy};
 
@@ -115,7 +117,13 @@ pub struct Fetcher {
 }
 
 enum PageResult {
-    Data { rows: usize, bad_rows: usize, next: NextPage },
+    /// `body` is the page's sha256, for endpoints that page.
+    Data {
+        rows: usize,
+        bad_rows: usize,
+        next: NextPage,
+        body: Option<BodyHash>,
+    },
     Failed,
 }
 
@@ -145,7 +153,9 @@ impl Fetcher {
     }
 
     /// All pages of `spec` for `date`, every attempt recorded. Errors only when the lake
-    /// itself cannot be written: upstream trouble is an outcome, not an error.
+    /// itself cannot be written: upstream trouble is an outcome, not an error. Pagination that
+    /// goes round in a circle ([`PageTrail`]) stops the fetch at once, FAILED; the page limit
+    /// stops it PARTIAL.
     pub async fn fetch(
         &self,
         spec: &'static EndpointSpec,
@@ -168,6 +178,7 @@ impl Fetcher {
         let fetch_id = format!("{}.{}.{}", self.run_id, spec.key, date.format("%Y%m%d"));
         let mut page = 1u32;
         let mut cursor: Option<String> = None;
+        let mut trail = PageTrail::default();
         loop {
             if page > self.settings.max_pages {
                 outcome.status = FetchStatus::Partial;
@@ -176,16 +187,23 @@ impl Fetcher {
                 break;
             }
             outcome.pages = page;
+            trail.asking(cursor.as_deref());
             match self
                 .fetch_page(spec, date, &fetch_id, page, cursor.as_deref(), &mut outcome)
                 .await?
             {
-                PageResult::Data { rows, bad_rows, next } => {
+                PageResult::Data { rows, bad_rows, next, body } => {
                     outcome.rows += rows as u64;
                     if bad_rows > 0 {
                         outcome.status = FetchStatus::Partial;
                         outcome.error =
                             Some(format!("{bad_rows} rows of page {page} could not be read"));
+                    }
+                    if let Some(problem) = trail.served(page, body, rows, &next) {
+                        tracing::warn!(endpoint = spec.key, %date, %problem, "pagination loop");
+                        outcome.status = FetchStatus::Failed;
+                        outcome.error = Some(format!("pagination loop: {problem}"));
+                        break;
                     }
                     match next {
                         NextPage::Done => break,
@@ -337,7 +355,11 @@ impl Fetcher {
 
             match decision {
                 Decision::Accept { rows, bad_rows, next } => {
-                    return Ok(PageResult::Data { rows, bad_rows, next })
+                    let body = match spec.pagination {
+                        Pagination::None => None,
+                        _ => body.as_deref().map(BodyHash::of),
+                    };
+                    return Ok(PageResult::Data { rows, bad_rows, next, body });
                 }
                 Decision::Reauthenticate if !relogged => {
                     relogged = true;

@@ -3,6 +3,8 @@
 //! takes its place; and a `--db` that is no database. What the run says, what the lake keeps
 //! and what the tables show, through the real binary against the fake over loopback.
 
+use std::collections::BTreeMap;
+
 use adlake::fake::faults;
 use adlake_raw::store::EventFilter;
 use adlake_raw::Lake;
@@ -43,6 +45,25 @@ fn query(s: &Scratch, sql: &str) -> Vec<Vec<Option<String>>> {
     rows.collect::<Result<_, _>>().expect("rows")
 }
 
+/// The daily campaign rows of `media` on `date`: campaign_id -> (spend_usd, spend_source).
+fn spends(
+    s: &Scratch,
+    date: NaiveDate,
+    media: &str,
+) -> BTreeMap<String, (Option<String>, Option<String>)> {
+    query(
+        s,
+        &format!(
+            "SELECT campaign_id, CAST(spend_usd AS VARCHAR), spend_source FROM campaign_index
+             WHERE date = DATE '{date}' AND level = 'campaign' AND snapshot_source = 'daily'
+               AND media_source = '{media}'"
+        ),
+    )
+    .into_iter()
+    .map(|r| (r[0].clone().unwrap_or_default(), (r[1].clone(), r[2].clone())))
+    .collect()
+}
+
 /// `endpoint_completeness` of (`endpoint`, `date`): status and error message.
 fn completeness(s: &Scratch, endpoint: &str, date: NaiveDate) -> (String, String) {
     let rows = query(
@@ -54,6 +75,12 @@ fn completeness(s: &Scratch, endpoint: &str, date: NaiveDate) -> (String, String
     );
     let row = rows.first().unwrap_or_else(|| panic!("no completeness row {endpoint} {date}"));
     (row[0].clone().unwrap_or_default(), row[1].clone().unwrap_or_default())
+}
+
+/// How many campaigns of `media` deliver on `date` in the fake's universe.
+fn delivering(fake: &Fake, media: &str, date: NaiveDate) -> usize {
+    let u = fake.fake.universe();
+    u.of_media(media).filter(|c| u.metrics(c, date, 0).is_some()).count()
 }
 
 #[track_caller]
@@ -189,6 +216,141 @@ fn a_report_redirect_within_its_origin_is_followed() {
         .map(|r| r.outcome.clone())
         .collect();
     assert_eq!(asked, ["307", "200"], "the redirect was followed to the same origin");
+}
+
+#[test]
+fn a_cursor_pointing_back_at_an_earlier_page_fails_the_fetch_at_once() {
+    let (d, fresh) = (days_ago(2), days_ago(3));
+    let mut config = Fake::config(40);
+    config.facebook_page_size = 2;
+    let fake = Fake::start(config);
+    for date in [d, fresh] {
+        assert!(delivering(&fake, "facebook", date) > 2, "facebook_report pages on {date}");
+    }
+    let s = Scratch::new();
+    // With s1_daily_v3, whose networkCampaignId pairs name every campaign the same way in
+    // both runs.
+    let good_run = run(fake.ingest(&s).args([
+        "--json",
+        "--date",
+        &d.to_string(),
+        "--endpoints",
+        "facebook_report,s1_daily_v3",
+    ]));
+    expect_code(&good_run, 0);
+    let good = spends(&s, d, "facebook");
+    assert!(
+        !good.is_empty()
+            && good
+                .values()
+                .all(|(spend, source)| spend.is_some()
+                    && source.as_deref() == Some("facebook_report")),
+        "{good:?}"
+    );
+
+    for date in [d, fresh] {
+        fake.fake.add_fault(fault(&format!("facebook_report@{date}=cursor-loop")));
+    }
+    let looped = run(fake.ingest(&s).args([
+        "--json",
+        "--from",
+        &fresh.to_string(),
+        "--to",
+        &d.to_string(),
+        "--endpoints",
+        "facebook_report,s1_daily_v3",
+    ]));
+    expect_code(&looped, 1);
+    let report = looped.json();
+    for date in [d, fresh] {
+        let f = fetch(&report, "facebook_report", date);
+        assert_eq!(f["status"], "FAILED", "{f}");
+        let error = f["error"].as_str().unwrap_or_default();
+        assert!(error.starts_with("pagination loop"), "{error}");
+        assert_eq!(f["pages"], 2, "stops at the page that points back: {f}");
+        let (status, message) = completeness(&s, "facebook_report", date);
+        assert_eq!(status, "FAILED");
+        assert!(message.starts_with("pagination loop"), "{message}");
+    }
+    // Both pages of the looping fetch are evidence.
+    let run_id = report["run_id"].as_str().expect("run id").to_owned();
+    let kept = lake_events(&s, "facebook_report", d)
+        .into_iter()
+        .filter(|e| e.envelope.http.as_ref().is_some_and(|h| h.fetch_id.starts_with(&run_id)))
+        .count();
+    assert_eq!(kept, 2);
+    assert_eq!(spends(&s, d, "facebook"), good, "the earlier good fetch keeps serving");
+    let without_good_fetch = spends(&s, fresh, "facebook");
+    assert!(
+        !without_good_fetch.is_empty()
+            && without_good_fetch.values().all(|(spend, _)| spend.is_none()),
+        "{without_good_fetch:?}"
+    );
+}
+
+#[test]
+fn pages_that_ignore_the_page_asked_for_fail_the_fetch_as_a_pagination_loop() {
+    let d = days_ago(2);
+    let mut config = Fake::config(40);
+    config.smartnews_page_size = 1;
+    let fake = Fake::start(config);
+    assert!(delivering(&fake, "smartnews", d) > 1, "smartnews_report pages on {d}");
+    let s = Scratch::new();
+    let ingest = |s: &Scratch| {
+        let mut cmd = fake.ingest(s);
+        cmd.env("ADLAKE_PAGE_LIMIT", "2").args([
+            "--json",
+            "--date",
+            &d.to_string(),
+            "--endpoints",
+            "s1_daily_v3,smartnews_report",
+        ]);
+        run(&mut cmd)
+    };
+    let good_run = ingest(&s);
+    expect_code(&good_run, 0);
+    let good = spends(&s, d, "smartnews");
+    assert!(!good.is_empty() && good.values().all(|(spend, _)| spend.is_some()), "{good:?}");
+    let revenue = "SELECT campaign_id, CAST(revenue_usd AS VARCHAR) FROM campaign_index WHERE snapshot_source = 'daily' AND level = 'campaign' ORDER BY ALL";
+    let good_revenue = query(&s, revenue);
+
+    fake.fake.add_fault(fault(&format!("smartnews_report@{d}=ignore-page")));
+    fake.fake.add_fault(fault(&format!("s1_daily_v3@{d}=ignore-page")));
+    let looped = ingest(&s);
+    expect_code(&looped, 1);
+    let report = looped.json();
+    assert_eq!(report["status"], "failed", "s1_daily_v3 is critical");
+    for key in ["smartnews_report", "s1_daily_v3"] {
+        let f = fetch(&report, key, d);
+        assert_eq!(f["status"], "FAILED", "{f}");
+        assert!(f["error"].as_str().unwrap_or_default().starts_with("pagination loop"), "{f}");
+        assert_eq!(f["pages"], 2, "stops at the first page served twice: {f}");
+        let (status, message) = completeness(&s, key, d);
+        assert_eq!(status, "FAILED");
+        assert!(message.starts_with("pagination loop"), "{message}");
+    }
+    assert_eq!(spends(&s, d, "smartnews"), good, "spend is not multiplied");
+    assert_eq!(query(&s, revenue), good_revenue, "revenue is not multiplied");
+}
+
+#[test]
+fn a_fetch_stopped_at_the_page_limit_stays_partial() {
+    let d = days_ago(2);
+    let fake = Fake::start(Fake::config(20));
+    let s = Scratch::new();
+    let config = s.path().join("adlake.toml");
+    std::fs::write(&config, "[upstream]\nmax_pages = 2\npage_limit = 1\n").expect("config");
+    let out = run(fake.ingest(&s).arg("--config").arg(&config).args([
+        "--json",
+        "--date",
+        &d.to_string(),
+        "--endpoints",
+        "s1_daily_v3",
+    ]));
+    expect_code(&out, 0);
+    let f = fetch(&out.json(), "s1_daily_v3", d).clone();
+    assert_eq!((f["status"].as_str(), f["pages"].as_u64()), (Some("PARTIAL"), Some(2)), "{f}");
+    assert!(f["error"].as_str().unwrap_or_default().contains("page limit"), "{f}");
 }
 
 #[test]
