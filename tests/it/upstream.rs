@@ -405,3 +405,118 @@ fn a_database_path_that_is_no_duckdb_database_is_refused_before_any_work() {
     let reports = fake.fake.requests().iter().filter(|r| r.endpoint.is_some()).count();
     assert_eq!(reports, 0, "nothing was fetched");
 }
+
+#[test]
+fn a_renamed_zemanta_spend_column_fails_the_fetch_and_the_previous_fetch_keeps_serving() {
+    let (d, fresh) = (days_ago(2), days_ago(3));
+    let fake = Fake::start(Fake::config(40));
+    for date in [d, fresh] {
+        assert!(delivering(&fake, "zemanta", date) > 0, "zemanta delivers on {date}");
+    }
+    let s = Scratch::new();
+    let zemanta = |date: NaiveDate, json: bool| {
+        let mut cmd = fake.ingest(&s);
+        cmd.args(["--date", &date.to_string(), "--endpoints", "zemanta_report"]);
+        if json {
+            cmd.arg("--json");
+        }
+        run(&mut cmd)
+    };
+    let good_run = zemanta(d, true);
+    expect_code(&good_run, 0);
+    let good = spends(&s, d, "zemanta");
+    assert!(
+        !good.is_empty()
+            && good
+                .values()
+                .all(|(spend, source)| spend.is_some()
+                    && source.as_deref() == Some("zemanta_report")),
+        "{good:?}"
+    );
+
+    for date in [d, fresh] {
+        fake.fake.add_fault(fault(&format!("zemanta_report@{date}=renamed-column")));
+    }
+    let renamed = zemanta(d, false);
+    expect_code(&renamed, 1);
+    let summary = renamed.stdout_text();
+    let line = summary.lines().find(|l| l.starts_with("zemanta_report"));
+    let named =
+        |l: &&str| [d.to_string().as_str(), "FAILED", "Total Spend"].iter().all(|n| l.contains(n));
+    assert!(line.is_some_and(|l| named(&l)), "the summary does not say why:\n{summary}");
+    let (status, message) = completeness(&s, "zemanta_report", d);
+    assert_eq!(status, "FAILED");
+    for needle in ["zemanta_report", &d.to_string(), "Total Spend"] {
+        assert!(message.contains(needle), "completeness does not name {needle}: {message}");
+    }
+    assert_eq!(spends(&s, d, "zemanta"), good, "the earlier good fetch keeps serving");
+
+    // `status` lists the renamed body, and the lake hands it back as it came.
+    let status = run(s.adlake().args(["status", "--json"]));
+    expect_code(&status, 0);
+    let quarantine = status.json()["quarantine"].clone();
+    let listed = quarantine.as_array().and_then(|q| {
+        q.iter().find(|e| e["endpoint"] == "zemanta_report" && e["date"] == d.to_string())
+    });
+    let event = listed.and_then(|e| e["event_id"].as_str()).unwrap_or_else(|| {
+        panic!("status does not list the renamed body:\n{}", status.stdout_text())
+    });
+    let body = run(s.adlake().args(["raw", "cat", event]));
+    expect_code(&body, 0);
+    assert!(body.stdout.starts_with(b"Day,Campaign Id,Campaign,Strategis Campaign Id,Spend,"));
+
+    // Without an earlier good fetch of the date: no spend at all.
+    let first_ever = zemanta(fresh, true);
+    expect_code(&first_ever, 1);
+    assert_eq!(fetch(&first_ever.json(), "zemanta_report", fresh)["status"], "FAILED");
+    assert_eq!(completeness(&s, "zemanta_report", fresh).0, "FAILED");
+    let spent = spends(&s, fresh, "zemanta");
+    assert!(spent.values().all(|(spend, _)| spend.is_none()), "{spent:?}");
+}
+
+#[test]
+fn clicks_come_from_strategis_metrics_when_it_supplies_the_spend() {
+    let d = days_ago(2);
+    let mut config = Fake::config(40);
+    config.faults.push(fault(&format!("facebook_report@{d}=404")));
+    config.faults.push(fault(&format!("facebook_adsets@{d}=404")));
+    let fake = Fake::start(config);
+    let s = Scratch::new();
+    let endpoints = "s1_daily_v3,facebook_report,facebook_adsets,strategis_metrics";
+    let out =
+        run(fake.ingest(&s).args(["--json", "--date", &d.to_string(), "--endpoints", endpoints]));
+    expect_code(&out, 1);
+
+    // The clicks of each strategis_metrics row, as the lake holds the body.
+    let mut served: BTreeMap<String, String> = BTreeMap::new();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let lake = Lake::open(s.lake().to_str().expect("utf8")).expect("open");
+    for e in lake_events(&s, "strategis_metrics", d) {
+        let body =
+            rt.block_on(lake.get_body(&e.envelope.body.expect("body").sha256)).expect("body");
+        let page: Value = serde_json::from_slice(&body).expect("json");
+        for row in page["data"].as_array().into_iter().flatten() {
+            let (Some(id), Some(clicks)) =
+                (row["strategisCampaignId"].as_str(), row["clicks"].as_str())
+            else {
+                panic!("a strategis_metrics row without id or clicks: {row}");
+            };
+            served.insert(id.to_owned(), clicks.to_owned());
+        }
+    }
+    assert!(!served.is_empty());
+    let rows = query(
+        &s,
+        &format!(
+            "SELECT campaign_id, CAST(clicks AS VARCHAR), spend_source FROM campaign_index
+             WHERE date = DATE '{d}' AND level = 'campaign' AND snapshot_source = 'daily'
+               AND media_source = 'facebook' ORDER BY campaign_id"
+        ),
+    );
+    assert_eq!(rows.len(), served.len(), "{rows:?}");
+    for row in rows {
+        let id = row[0].clone().unwrap_or_default();
+        assert_eq!(row[2].as_deref(), Some("strategis_metrics"), "{id}: {row:?}");
+        assert_eq!(row[1].as_deref(), served.get(&id).map(String::as_str), "{id}: clicks");
+    }
+}
