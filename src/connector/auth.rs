@@ -28,8 +28,8 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn new(client: reqwest::Client, auth_base: &str, credentials: Credentials) -> Self {
-        let login_url = format!("{}/auth/login", auth_base.trim_end_matches('/'));
+    pub fn new(client: reqwest::Client, auth_base: &url::Url, credentials: Credentials) -> Self {
+        let login_url = crate::connector::under(auth_base, "/auth/login").into();
         let current = match &credentials {
             Credentials::Token(t) => Some(Token { value: t.clone(), exp: jwt_exp(t.expose()) }),
             Credentials::Login { .. } => None,

@@ -108,7 +108,7 @@ pub struct FetchOutcome {
 pub struct Fetcher {
     client: reqwest::Client,
     auth: Arc<Auth>,
-    base: String,
+    base: url::Url,
     settings: UpstreamSettings,
     policy: RetryPolicy,
     lake: Lake,
@@ -130,7 +130,7 @@ enum PageResult {
 impl Fetcher {
     pub fn new(
         settings: &UpstreamSettings,
-        base: &str,
+        base: &url::Url,
         auth: Arc<Auth>,
         client: reqwest::Client,
         lake: Lake,
@@ -139,7 +139,7 @@ impl Fetcher {
         Fetcher {
             client,
             auth,
-            base: base.trim_end_matches('/').to_owned(),
+            base: base.clone(),
             policy: RetryPolicy { base: settings.retry_base, max_wait: settings.max_wait },
             limiter: RateLimiter::new(settings.requests_per_second),
             settings: settings.clone(),
@@ -226,32 +226,35 @@ impl Fetcher {
         Ok(outcome)
     }
 
+    /// The request for one page: the endpoint's path under the base URL, and its query
+    /// parameters in order, form-encoded.
     fn url(&self, spec: &EndpointSpec, date: NaiveDate, page: u32, cursor: Option<&str>) -> String {
         let day = date.format("%Y-%m-%d").to_string();
-        let mut params: Vec<(&str, String)> = Vec::new();
+        let mut url = under(&self.base, spec.path);
+        let mut query = url.query_pairs_mut();
         match spec.dates {
-            DateParams::Range => {
-                params.push(("dateStart", day.clone()));
-                params.push(("dateEnd", day));
-            }
-            DateParams::Single => params.push(("date", day)),
-        }
-        params.extend(spec.params.iter().map(|(k, v)| (*k, v.to_string())));
+            DateParams::Range => query.append_pair("dateStart", &day).append_pair("dateEnd", &day),
+            DateParams::Single => query.append_pair("date", &day),
+        };
+        query.extend_pairs(spec.params.iter());
         match spec.pagination {
             Pagination::None => {}
             Pagination::PageLimit => {
-                params.push(("page", page.to_string()));
-                params.push(("limit", self.settings.page_limit.to_string()));
+                query
+                    .append_pair("page", &page.to_string())
+                    .append_pair("limit", &self.settings.page_limit.to_string());
             }
-            Pagination::TotalPages => params.push(("page", page.to_string())),
+            Pagination::TotalPages => {
+                query.append_pair("page", &page.to_string());
+            }
             Pagination::Cursor => {
                 if let Some(c) = cursor {
-                    params.push(("after", c.to_owned()));
+                    query.append_pair("after", c);
                 }
             }
         }
-        let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
-        format!("{}{}?{}", self.base, spec.path, query.join("&"))
+        drop(query);
+        url.into()
     }
 
     async fn fetch_page(
@@ -391,17 +394,23 @@ impl Fetcher {
     }
 }
 
-/// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
-fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+/// A configured base URL (`ADLAKE_UPSTREAM_URL`, `ADLAKE_AUTH_URL`): absolute http(s) with a
+/// host; it may carry a path prefix. Errors name it redacted.
+pub fn parse_base(raw: &str) -> Result<url::Url, UpstreamError> {
+    match url::Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(url),
+        _ => Err(UpstreamError::BadUrl { url: adlake_raw::redact::url(raw) }),
     }
-    out
+}
+
+/// `path` (absolute, such as `/auth/login`) under `base`, after the base's own path prefix:
+/// `https://h/prefix` and `/api/x` give `https://h/prefix/api/x`.
+pub fn under(base: &url::Url, path: &str) -> url::Url {
+    let mut url = base.clone();
+    url.set_path(&format!("{}{path}", base.path().trim_end_matches('/')));
+    url.set_query(None);
+    url.set_fragment(None);
+    url
 }
 
 /// Redirects one request may follow, all within its origin.
@@ -434,4 +443,50 @@ fn redirect_policy() -> reqwest::redirect::Policy {
             attempt.follow()
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::secrets::Credentials;
+
+    fn fetcher(base: &str) -> Fetcher {
+        let settings = crate::config::load(&Default::default(), &|_| None).expect("settings");
+        let base = parse_base(base).expect("base");
+        let client = reqwest::Client::new();
+        let token = Credentials::Token(crate::secrets::Secret::new("t"));
+        let auth = Arc::new(Auth::new(client.clone(), &base, token));
+        let lake = Lake::open("memory://").expect("lake");
+        Fetcher::new(&settings.upstream, &base, auth, client, lake, "run")
+    }
+
+    #[test]
+    fn requests_carry_their_parameters_in_order_under_the_base_path() {
+        let date = NaiveDate::from_ymd_opt(2025, 11, 23).expect("date");
+        let spec = |key| adlake_replay::endpoint(key).expect("endpoint");
+        let f = fetcher("https://strategis.example/gw/");
+        assert_eq!(
+            f.url(spec("s1_daily_v3"), date, 2, None),
+            "https://strategis.example/gw/api/s1/report/daily-v3?dateStart=2025-11-23&dateEnd=2025-11-23&organization=Interlincx&adSource=rsoc&timezone=UTC&dbSource=ch&dimensions=date-strategisCampaignId-buyer&page=2&limit=500"
+        );
+        assert_eq!(
+            f.url(spec("s1_rpc_average"), date, 1, None),
+            "https://strategis.example/gw/api/s1/rpc-average?date=2025-11-23&organization=Interlincx&adSource=rsoc&days=3&timezone=UTC&dimensions=strategisCampaignId"
+        );
+        // An opaque cursor is encoded whatever it holds.
+        let next = f.url(spec("facebook_report"), date, 2, Some("QVFI+a/b=="));
+        assert!(next.ends_with("&cached=1&after=QVFI%2Ba%2Fb%3D%3D"), "{next}");
+        assert!(next.starts_with("https://strategis.example/gw/api/facebook/report?dateStart="));
+    }
+
+    #[test]
+    fn a_base_is_an_absolute_http_url() {
+        assert!(parse_base("http://127.0.0.1:8787").is_ok());
+        for bad in ["ftp://h", "127.0.0.1:8787", "/api", "https://", "mailto:a@b"] {
+            assert!(parse_base(bad).is_err(), "{bad}");
+        }
+        let base = parse_base("http://h:81/prefix").expect("base");
+        assert_eq!(under(&base, "/auth/login").as_str(), "http://h:81/prefix/auth/login");
+    }
 }

@@ -333,14 +333,15 @@ fn facebook_page(r: &Request<'_>, rows: Vec<Value>) -> Rendered {
     let page: Vec<Value> = rows.get(start..end).map(<[Value]>::to_vec).unwrap_or_default();
     let mut paging = json!({"cursors": {"before": cursor_for(start), "after": cursor_for(end)}});
     if end < rows.len() {
-        let mut query: Vec<String> = r
-            .query
-            .iter()
-            .filter(|(k, _)| k.as_str() != "after")
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        query.push(format!("after={}", cursor_for(end)));
-        paging["next"] = json!(format!("{}{}?{}", r.base_url, r.path, query.join("&")));
+        let next =
+            url::Url::parse(r.base_url).and_then(|base| base.join(r.path)).map(|mut next| {
+                next.query_pairs_mut()
+                    .extend_pairs(r.query.iter().filter(|(k, _)| k.as_str() != "after"))
+                    .append_pair("after", &cursor_for(end));
+                String::from(next)
+            });
+        // Clients page by `after`; `next` only has to say that another page exists.
+        paging["next"] = json!(next.unwrap_or_else(|_| cursor_for(end)));
     }
     json_body(json!({"data": page, "paging": paging}))
 }

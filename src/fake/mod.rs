@@ -204,32 +204,15 @@ async fn read_request(stream: &mut TcpStream) -> Option<HttpRequest> {
         }
         body.extend_from_slice(&chunk[..n]);
     }
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let query = query
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| (k.to_owned(), percent_decode(v)))
-        .collect();
-    Some(HttpRequest { method, path: path.to_owned(), query, headers, body })
+    let (path, query) = request_target(&target)?;
+    Some(HttpRequest { method, path, query, headers, body })
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// The path and the decoded query parameters (the last of a repeated name) of a request
+/// target such as `/api/x?page=2&after=abc`.
+fn request_target(target: &str) -> Option<(String, BTreeMap<String, String>)> {
+    let url = url::Url::parse("http://fake.invalid/").ok()?.join(target).ok()?;
+    Some((url.path().to_owned(), url.query_pairs().into_owned().collect()))
 }
 
 struct Reply {
@@ -549,7 +532,9 @@ mod tests {
 
     #[test]
     fn decodes_query_values() {
-        assert_eq!(percent_decode("a%2Cb+c"), "a,b c");
-        assert_eq!(percent_decode("100%"), "100%");
+        let (path, query) = request_target("/api/x?d=a%2Cb+c&p=100%&p=2&flag").unwrap();
+        assert_eq!(path, "/api/x");
+        let q = |k: &str| query.get(k).map(String::as_str);
+        assert_eq!((q("d"), q("p"), q("flag")), (Some("a,b c"), Some("2"), Some("")));
     }
 }
