@@ -18,6 +18,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use backon::{BlockingRetryable, ExponentialBuilder};
 use duckdb::{params, Connection};
 use sha2::{Digest, Sha256};
 
@@ -201,8 +202,9 @@ fn extension_prefix(path: &str) -> Option<&str> {
     (named && !rest.starts_with("//")).then_some(prefix)
 }
 
-/// Opens `path`, retrying while another process holds its lock, for at most `lock_wait`.
-/// Refuses what [`check_path`] refuses.
+/// Opens `path`, retrying while another process holds its lock, for at most `lock_wait`:
+/// after 25 ms, then twice as long each time up to 500 ms, the last wait cut to what is
+/// left. Refuses what [`check_path`] refuses.
 pub fn open(path: &Path, access: Access, lock_wait: Duration) -> Result<Connection, DbError> {
     check_path(path)?;
     if access == Access::ReadWrite {
@@ -212,30 +214,33 @@ pub fn open(path: &Path, access: Access, lock_wait: Duration) -> Result<Connecti
             }
         }
     }
+    let connect = || {
+        let config = duckdb::Config::default().access_mode(match access {
+            Access::ReadOnly => duckdb::AccessMode::ReadOnly,
+            Access::ReadWrite => duckdb::AccessMode::ReadWrite,
+        })?;
+        Connection::open_with_flags(path, config)
+    };
     let start = Instant::now();
-    let mut delay = Duration::from_millis(25);
-    loop {
-        let config = duckdb::Config::default()
-            .access_mode(match access {
-                Access::ReadOnly => duckdb::AccessMode::ReadOnly,
-                Access::ReadWrite => duckdb::AccessMode::ReadWrite,
-            })
-            .map_err(|source| DbError::Open { path: path.to_owned(), source })?;
-        match Connection::open_with_flags(path, config) {
-            Ok(conn) => return Ok(conn),
-            Err(e) if is_lock_error(&e) => {
-                if start.elapsed() >= lock_wait {
-                    return Err(DbError::Locked {
-                        path: path.to_owned(),
-                        holder: lock_holder(&e.to_string()),
-                        waited_ms: start.elapsed().as_millis() as u64,
-                    });
-                }
-                std::thread::sleep(delay.min(lock_wait.saturating_sub(start.elapsed())));
-                delay = (delay * 2).min(Duration::from_millis(500));
-            }
-            Err(source) => return Err(DbError::Open { path: path.to_owned(), source }),
-        }
+    let schedule = ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(25))
+        .with_max_delay(Duration::from_millis(500))
+        .without_max_times();
+    let opened = connect
+        .retry(schedule)
+        .sleep(move |wait: Duration| {
+            std::thread::sleep(wait.min(lock_wait.saturating_sub(start.elapsed())))
+        })
+        .when(|e| is_lock_error(e) && start.elapsed() < lock_wait)
+        .call();
+    match opened {
+        Ok(conn) => Ok(conn),
+        Err(e) if is_lock_error(&e) => Err(DbError::Locked {
+            path: path.to_owned(),
+            holder: lock_holder(&e.to_string()),
+            waited_ms: start.elapsed().as_millis() as u64,
+        }),
+        Err(source) => Err(DbError::Open { path: path.to_owned(), source }),
     }
 }
 

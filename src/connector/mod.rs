@@ -272,9 +272,13 @@ impl Fetcher {
         let mut relogged = false;
         // The retry after a re-login does not use up the attempt budget.
         let mut free_attempts = 0u32;
+        let mut schedule = self.policy.schedule();
         loop {
             attempt += 1;
             outcome.attempts += 1;
+            // One step per attempt, whatever it brings: attempt k waits base·2^(k-1) (capped)
+            // if it is retried without a hint from the upstream.
+            let scheduled = schedule.next();
             self.limiter.acquire().await;
             let token = match self.auth.token().await {
                 Ok(t) => t,
@@ -303,7 +307,7 @@ impl Fetcher {
                 Err(e) => {
                     let detail = describe(&e);
                     exchange.error = Some(detail.clone());
-                    (Decision::Retry { wait: self.policy.backoff(attempt), reason: detail }, None)
+                    (Decision::Retry { hint: None, reason: detail }, None)
                 }
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -325,8 +329,6 @@ impl Fetcher {
                                 &body,
                                 page,
                                 self.settings.page_limit,
-                                attempt,
-                                &self.policy,
                             );
                             if let (300..=399, Decision::GiveUp { reason }) = (status, &decision) {
                                 // The lake says why this answer was not used.
@@ -337,13 +339,7 @@ impl Fetcher {
                         Err(e) => {
                             let detail = format!("reading the body: {}", describe(&e));
                             exchange.error = Some(detail.clone());
-                            (
-                                Decision::Retry {
-                                    wait: self.policy.backoff(attempt),
-                                    reason: detail,
-                                },
-                                None,
-                            )
+                            (Decision::Retry { hint: None, reason: detail }, None)
                         }
                     }
                 }
@@ -381,11 +377,12 @@ impl Fetcher {
                     outcome.error = Some(reason);
                     return Ok(PageResult::Failed);
                 }
-                Decision::Retry { wait, reason } => {
+                Decision::Retry { hint, reason } => {
                     outcome.error = Some(reason.clone());
                     if attempt - free_attempts >= budget {
                         return Ok(PageResult::Failed);
                     }
+                    let wait = self.policy.wait(hint, scheduled);
                     tracing::info!(endpoint = spec.key, %date, attempt, wait_ms = wait.as_millis() as u64, %reason, "retrying");
                     tokio::time::sleep(wait).await;
                 }
