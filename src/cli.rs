@@ -181,8 +181,9 @@ pub struct UniverseArgs {
     /// The fake's "today" (UTC); default: the real date
     #[arg(long)]
     pub today: Option<NaiveDate>,
-    /// Fault injection: ENDPOINT[@DATE]=KIND[*COUNT], KIND one of 502, 503, 504, 404, 429,
-    /// throttle, timeout, reset, truncated, garbage, 401-once, slow=MS. Repeatable.
+    /// Fault injection: TARGET[@DATE]=KIND[*COUNT], TARGET an endpoint, `*` or `login`; KIND one
+    /// of 502, 503, 504, 404, 429, throttle, timeout, reset, truncated, garbage, 401-once,
+    /// slow=MS, redirect[-NNN]=ORIGIN, cursor-loop, ignore-page, renamed-column. Repeatable.
     #[arg(long = "fault")]
     pub faults: Vec<String>,
     /// Latency added to every report response, in ms

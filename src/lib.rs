@@ -54,6 +54,7 @@ impl AppError {
                 | RawError::BadId { .. }
                 | RawError::NoLocalLake { .. },
             ) => EXIT_USAGE,
+            AppError::Db(DbError::NotADatabase { .. }) => EXIT_USAGE,
             AppError::Upstream(
                 connector::UpstreamError::LoginRejected { .. }
                 | connector::UpstreamError::TokenRejected

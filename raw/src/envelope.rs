@@ -60,7 +60,8 @@ pub struct HttpExchange {
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
-    /// Transport failure (timeout, reset, ...) when there was no HTTP status.
+    /// Why the response was not used: a transport failure (timeout, reset, ...) when there was
+    /// no HTTP status, a body that could not be read, or a redirect the client refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Allow-listed response headers, lowercase names.

@@ -22,7 +22,9 @@ use super::{open_lake, Context};
 use crate::cli::IngestArgs;
 use crate::config::{process_env, Settings};
 use crate::connector::auth::Auth;
-use crate::connector::{http_client, FetchOutcome, FetchStatus, Fetcher, UpstreamError};
+use crate::connector::{
+    http_client, parse_base, FetchOutcome, FetchStatus, Fetcher, UpstreamError,
+};
 use crate::output;
 use crate::secrets::{self, Credentials};
 use crate::AppError;
@@ -236,11 +238,7 @@ pub fn resolve_upstream(ctx: &Context, args: &IngestArgs) -> Result<Upstream, Ap
         .or_else(|| ctx.settings.upstream.auth_url.clone())
         .unwrap_or_else(|| url.clone());
     for u in [&url, &auth_url] {
-        if !(u.starts_with("http://") || u.starts_with("https://"))
-            || reqwest::Url::parse(u).is_err()
-        {
-            return Err(UpstreamError::BadUrl { url: adlake_raw::redact::url(u) }.into());
-        }
+        crate::connector::parse_base(u)?;
     }
     let credentials = secrets::load(&process_env, ctx.settings.upstream.secrets_file.as_deref())?;
     Ok(Upstream { url, auth_url, credentials })
@@ -249,6 +247,10 @@ pub fn resolve_upstream(ctx: &Context, args: &IngestArgs) -> Result<Upstream, Ap
 pub async fn command(ctx: &Context, args: IngestArgs) -> Result<u8, AppError> {
     let endpoints = parse_endpoints(&args.endpoints)?;
     let selection = selection(&args, Utc::now().date_naive())?;
+    if !args.no_project {
+        // Before the lake is written: the run ends by projecting into the database.
+        super::check_db_path(&ctx.settings)?;
+    }
     let upstream = resolve_upstream(ctx, &args)?;
     let lake = open_lake(&ctx.settings).await?;
     let progress = output::progress_enabled(ctx.global.json, ctx.global.quiet);
@@ -329,6 +331,7 @@ pub async fn ingest(
     endpoints: &[&'static EndpointSpec],
     progress: bool,
 ) -> Result<RunReport, AppError> {
+    let (base, auth_base) = (parse_base(&upstream.url)?, parse_base(&upstream.auth_url)?);
     let started_at = Utc::now();
     let run_id = new_run_id(started_at);
     let planned = plan(selection, endpoints, settings);
@@ -350,8 +353,7 @@ pub async fn ingest(
         .await?;
 
     let client = http_client(&settings.upstream)?;
-    let auth =
-        Arc::new(Auth::new(client.clone(), &upstream.auth_url, upstream.credentials.clone()));
+    let auth = Arc::new(Auth::new(client.clone(), &auth_base, upstream.credentials.clone()));
     let mut report = RunReport {
         run_id: run_id.clone(),
         status: "failed".into(),
@@ -370,7 +372,7 @@ pub async fn ingest(
         Ok(_) => {
             let fetcher = Arc::new(Fetcher::new(
                 &settings.upstream,
-                &upstream.url,
+                &base,
                 auth.clone(),
                 client,
                 lake.clone(),

@@ -56,8 +56,15 @@ pub async fn open_lake_to_read(settings: &Settings) -> Result<Lake, AppError> {
     Ok(lake)
 }
 
+/// Refuses a `--db` that is no DuckDB database (a CSV or JSON report, a text file...), for
+/// commands to call before they do any work; opening such a path is refused as well.
+pub fn check_db_path(settings: &Settings) -> Result<(), AppError> {
+    Ok(crate::store::db::check_path(&settings.db)?)
+}
+
 /// Opens the database read-write (waiting for a lock holder up to the configured time) and
 /// applies pending migrations. Runs on a blocking thread: DuckDB calls are synchronous.
+/// Refuses a path that is no database ([`check_db_path`]).
 pub async fn open_db(settings: &Settings) -> Result<Connection, AppError> {
     let path = settings.db.clone();
     let wait = settings.lock_wait;
@@ -71,6 +78,7 @@ pub async fn open_db(settings: &Settings) -> Result<Connection, AppError> {
 }
 
 async fn init(ctx: &Context) -> Result<u8, AppError> {
+    check_db_path(&ctx.settings)?;
     let lake = open_lake(&ctx.settings).await?;
     let conn = open_db(&ctx.settings).await?;
     drop(conn);
@@ -96,6 +104,7 @@ async fn reproject(ctx: &Context, args: crate::cli::ReprojectArgs) -> Result<u8,
         (Some(from), Some(to)) => Some(adlake_replay::project::DateWindow { from, to }),
         _ => None,
     };
+    check_db_path(&ctx.settings)?;
     let lake = open_lake_to_read(&ctx.settings).await?;
     if let Some(w) = window {
         // Every fetch leaves an event, so dates without one were never fetched into this lake:

@@ -83,6 +83,8 @@ pub async fn project_into_with_progress(
     // earlier dates describes the whole lake, so such a projection reads every earlier date
     // itself and records no chains.
     let as_of = settings.as_of;
+    // Before the lake is listed; opening the database below refuses such a path as well.
+    super::check_db_path(settings)?;
     let started = std::time::Instant::now();
     if window.is_none() && lake.dates().await?.is_empty() {
         // A full projection replaces every table: from an empty lake (a mistyped --lake, an

@@ -28,8 +28,8 @@ pub struct Auth {
 }
 
 impl Auth {
-    pub fn new(client: reqwest::Client, auth_base: &str, credentials: Credentials) -> Self {
-        let login_url = format!("{}/auth/login", auth_base.trim_end_matches('/'));
+    pub fn new(client: reqwest::Client, auth_base: &url::Url, credentials: Credentials) -> Self {
+        let login_url = crate::connector::under(auth_base, "/auth/login").into();
         let current = match &credentials {
             Credentials::Token(t) => Some(Token { value: t.clone(), exp: jwt_exp(t.expose()) }),
             Credentials::Login { .. } => None,
@@ -94,6 +94,15 @@ impl Auth {
             }
         })?;
         let status = response.status();
+        if status.is_redirection() {
+            // The client did not follow it: it points at another origin.
+            let location = response.headers().get(reqwest::header::LOCATION);
+            let location = location.and_then(|l| l.to_str().ok()).map(str::to_owned);
+            return Err(UpstreamError::LoginFailed {
+                url: self.login_url.clone(),
+                detail: crate::connector::retry::refused_redirect(status.as_u16(), location),
+            });
+        }
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
             return Err(UpstreamError::LoginRejected {
                 url: self.login_url.clone(),

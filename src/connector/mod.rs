@@ -2,8 +2,13 @@
 //! order, retries per `retry::classify`, and records **every attempt** as a raw event in the
 //! lake before deciding what to do next. Endpoint specifics (paths, parameters, pagination)
 //! come from the registry in `adlake-replay`; nothing here decodes values.
+//!
+//! Every request, the login included, goes through [`http_client`], which follows a redirect
+//! only within the request's own origin: credentials, tokens and bodies never leave the
+//! configured origins.
 
 pub mod auth;
+pub mod pages;
 pub mod ratelimit;
 pub mod retry;
 
@@ -11,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adlake_raw::{Envelope, HttpExchange, Lake, RawError};
+use adlake_raw::{BodyHash, Envelope, HttpExchange, Lake, RawError};
 use adlake_replay::body::NextPage;
 use adlake_replay::registry::{DateParams, EndpointSpec, Pagination};
 use chrono::{NaiveDate, Utc};
@@ -19,6 +24,7 @@ use serde::Serialize;
 
 use crate::config::UpstreamSettings;
 use auth::Auth;
+use pages::PageTrail;
 use ratelimit::RateLimiter;
 use retry::{classify, Decision, RetryPolicy};
 
@@ -102,7 +108,7 @@ pub struct FetchOutcome {
 pub struct Fetcher {
     client: reqwest::Client,
     auth: Arc<Auth>,
-    base: String,
+    base: url::Url,
     settings: UpstreamSettings,
     policy: RetryPolicy,
     lake: Lake,
@@ -111,14 +117,20 @@ pub struct Fetcher {
 }
 
 enum PageResult {
-    Data { rows: usize, bad_rows: usize, next: NextPage },
+    /// `body` is the page's sha256, for endpoints that page.
+    Data {
+        rows: usize,
+        bad_rows: usize,
+        next: NextPage,
+        body: Option<BodyHash>,
+    },
     Failed,
 }
 
 impl Fetcher {
     pub fn new(
         settings: &UpstreamSettings,
-        base: &str,
+        base: &url::Url,
         auth: Arc<Auth>,
         client: reqwest::Client,
         lake: Lake,
@@ -127,7 +139,7 @@ impl Fetcher {
         Fetcher {
             client,
             auth,
-            base: base.trim_end_matches('/').to_owned(),
+            base: base.clone(),
             policy: RetryPolicy { base: settings.retry_base, max_wait: settings.max_wait },
             limiter: RateLimiter::new(settings.requests_per_second),
             settings: settings.clone(),
@@ -141,7 +153,9 @@ impl Fetcher {
     }
 
     /// All pages of `spec` for `date`, every attempt recorded. Errors only when the lake
-    /// itself cannot be written: upstream trouble is an outcome, not an error.
+    /// itself cannot be written: upstream trouble is an outcome, not an error. Pagination that
+    /// goes round in a circle ([`PageTrail`]) stops the fetch at once, FAILED; the page limit
+    /// stops it PARTIAL.
     pub async fn fetch(
         &self,
         spec: &'static EndpointSpec,
@@ -164,6 +178,7 @@ impl Fetcher {
         let fetch_id = format!("{}.{}.{}", self.run_id, spec.key, date.format("%Y%m%d"));
         let mut page = 1u32;
         let mut cursor: Option<String> = None;
+        let mut trail = PageTrail::default();
         loop {
             if page > self.settings.max_pages {
                 outcome.status = FetchStatus::Partial;
@@ -172,16 +187,23 @@ impl Fetcher {
                 break;
             }
             outcome.pages = page;
+            trail.asking(cursor.as_deref());
             match self
                 .fetch_page(spec, date, &fetch_id, page, cursor.as_deref(), &mut outcome)
                 .await?
             {
-                PageResult::Data { rows, bad_rows, next } => {
+                PageResult::Data { rows, bad_rows, next, body } => {
                     outcome.rows += rows as u64;
                     if bad_rows > 0 {
                         outcome.status = FetchStatus::Partial;
                         outcome.error =
                             Some(format!("{bad_rows} rows of page {page} could not be read"));
+                    }
+                    if let Some(problem) = trail.served(page, body, rows, &next) {
+                        tracing::warn!(endpoint = spec.key, %date, %problem, "pagination loop");
+                        outcome.status = FetchStatus::Failed;
+                        outcome.error = Some(format!("pagination loop: {problem}"));
+                        break;
                     }
                     match next {
                         NextPage::Done => break,
@@ -204,32 +226,35 @@ impl Fetcher {
         Ok(outcome)
     }
 
+    /// The request for one page: the endpoint's path under the base URL, and its query
+    /// parameters in order, form-encoded.
     fn url(&self, spec: &EndpointSpec, date: NaiveDate, page: u32, cursor: Option<&str>) -> String {
         let day = date.format("%Y-%m-%d").to_string();
-        let mut params: Vec<(&str, String)> = Vec::new();
+        let mut url = under(&self.base, spec.path);
+        let mut query = url.query_pairs_mut();
         match spec.dates {
-            DateParams::Range => {
-                params.push(("dateStart", day.clone()));
-                params.push(("dateEnd", day));
-            }
-            DateParams::Single => params.push(("date", day)),
-        }
-        params.extend(spec.params.iter().map(|(k, v)| (*k, v.to_string())));
+            DateParams::Range => query.append_pair("dateStart", &day).append_pair("dateEnd", &day),
+            DateParams::Single => query.append_pair("date", &day),
+        };
+        query.extend_pairs(spec.params.iter());
         match spec.pagination {
             Pagination::None => {}
             Pagination::PageLimit => {
-                params.push(("page", page.to_string()));
-                params.push(("limit", self.settings.page_limit.to_string()));
+                query
+                    .append_pair("page", &page.to_string())
+                    .append_pair("limit", &self.settings.page_limit.to_string());
             }
-            Pagination::TotalPages => params.push(("page", page.to_string())),
+            Pagination::TotalPages => {
+                query.append_pair("page", &page.to_string());
+            }
             Pagination::Cursor => {
                 if let Some(c) = cursor {
-                    params.push(("after", c.to_owned()));
+                    query.append_pair("after", c);
                 }
             }
         }
-        let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
-        format!("{}{}?{}", self.base, spec.path, query.join("&"))
+        drop(query);
+        url.into()
     }
 
     async fn fetch_page(
@@ -247,9 +272,13 @@ impl Fetcher {
         let mut relogged = false;
         // The retry after a re-login does not use up the attempt budget.
         let mut free_attempts = 0u32;
+        let mut schedule = self.policy.schedule();
         loop {
             attempt += 1;
             outcome.attempts += 1;
+            // One step per attempt, whatever it brings: attempt k waits base·2^(k-1) (capped)
+            // if it is retried without a hint from the upstream.
+            let scheduled = schedule.next();
             self.limiter.acquire().await;
             let token = match self.auth.token().await {
                 Ok(t) => t,
@@ -278,7 +307,7 @@ impl Fetcher {
                 Err(e) => {
                     let detail = describe(&e);
                     exchange.error = Some(detail.clone());
-                    (Decision::Retry { wait: self.policy.backoff(attempt), reason: detail }, None)
+                    (Decision::Retry { hint: None, reason: detail }, None)
                 }
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -300,21 +329,17 @@ impl Fetcher {
                                 &body,
                                 page,
                                 self.settings.page_limit,
-                                attempt,
-                                &self.policy,
                             );
+                            if let (300..=399, Decision::GiveUp { reason }) = (status, &decision) {
+                                // The lake says why this answer was not used.
+                                exchange.error = Some(reason.clone());
+                            }
                             (decision, Some(body))
                         }
                         Err(e) => {
                             let detail = format!("reading the body: {}", describe(&e));
                             exchange.error = Some(detail.clone());
-                            (
-                                Decision::Retry {
-                                    wait: self.policy.backoff(attempt),
-                                    reason: detail,
-                                },
-                                None,
-                            )
+                            (Decision::Retry { hint: None, reason: detail }, None)
                         }
                     }
                 }
@@ -329,7 +354,11 @@ impl Fetcher {
 
             match decision {
                 Decision::Accept { rows, bad_rows, next } => {
-                    return Ok(PageResult::Data { rows, bad_rows, next })
+                    let body = match spec.pagination {
+                        Pagination::None => None,
+                        _ => body.as_deref().map(BodyHash::of),
+                    };
+                    return Ok(PageResult::Data { rows, bad_rows, next, body });
                 }
                 Decision::Reauthenticate if !relogged => {
                     relogged = true;
@@ -348,11 +377,12 @@ impl Fetcher {
                     outcome.error = Some(reason);
                     return Ok(PageResult::Failed);
                 }
-                Decision::Retry { wait, reason } => {
+                Decision::Retry { hint, reason } => {
                     outcome.error = Some(reason.clone());
                     if attempt - free_attempts >= budget {
                         return Ok(PageResult::Failed);
                     }
+                    let wait = self.policy.wait(hint, scheduled);
                     tracing::info!(endpoint = spec.key, %date, attempt, wait_ms = wait.as_millis() as u64, %reason, "retrying");
                     tokio::time::sleep(wait).await;
                 }
@@ -361,24 +391,99 @@ impl Fetcher {
     }
 }
 
-/// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
-fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+/// A configured base URL (`ADLAKE_UPSTREAM_URL`, `ADLAKE_AUTH_URL`): absolute http(s) with a
+/// host; it may carry a path prefix. Errors name it redacted.
+pub fn parse_base(raw: &str) -> Result<url::Url, UpstreamError> {
+    match url::Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(url),
+        _ => Err(UpstreamError::BadUrl { url: adlake_raw::redact::url(raw) }),
     }
-    out
 }
 
+/// `path` (absolute, such as `/auth/login`) under `base`, after the base's own path prefix:
+/// `https://h/prefix` and `/api/x` give `https://h/prefix/api/x`.
+pub fn under(base: &url::Url, path: &str) -> url::Url {
+    let mut url = base.clone();
+    url.set_path(&format!("{}{path}", base.path().trim_end_matches('/')));
+    url.set_query(None);
+    url.set_fragment(None);
+    url
+}
+
+/// Redirects one request may follow, all within its origin.
+const MAX_REDIRECTS: usize = 10;
+
+/// The client every upstream request goes through, the login included.
 pub fn http_client(settings: &UpstreamSettings) -> Result<reqwest::Client, UpstreamError> {
     reqwest::Client::builder()
         .timeout(settings.timeout)
         .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
         .user_agent(concat!("adlake/", env!("CARGO_PKG_VERSION")))
+        .redirect(redirect_policy())
         .build()
         .map_err(UpstreamError::Client)
+}
+
+/// Follows a redirect only within the origin (scheme, host and port) of the request that
+/// received it: `127.0.0.1` and `localhost` are two origins. A redirect to another origin is
+/// not followed, so no credential, token or body ever reaches it; its 3xx response comes back
+/// to the caller, which records it and fails the request naming the host
+/// ([`retry::refused_redirect`]).
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(|u| u.origin());
+        if first.is_none_or(|origin| origin != attempt.url().origin()) {
+            attempt.stop()
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::secrets::Credentials;
+
+    fn fetcher(base: &str) -> Fetcher {
+        let settings = crate::config::load(&Default::default(), &|_| None).expect("settings");
+        let base = parse_base(base).expect("base");
+        let client = reqwest::Client::new();
+        let token = Credentials::Token(crate::secrets::Secret::new("t"));
+        let auth = Arc::new(Auth::new(client.clone(), &base, token));
+        let lake = Lake::open("memory://").expect("lake");
+        Fetcher::new(&settings.upstream, &base, auth, client, lake, "run")
+    }
+
+    #[test]
+    fn requests_carry_their_parameters_in_order_under_the_base_path() {
+        let date = NaiveDate::from_ymd_opt(2025, 11, 23).expect("date");
+        let spec = |key| adlake_replay::endpoint(key).expect("endpoint");
+        let f = fetcher("https://strategis.example/gw/");
+        assert_eq!(
+            f.url(spec("s1_daily_v3"), date, 2, None),
+            "https://strategis.example/gw/api/s1/report/daily-v3?dateStart=2025-11-23&dateEnd=2025-11-23&organization=Interlincx&adSource=rsoc&timezone=UTC&dbSource=ch&dimensions=date-strategisCampaignId-buyer&page=2&limit=500"
+        );
+        assert_eq!(
+            f.url(spec("s1_rpc_average"), date, 1, None),
+            "https://strategis.example/gw/api/s1/rpc-average?date=2025-11-23&organization=Interlincx&adSource=rsoc&days=3&timezone=UTC&dimensions=strategisCampaignId"
+        );
+        // An opaque cursor is encoded whatever it holds.
+        let next = f.url(spec("facebook_report"), date, 2, Some("QVFI+a/b=="));
+        assert!(next.ends_with("&cached=1&after=QVFI%2Ba%2Fb%3D%3D"), "{next}");
+        assert!(next.starts_with("https://strategis.example/gw/api/facebook/report?dateStart="));
+    }
+
+    #[test]
+    fn a_base_is_an_absolute_http_url() {
+        assert!(parse_base("http://127.0.0.1:8787").is_ok());
+        for bad in ["ftp://h", "127.0.0.1:8787", "/api", "https://", "mailto:a@b"] {
+            assert!(parse_base(bad).is_err(), "{bad}");
+        }
+        let base = parse_base("http://h:81/prefix").expect("base");
+        assert_eq!(under(&base, "/auth/login").as_str(), "http://h:81/prefix/auth/login");
+    }
 }

@@ -338,14 +338,36 @@ fn facebook_page(r: &Request<'_>, rows: Vec<Value>) -> Rendered {
     let page: Vec<Value> = rows.get(start..end).map(<[Value]>::to_vec).unwrap_or_default();
     let mut paging = json!({"cursors": {"before": cursor_for(start), "after": cursor_for(end)}});
     if end < rows.len() {
-        let mut query: Vec<String> = r
-            .query
-            .iter()
-            .filter(|(k, _)| k.as_str() != "after")
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        query.push(format!("after={}", cursor_for(end)));
-        paging["next"] = json!(format!("{}{}?{}", r.base_url, r.path, query.join("&")));
+        let next =
+            url::Url::parse(r.base_url).and_then(|base| base.join(r.path)).map(|mut next| {
+                next.query_pairs_mut()
+                    .extend_pairs(r.query.iter().filter(|(k, _)| k.as_str() != "after"))
+                    .append_pair("after", &cursor_for(end));
+                String::from(next)
+            });
+        // Clients page by `after`; `next` only has to say that another page exists.
+        paging["next"] = json!(next.unwrap_or_else(|_| cursor_for(end)));
     }
     json_body(json!({"data": page, "paging": paging}))
+}
+
+/// `page` with the `paging` member of `first` (another page of the same report): a later
+/// page that points back at the cursor the first one handed out.
+pub fn with_paging_of(page: Rendered, first: Option<&Rendered>) -> Rendered {
+    let parse = |r: &Rendered| serde_json::from_slice::<Value>(&r.body).ok();
+    let (Some(mut body), Some(paging)) =
+        (parse(&page), first.and_then(parse).and_then(|f| f.get("paging").cloned()))
+    else {
+        return page;
+    };
+    body["paging"] = paging;
+    json_body(body)
+}
+
+/// A CSV body whose header calls column `from` `to`.
+pub fn rename_csv_column(body: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(body);
+    let (header, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    let header: Vec<&str> = header.split(',').map(|h| if h == from { to } else { h }).collect();
+    format!("{}\n{rest}", header.join(",")).into_bytes()
 }

@@ -224,32 +224,15 @@ async fn read_request(stream: &mut TcpStream) -> Option<HttpRequest> {
         }
         body.extend_from_slice(&chunk[..n]);
     }
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let query = query
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| (k.to_owned(), percent_decode(v)))
-        .collect();
-    Some(HttpRequest { method, path: path.to_owned(), query, headers, body })
+    let (path, query) = request_target(&target)?;
+    Some(HttpRequest { method, path, query, headers, body })
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// The path and the decoded query parameters (the last of a repeated name) of a request
+/// target such as `/api/x?page=2&after=abc`.
+fn request_target(target: &str) -> Option<(String, BTreeMap<String, String>)> {
+    let url = url::Url::parse("http://fake.invalid/").ok()?.join(target).ok()?;
+    Some((url.path().to_owned(), url.query_pairs().into_owned().collect()))
 }
 
 struct Reply {
@@ -279,6 +262,11 @@ enum Action {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
@@ -367,6 +355,12 @@ async fn respond(state: &State, req: &HttpRequest) -> (Action, LoggedRequest) {
 
 async fn route(state: &State, req: &HttpRequest, logged: &mut LoggedRequest) -> Action {
     if req.method == "POST" && req.path == "/auth/login" {
+        let fault = take_fault(state, |r| r.matches_login());
+        if let Some(FaultKind::Redirect { status, origin }) = fault {
+            // Whatever came with the request (the credentials) is not looked at: the fake
+            // answers as a login that has moved would.
+            return Action::Reply(redirect(status, &origin, req));
+        }
         let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
         let ok = body.get("email").and_then(|v| v.as_str()) == Some(state.config.email.as_str())
             && body.get("password").and_then(|v| v.as_str())
@@ -420,18 +414,12 @@ async fn route(state: &State, req: &HttpRequest, logged: &mut LoggedRequest) -> 
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;
     }
-    let fault = state.faults.lock().ok().and_then(|mut rules| {
-        let rule = rules.iter_mut().find(|r| r.matches(spec.key, date))?;
-        if let Some(n) = rule.remaining.as_mut() {
-            *n -= 1;
-        }
-        Some(rule.kind)
-    });
-    let render = || {
+    let fault = take_fault(state, |r| r.matches(spec.key, date));
+    let render_query = |query: &BTreeMap<String, String>| {
         let request = bodies::Request {
             key: spec.key,
             date,
-            query: &req.query,
+            query,
             epoch: state.epoch.load(Ordering::SeqCst),
             now: state.now(),
             base_url: &state.base_url,
@@ -441,6 +429,7 @@ async fn route(state: &State, req: &HttpRequest, logged: &mut LoggedRequest) -> 
         };
         bodies::render(&state.universe, &request)
     };
+    let render = || render_query(&req.query);
     let normal = |rendered: Option<bodies::Rendered>| match rendered {
         Some(r) => Action::Reply(Reply {
             status: 200,
@@ -499,6 +488,62 @@ async fn route(state: &State, req: &HttpRequest, logged: &mut LoggedRequest) -> 
             tokio::time::sleep(Duration::from_millis(ms)).await;
             normal(render())
         }
+        Some(FaultKind::Redirect { status, origin }) => Action::Reply(redirect(status, &origin, req)),
+        Some(FaultKind::CursorLoop) => {
+            let rendered = render();
+            if !req.query.contains_key("after") {
+                return normal(rendered);
+            }
+            let mut first = req.query.clone();
+            first.remove("after");
+            let first = render_query(&first);
+            normal(rendered.map(|r| bodies::with_paging_of(r, first.as_ref())))
+        }
+        Some(FaultKind::IgnorePage) => {
+            let mut first = req.query.clone();
+            first.remove("page");
+            first.remove("after");
+            normal(render_query(&first))
+        }
+        Some(FaultKind::RenamedColumn) => {
+            let mut rendered = render();
+            if let Some(r) = rendered.as_mut() {
+                r.body = bodies::rename_csv_column(&r.body, faults::ZEMANTA_SPEND_COLUMN, faults::ZEMANTA_SPEND_RENAMED);
+            }
+            normal(rendered)
+        }
+    }
+}
+
+/// The first rule `applies` to, its count taken down by one.
+fn take_fault(state: &State, applies: impl Fn(&FaultRule) -> bool) -> Option<FaultKind> {
+    let mut rules = state.faults.lock().ok()?;
+    let rule = rules.iter_mut().find(|r| applies(r))?;
+    if let Some(n) = rule.remaining.as_mut() {
+        *n -= 1;
+    }
+    Some(rule.kind.clone())
+}
+
+/// A `status` redirect to the request's own path and query at `origin`.
+fn redirect(status: u16, origin: &str, req: &HttpRequest) -> Reply {
+    let location = match url::Url::parse(origin) {
+        Ok(mut to) => {
+            to.set_path(&req.path);
+            if !req.query.is_empty() {
+                to.query_pairs_mut().extend_pairs(&req.query);
+            }
+            to.to_string()
+        }
+        Err(_) => origin.to_owned(),
+    };
+    let title = format!("{status} {}", reason(status));
+    Reply {
+        status,
+        content_type: "text/html",
+        headers: vec![("Location", location)],
+        body: format!("<html><head><title>{title}</title></head><body>{title}</body></html>")
+            .into_bytes(),
     }
 }
 
@@ -508,7 +553,9 @@ mod tests {
 
     #[test]
     fn decodes_query_values() {
-        assert_eq!(percent_decode("a%2Cb+c"), "a,b c");
-        assert_eq!(percent_decode("100%"), "100%");
+        let (path, query) = request_target("/api/x?d=a%2Cb+c&p=100%&p=2&flag").unwrap();
+        assert_eq!(path, "/api/x");
+        let q = |k: &str| query.get(k).map(String::as_str);
+        assert_eq!((q("d"), q("p"), q("flag")), (Some("a,b c"), Some("2"), Some("")));
     }
 }

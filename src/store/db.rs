@@ -1,6 +1,10 @@
 //! The DuckDB file: opening it (waiting a bounded time if another process holds it) and
 //! applying the embedded migrations.
 //!
+//! Only a DuckDB file is opened ([`check_path`]): DuckDB itself opens an existing CSV, JSON or
+//! Parquet file as a view in an in-memory database, where every write is lost without an
+//! error, and reads `name:path` as an extension to open `path` with.
+//!
 //! Migrations are `migrations/NNNN_name.sql`, compiled into the binary, applied in order, each
 //! in its own transaction together with its `schema_migrations` row (version, name, sha256).
 //! An applied migration whose text changed is an error, never a silent re-run.
@@ -14,8 +18,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use backon::{BlockingRetryable, ExponentialBuilder};
 use duckdb::{params, Connection};
 use sha2::{Digest, Sha256};
+
+mod path;
+pub use path::check_path;
 
 pub struct Migration {
     pub version: i32,
@@ -63,6 +71,9 @@ pub static MIGRATIONS: &[Migration] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    #[error("`{}` is no DuckDB database: {reason}. Pass --db a DuckDB file (a new path such as ./data/monitoring.duckdb is created); nothing was changed", path.display())]
+    NotADatabase { path: PathBuf, reason: String },
+
     #[error("database `{}` is locked by another process ({holder}); waited {waited_ms} ms. Retry when it finishes, or raise --lock-wait-ms", path.display())]
     Locked { path: PathBuf, holder: String, waited_ms: u64 },
 
@@ -125,8 +136,11 @@ pub enum Access {
     ReadWrite,
 }
 
-/// Opens `path`, retrying while another process holds its lock, for at most `lock_wait`.
+/// Opens `path`, retrying while another process holds its lock, for at most `lock_wait`:
+/// after 25 ms, then twice as long each time up to 500 ms, the last wait cut to what is
+/// left. Refuses what [`check_path`] refuses.
 pub fn open(path: &Path, access: Access, lock_wait: Duration) -> Result<Connection, DbError> {
+    check_path(path)?;
     if access == Access::ReadWrite {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             if let Err(e) = std::fs::create_dir_all(parent) {
@@ -134,30 +148,33 @@ pub fn open(path: &Path, access: Access, lock_wait: Duration) -> Result<Connecti
             }
         }
     }
+    let connect = || {
+        let config = duckdb::Config::default().access_mode(match access {
+            Access::ReadOnly => duckdb::AccessMode::ReadOnly,
+            Access::ReadWrite => duckdb::AccessMode::ReadWrite,
+        })?;
+        Connection::open_with_flags(path, config)
+    };
     let start = Instant::now();
-    let mut delay = Duration::from_millis(25);
-    loop {
-        let config = duckdb::Config::default()
-            .access_mode(match access {
-                Access::ReadOnly => duckdb::AccessMode::ReadOnly,
-                Access::ReadWrite => duckdb::AccessMode::ReadWrite,
-            })
-            .map_err(|source| DbError::Open { path: path.to_owned(), source })?;
-        match Connection::open_with_flags(path, config) {
-            Ok(conn) => return Ok(conn),
-            Err(e) if is_lock_error(&e) => {
-                if start.elapsed() >= lock_wait {
-                    return Err(DbError::Locked {
-                        path: path.to_owned(),
-                        holder: lock_holder(&e.to_string()),
-                        waited_ms: start.elapsed().as_millis() as u64,
-                    });
-                }
-                std::thread::sleep(delay.min(lock_wait.saturating_sub(start.elapsed())));
-                delay = (delay * 2).min(Duration::from_millis(500));
-            }
-            Err(source) => return Err(DbError::Open { path: path.to_owned(), source }),
-        }
+    let schedule = ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(25))
+        .with_max_delay(Duration::from_millis(500))
+        .without_max_times();
+    let opened = connect
+        .retry(schedule)
+        .sleep(move |wait: Duration| {
+            std::thread::sleep(wait.min(lock_wait.saturating_sub(start.elapsed())))
+        })
+        .when(|e| is_lock_error(e) && start.elapsed() < lock_wait)
+        .call();
+    match opened {
+        Ok(conn) => Ok(conn),
+        Err(e) if is_lock_error(&e) => Err(DbError::Locked {
+            path: path.to_owned(),
+            holder: lock_holder(&e.to_string()),
+            waited_ms: start.elapsed().as_millis() as u64,
+        }),
+        Err(source) => Err(DbError::Open { path: path.to_owned(), source }),
     }
 }
 

@@ -201,3 +201,26 @@ fn a_projection_that_waited_for_the_database_missed_events_written_while_it_wait
         "tables that differ from a full rebuild"
     );
 }
+
+#[test]
+fn a_run_that_failed_at_login_kept_no_run_row_until_a_full_rebuild() {
+    let s = Scratch::new();
+    let fake = Fake::start(Fake::config(10));
+    // The login fails: the run writes its start and finish markers, fetches nothing and
+    // projects nothing.
+    let refused = run(fake
+        .ingest(&s)
+        .env("STRATEGIS_PASSWORD", "wrong")
+        .args(["--date", &days_ago(5).to_string()]));
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    // A later run projects its own date only.
+    expect_code(&run(fake.ingest(&s).args(["--date", &days_ago(1).to_string()])), 0);
+    let rebuilt = full_rebuild(&s);
+    let runs = "SELECT run_id, status FROM campaign_index_runs ORDER BY run_id";
+    let want: Vec<(String, String)> = rows(&rebuilt, runs);
+    assert_eq!(want.len(), 2, "both runs have a row: {want:?}");
+    assert_eq!(
+        (rows::<String>(&s.db(), runs), differing_tables(&s.db(), &rebuilt)),
+        (want, Vec::<String>::new())
+    );
+}

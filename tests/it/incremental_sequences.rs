@@ -94,9 +94,23 @@ async fn put(lake: &Lake, universe: &Universe, step: usize, ingest: &Ingest) {
         + chrono::Duration::hours(step as i64);
     let at = |second: i64| -> DateTime<Utc> { hour + chrono::Duration::seconds(second) };
     let window = ingest.window().expect("an ingest fetches some date");
+    // As ingest writes them: the start plans each (endpoint, date), the finish lists the fetches.
+    let pairs: Vec<(&str, NaiveDate)> = ingest
+        .fetched
+        .iter()
+        .flat_map(|(n, answers)| {
+            ENDPOINTS
+                .iter()
+                .zip(answers)
+                .filter(|(_, a)| a.is_some())
+                .map(move |(e, _)| (e.key, day(*n)))
+        })
+        .collect();
     let detail = serde_json::json!({
         "date_from": window.from, "date_to": window.to, "endpoints": ENDPOINTS.iter().map(|e| e.key).collect::<Vec<_>>(),
-        "status": "success", "message": "", "events_written": 0, "bytes_new": 0, "fetches": [], "skipped": [],
+        "status": "success", "message": "", "events_written": 0, "bytes_new": 0, "skipped": [],
+        "planned": pairs.iter().map(|(e, d)| serde_json::json!([e, d])).collect::<Vec<_>>(),
+        "fetches": pairs.iter().map(|(e, d)| serde_json::json!({"endpoint": e, "date": d})).collect::<Vec<_>>(),
     });
     let marker = |phase, second| {
         Envelope::run(

@@ -29,14 +29,8 @@ fn fetch<'a>(report: &'a Value, endpoint: &str, date: chrono::NaiveDate) -> &'a 
 }
 
 fn query_of(url: &str) -> BTreeMap<String, String> {
-    url.split_once('?')
-        .map(|(_, q)| {
-            q.split('&')
-                .filter_map(|p| p.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
+    let url = url::Url::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+    url.query_pairs().into_owned().collect()
 }
 
 #[test]

@@ -11,4 +11,5 @@ mod ingest;
 mod lake;
 mod project;
 mod storage;
+mod upstream;
 mod util;

@@ -145,7 +145,11 @@ impl Fake {
 
     /// `ingest` against this fake with fast retries.
     pub fn ingest(&self, scratch: &Scratch) -> Command {
-        let mut cmd = scratch.adlake();
+        self.ingest_with(scratch.adlake())
+    }
+
+    /// `cmd ingest` against this fake with fast retries.
+    pub fn ingest_with(&self, mut cmd: Command) -> Command {
         cmd.arg("ingest")
             .env("ADLAKE_UPSTREAM_URL", self.fake.url())
             .env("STRATEGIS_EMAIL", EMAIL)
@@ -207,4 +211,104 @@ pub fn count_files(dir: &Path, ext: &str) -> usize {
         }
     }
     count
+}
+
+/// A second HTTP origin on loopback, `http://localhost:<port>` (the fake is on `127.0.0.1`):
+/// where a redirect to another origin leads. It records every connection made to it, with
+/// whatever the client sent, and answers 404.
+pub struct OtherOrigin {
+    port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl OtherOrigin {
+    pub fn start() -> OtherOrigin {
+        use std::io::{ErrorKind, Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the other origin");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (seen_by_thread, stop_thread) = (seen.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !stop_thread.load(Ordering::SeqCst) {
+                let mut stream = match listener.accept() {
+                    Ok((stream, _)) => stream,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(300)));
+                let mut received = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    received.extend_from_slice(&chunk[..n]);
+                }
+                seen_by_thread.lock().expect("lock").push(received);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        OtherOrigin { port, seen, stop, thread: Some(thread) }
+    }
+
+    /// `http://localhost:<port>`: another origin than the fake's `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://localhost:{}", self.port)
+    }
+
+    pub fn host(&self) -> String {
+        format!("localhost:{}", self.port)
+    }
+
+    /// Everything each connection sent, one entry per connection.
+    pub fn connections(&self) -> Vec<Vec<u8>> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for OtherOrigin {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Every table of the database at `db` as text (nothing when there is no database).
+pub fn database_text(db: &Path) -> Vec<u8> {
+    if !db.exists() {
+        return Vec::new();
+    }
+    let conn = duckdb::Connection::open(db).expect("open db");
+    let tables: Vec<String> = {
+        let mut stmt = conn
+            .prepare("SELECT table_name FROM duckdb_tables() ORDER BY table_name")
+            .expect("tables");
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).expect("tables");
+        rows.collect::<Result<_, _>>().expect("tables")
+    };
+    let mut out = Vec::new();
+    for t in tables {
+        // A row read as its struct: `{'column': value, ...}`.
+        let mut stmt =
+            conn.prepare(&format!("SELECT CAST(t AS VARCHAR) FROM \"{t}\" AS t")).expect("select");
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).expect("rows");
+        for row in rows.flatten() {
+            out.extend_from_slice(row.as_bytes());
+            out.push(b'\n');
+        }
+    }
+    out
 }
