@@ -4,12 +4,14 @@
 
 pub mod allocator;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod connector;
 pub mod fake;
 pub mod logging;
 pub mod output;
+pub mod pipeline;
 pub mod secrets;
 pub mod store;
 

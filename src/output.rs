@@ -90,3 +90,76 @@ mod tests {
         assert_eq!(t, "a    bb\nxxx  y\n");
     }
 }
+
+/// A projection's summary, as a line of text or as JSON.
+pub fn projection(
+    summary: &crate::pipeline::project::ProjectionSummary,
+    json: bool,
+) -> Result<(), crate::AppError> {
+    if json {
+        print_json(summary)?;
+    } else {
+        let scope = summary.window.map_or("every date".to_string(), |(f, t)| format!("{f}..{t}"));
+        print(&format!(
+            "projected {scope} from {} events ({} body bytes): {} campaign_index rows, {} session rows, {} completeness rows, {} runs; {} quarantined, {} unmapped campaigns{}\n",
+            summary.events,
+            summary.body_bytes,
+            summary.campaign_rows,
+            summary.session_rows,
+            summary.completeness_rows,
+            summary.runs,
+            summary.quarantined,
+            summary.unmapped_campaigns,
+            if summary.unmapped_network_ids.is_empty() { String::new() } else { format!(", unmapped network ids {}", summary.unmapped_network_ids.join(",")) }
+        ))?;
+    }
+    Ok(())
+}
+
+/// An ingest run's summary: a table of its fetches, or JSON.
+pub fn run_report(
+    report: &crate::pipeline::ingest::RunReport,
+    json: bool,
+) -> Result<(), crate::AppError> {
+    if json {
+        print_json(report)?;
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = report
+        .fetches
+        .iter()
+        .map(|f| {
+            vec![
+                f.endpoint.clone(),
+                f.date.to_string(),
+                f.status.to_string(),
+                f.attempts.to_string(),
+                f.pages.to_string(),
+                f.rows.to_string(),
+                f.new_bytes.to_string(),
+                f.error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut text = table(
+        &["endpoint", "date", "status", "attempts", "pages", "rows", "new_bytes", "last_error"],
+        &rows,
+    );
+    for s in &report.skipped {
+        text.push_str(&format!("skipped {} {}: {}\n", s.endpoint, s.date, s.reason));
+    }
+    text.push_str(&format!(
+        "run {}: {} — {} fetches, {} events, {} new bytes{}\n",
+        report.run_id,
+        report.status,
+        report.fetches.len(),
+        report.events_written,
+        report.bytes_new,
+        if report.message.is_empty() { String::new() } else { format!("; {}", report.message) }
+    ));
+    print(&text)?;
+    if let Some(p) = &report.projection {
+        projection(p, false)?;
+    }
+    Ok(())
+}

@@ -10,11 +10,11 @@ use chrono::Utc;
 use futures::StreamExt;
 use serde_json::json;
 
-use super::ingest::{self, DateSelection, Upstream};
 use super::Context;
 use crate::cli::BenchCommand;
 use crate::fake::universe::mix;
 use crate::fake::{FakeConfig, FakeUpstream};
+use crate::pipeline::ingest::{self, DateSelection};
 use crate::{output, AppError};
 
 pub async fn run(ctx: &Context, cmd: BenchCommand) -> Result<u8, AppError> {
@@ -188,7 +188,7 @@ async fn bench_ingest(
         settings.lake = scratch.to_string_lossy().into_owned();
         settings.upstream.requests_per_second = 1_000_000.0;
         settings.upstream.retry_base = Duration::from_millis(10);
-        let upstream = Upstream::fake(&fake, &config);
+        let upstream = fake.upstream(&config);
         let lake = Lake::open(&settings.lake)?;
         let endpoints: Vec<_> = ENDPOINTS.iter().collect();
         let t = Instant::now();
@@ -199,6 +199,7 @@ async fn bench_ingest(
             &DateSelection::Range { from, to: today },
             &endpoints,
             false,
+            std::sync::Arc::new(crate::clock::SystemClock),
         )
         .await?;
         let wall = t.elapsed();

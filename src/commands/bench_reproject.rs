@@ -271,7 +271,7 @@ async fn measure_round(
 
     // Full rebuild.
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
-    let summary = super::project::project_into(&settings, lake, None).await?;
+    let summary = crate::pipeline::project::project_into(&settings, lake, None).await?;
     let full = Measured { wall: t0.elapsed(), cpu: cpu_seconds() - cpu0 };
     let mb = summary.body_bytes as f64 / 1_048_576.0;
 
@@ -279,10 +279,10 @@ async fn measure_round(
     let yesterday = today - chrono::Days::new(1);
     let one_day_window = Some(DateWindow { from: yesterday, to: yesterday });
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
-    super::project::project_into(&settings, lake, one_day_window).await?;
+    crate::pipeline::project::project_into(&settings, lake, one_day_window).await?;
     let one_day = Measured { wall: t0.elapsed(), cpu: cpu_seconds() - cpu0 };
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
-    super::project::project_into(&settings, lake, one_day_window).await?;
+    crate::pipeline::project::project_into(&settings, lake, one_day_window).await?;
     let one_day_again = Measured { wall: t0.elapsed(), cpu: cpu_seconds() - cpu0 };
 
     // Baseline (a): decompress + parse, one thread, the same bodies.

@@ -8,10 +8,10 @@ use std::time::Duration;
 use adlake_replay::ENDPOINTS;
 use chrono::Utc;
 
-use super::ingest::{self, DateSelection, Upstream};
 use super::{open_db, open_lake, Context};
 use crate::cli::DemoArgs;
 use crate::fake::{faults, FakeConfig, FakeUpstream};
+use crate::pipeline::ingest::{self, DateSelection};
 use crate::{output, AppError};
 
 pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8, AppError> {
@@ -34,7 +34,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8, AppError> {
     settings.upstream.retry_base = Duration::from_millis(50);
     settings.upstream.max_wait = Duration::from_millis(500);
     settings.upstream.requests_per_second = 500.0;
-    let upstream = Upstream::fake(&fake, &config);
+    let upstream = fake.upstream(&config);
     let lake = open_lake(&settings).await?;
     drop(open_db(&settings).await?);
 
@@ -48,10 +48,11 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8, AppError> {
         &DateSelection::Range { from, to: today },
         &endpoints,
         progress,
+        std::sync::Arc::new(crate::clock::SystemClock),
     )
     .await?;
     ingest::project_touched(&settings, &lake, &mut report).await?;
-    ingest::print_report(&report, ctx.global.json)?;
+    crate::output::run_report(&report, ctx.global.json)?;
     if !ctx.global.json {
         let dir = args.dir.display();
         output::print(&format!(

@@ -19,9 +19,10 @@ use std::time::{Duration, Instant};
 use adlake_raw::{BodyHash, Envelope, HttpExchange, Lake, RawError};
 use adlake_replay::body::NextPage;
 use adlake_replay::registry::{DateParams, EndpointSpec, Pagination};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::Serialize;
 
+use crate::clock::Clock;
 use crate::config::UpstreamSettings;
 use auth::Auth;
 use pages::PageTrail;
@@ -106,6 +107,8 @@ pub struct FetchOutcome {
 }
 
 pub struct Fetcher {
+    /// Times each attempt's `fetched_at`.
+    clock: Arc<dyn Clock>,
     client: reqwest::Client,
     auth: Arc<Auth>,
     base: url::Url,
@@ -135,8 +138,10 @@ impl Fetcher {
         client: reqwest::Client,
         lake: Lake,
         run_id: &str,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         Fetcher {
+            clock,
             client,
             auth,
             base: base.clone(),
@@ -288,7 +293,7 @@ impl Fetcher {
                     return Ok(PageResult::Failed);
                 }
             };
-            let fetched_at = Utc::now();
+            let fetched_at = self.clock.now();
             let started = Instant::now();
             let sent = self.client.get(&url).bearer_auth(token.expose()).send().await;
             let mut exchange = HttpExchange {
@@ -455,7 +460,15 @@ mod tests {
         let token = Credentials::Token(crate::secrets::Secret::new("t"));
         let auth = Arc::new(Auth::new(client.clone(), &base, token));
         let lake = Lake::open("memory://").expect("lake");
-        Fetcher::new(&settings.upstream, &base, auth, client, lake, "run")
+        Fetcher::new(
+            &settings.upstream,
+            &base,
+            auth,
+            client,
+            lake,
+            "run",
+            Arc::new(crate::clock::SystemClock),
+        )
     }
 
     #[test]

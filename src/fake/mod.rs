@@ -559,3 +559,18 @@ mod tests {
         assert_eq!((q("d"), q("p"), q("flag")), (Some("a,b c"), Some("2"), Some("")));
     }
 }
+
+impl FakeUpstream {
+    /// How an ingest reaches this fake: its address, logged into with the credentials it
+    /// was started with (`config`'s).
+    pub fn upstream(&self, config: &FakeConfig) -> crate::pipeline::ingest::Upstream {
+        crate::pipeline::ingest::Upstream {
+            url: self.url(),
+            auth_url: self.url(),
+            credentials: crate::secrets::Credentials::Login {
+                email: crate::secrets::Secret::new(config.email.clone()),
+                password: crate::secrets::Secret::new(config.password.clone()),
+            },
+        }
+    }
+}

@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use adlake::commands::project::project_into;
 use adlake::config::Settings;
 use adlake::fake::bodies;
 use adlake::fake::universe::Universe;
+use adlake::pipeline::project::project_into;
 use adlake_raw::{Envelope, HttpExchange, Lake, RunPhase};
 use adlake_replay::project::DateWindow;
 use adlake_replay::ENDPOINTS;
@@ -114,7 +114,7 @@ async fn put(lake: &Lake, universe: &Universe, step: usize, ingest: &Ingest) {
     });
     let marker = |phase, second| {
         Envelope::run(
-            adlake::commands::ingest::JOB,
+            adlake::pipeline::ingest::JOB,
             universe.today,
             &run_id,
             at(second),

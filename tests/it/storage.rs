@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adlake::cli::Global;
-use adlake::commands::ingest::{self, DateSelection, Upstream};
-use adlake::commands::project::project_into;
 use adlake::config::Settings;
+use adlake::pipeline::ingest::{self, DateSelection, Upstream};
+use adlake::pipeline::project::project_into;
 use adlake::secrets::{Credentials, Secret};
 use adlake_raw::faulty::{Faults, FaultyStore};
 use adlake_raw::store::EventFilter;
@@ -79,10 +79,17 @@ fn ingest_and_reproject_through_a_flaky_lake_equal_a_fault_free_run() {
 
         let endpoints: Vec<_> = adlake_replay::ENDPOINTS.iter().collect();
         let range = DateSelection::Range { from: days_ago(3), to: days_ago(1) };
-        let report =
-            ingest::ingest(&settings(&s, &flaky_db), &upstream, &lake, &range, &endpoints, false)
-                .await
-                .expect("ingest through a flaky lake");
+        let report = ingest::ingest(
+            &settings(&s, &flaky_db),
+            &upstream,
+            &lake,
+            &range,
+            &endpoints,
+            false,
+            std::sync::Arc::new(adlake::clock::SystemClock),
+        )
+        .await
+        .expect("ingest through a flaky lake");
         assert_eq!(report.status, "success", "{}", report.message);
         let summary = project_into(&settings(&s, &flaky_db), &lake, None)
             .await

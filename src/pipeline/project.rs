@@ -84,7 +84,7 @@ pub async fn project_into_with_progress(
     // itself and records no chains.
     let as_of = settings.as_of;
     // Before the lake is listed; opening the database below refuses such a path as well.
-    super::check_db_path(settings)?;
+    crate::store::db::check_path(&settings.db)?;
     let started = std::time::Instant::now();
     if window.is_none() && lake.dates().await?.is_empty() {
         // A full projection replaces every table: from an empty lake (a mistyped --lake, an
@@ -114,7 +114,7 @@ pub async fn project_into_with_progress(
     for key in keys {
         if let Some((date, source)) = Lake::event_key_date_and_source(&key) {
             keys_by_date.entry(date).or_default().push(key.to_string());
-            if source == crate::commands::ingest::JOB {
+            if source == crate::pipeline::ingest::JOB {
                 marker_keys.push(key);
             }
         }

@@ -1,19 +1,17 @@
-//! `reproject --dry-run | --diff` and `restatements`: what a logic change would change, and
-//! what the upstream changed. A dry run projects into a shadow database (a temporary file),
-//! attaches the current database read-only and compares the tables by key in SQL; the
-//! current database is never opened for writing.
+//! What a logic change would change (`reproject --dry-run | --diff`): a dry run projects into
+//! a shadow database (a temporary file), attaches the current database read-only and compares
+//! the tables by key in SQL; the current database is never opened for writing.
 
 use std::collections::BTreeMap;
 
 use crate::store::db::DbError;
 use adlake_raw::Lake;
 use adlake_replay::project::DateWindow;
-use chrono::NaiveDate;
 use duckdb::Connection;
 use serde::Serialize;
 
-use super::Context;
-use crate::{output, AppError};
+use crate::config::Settings;
+use crate::AppError;
 
 /// Tables compared by a diff and their key columns.
 pub const KEYS: &[(&str, &[&str])] = &[
@@ -152,25 +150,27 @@ pub fn diff_tables(
     Ok(out)
 }
 
-pub async fn run(
-    ctx: &Context,
+/// The rows a projection of `window` (everything when `None`) would change in the database
+/// at `settings.db`; with `apply`, the projection is then made there too.
+pub async fn shadow_diff(
+    settings: &Settings,
     lake: &Lake,
     window: Option<DateWindow>,
     apply: bool,
-) -> Result<u8, AppError> {
+) -> Result<Vec<TableDiff>, AppError> {
     let scratch =
         tempfile::Builder::new().prefix("adlake-shadow-").tempdir().map_err(AppError::Output)?;
     let shadow = scratch.path().join("shadow.duckdb");
-    let mut shadow_settings = ctx.settings.clone();
+    let mut shadow_settings = settings.clone();
     shadow_settings.db = shadow.clone();
     // The shadow is a fresh database: a window widens back to the lake's first date there and
     // forward to its last, as it does in the current database when the projector or its
     // configuration changed. The comparison covers that whole span, so what is shown is what
     // applying would rewrite.
-    let projected = super::project::project_into(&shadow_settings, lake, window).await?;
+    let projected = crate::pipeline::project::project_into(&shadow_settings, lake, window).await?;
     let compared = projected.window.map(|(from, to)| DateWindow { from, to });
-    let current = ctx.settings.db.clone();
-    let wait = ctx.settings.lock_wait;
+    let current = settings.db.clone();
+    let wait = settings.lock_wait;
     let diffs = tokio::task::spawn_blocking(move || -> Result<Vec<TableDiff>, AppError> {
         let conn = Connection::open_in_memory().map_err(q("open diff workspace"))?;
         conn.execute_batch(&format!(
@@ -199,14 +199,9 @@ pub async fn run(
     .await
     .map_err(|e| AppError::Usage(format!("diff task failed: {e}")))??;
     if apply {
-        super::project::project_into(&ctx.settings, lake, window).await?;
+        crate::pipeline::project::project_into(settings, lake, window).await?;
     }
-    if ctx.global.json {
-        output::print_json(&serde_json::json!({"applied": apply, "tables": diffs}))?;
-    } else {
-        output::print(&render(&diffs, apply))?;
-    }
-    Ok(crate::EXIT_OK)
+    Ok(diffs)
 }
 
 pub fn render(diffs: &[TableDiff], applied: bool) -> String {
@@ -227,7 +222,7 @@ pub fn render(diffs: &[TableDiff], applied: bool) -> String {
             ]
         })
         .collect();
-    out.push_str(&output::table(
+    out.push_str(&crate::output::table(
         &["table", "added", "removed", "changed", "changed columns"],
         &rows,
     ));
@@ -255,65 +250,4 @@ pub fn render(diffs: &[TableDiff], applied: bool) -> String {
     }
     out.push('\n');
     out
-}
-
-pub async fn restatements(
-    ctx: &Context,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-    endpoint: Option<String>,
-) -> Result<u8, AppError> {
-    if let (Some(f), Some(t)) = (from, to) {
-        if f > t {
-            return Err(AppError::Usage(format!("--from {f} is after --to {t}")));
-        }
-    }
-    if let Some(e) = &endpoint {
-        crate::config::check_endpoint(e, "--endpoint")?;
-    }
-    let lake = super::open_lake_to_read(&ctx.settings).await?;
-    let filter = adlake_raw::store::EventFilter { from, to, source: endpoint };
-    let stored = lake.list_events(&filter).await?;
-    let mut events = Vec::with_capacity(stored.len());
-    for e in stored.into_iter().filter(|e| e.envelope.http.is_some()) {
-        let body = match e.envelope.body {
-            Some(b) => Some(std::sync::Arc::<[u8]>::from(lake.get_body(&b.sha256).await?)),
-            None => None,
-        };
-        events.push(adlake_replay::project::Event { id: e.id, envelope: e.envelope, body });
-    }
-    let found = tokio::task::spawn_blocking(move || adlake_replay::project::restatements(&events))
-        .await
-        .map_err(|e| AppError::Usage(format!("restatement task failed: {e}")))?;
-    if ctx.global.json {
-        output::print_json(&found)?;
-        return Ok(crate::EXIT_OK);
-    }
-    let mut text =
-        format!("{} restated (endpoint, date) pairs, largest change first\n", found.len());
-    for r in &found {
-        text.push_str(&format!(
-            "\n{} {}: fetched {} then {} ({} values changed)\n",
-            r.endpoint,
-            r.date,
-            adlake_raw::envelope::millis::format(&r.before_fetched_at),
-            adlake_raw::envelope::millis::format(&r.after_fetched_at),
-            r.deltas.len()
-        ));
-        for d in r.deltas.iter().take(10) {
-            text.push_str(&format!(
-                "  {:<24} {:<11} {} -> {} ({:+})\n",
-                d.campaign,
-                d.metric,
-                d.before.as_deref().unwrap_or("NULL"),
-                d.after.as_deref().unwrap_or("NULL"),
-                d.change
-            ));
-        }
-        if r.deltas.len() > 10 {
-            text.push_str(&format!("  ... {} more\n", r.deltas.len() - 10));
-        }
-    }
-    output::print(&text)?;
-    Ok(crate::EXIT_OK)
 }
