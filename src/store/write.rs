@@ -14,7 +14,7 @@ use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use duckdb::{params, Connection, Transaction};
+use duckdb::{params, Connection};
 use sha2::{Digest, Sha256};
 
 use crate::store::chunks::{Column, Rows};
@@ -359,7 +359,14 @@ impl<R: Send + Sync + 'static> Pending for Batch<R> {
 /// A projection being written: begun (the window's rows deleted), fed date by date, finished
 /// (runs, bookkeeping, commit). Dropped without `finish`, it rolls back.
 pub struct Writer<'c> {
-    tx: Transaction<'c>,
+    /// The connection, inside a transaction of the writer's own (`BEGIN` ... `COMMIT`) until
+    /// `finish`; dropped unfinished, the writer rolls back.
+    conn: &'c Connection,
+    open: bool,
+    /// Commit each batch of written rows as it goes instead of once at the end: for a fresh
+    /// file that no reader sees before it is renamed into place, so that DuckDB need not
+    /// hold a whole rebuild as one transaction in memory.
+    commit_as_it_goes: bool,
     window: Option<adlake_replay::project::DateWindow>,
     /// Per table, the rows of dates fed but not yet written.
     pending: BTreeMap<&'static str, Box<dyn Pending>>,
@@ -378,7 +385,8 @@ impl<'c> Writer<'c> {
         // lock traffic here (about 8% of a reproject's CPU), competing with the projector.
         conn.execute_batch("SET threads = 1").map_err(DbError::query("set threads"))?;
         crate::store::chunks::register(conn)?;
-        let tx = conn.transaction().map_err(DbError::query("begin projection"))?;
+        conn.execute_batch("BEGIN TRANSACTION").map_err(DbError::query("begin projection"))?;
+        let tx: &Connection = conn;
         match window {
             None => {
                 for t in TABLES.iter().chain(&[
@@ -406,13 +414,21 @@ impl<'c> Writer<'c> {
             }
         }
         Ok(Writer {
-            tx,
+            conn: tx,
+            open: true,
+            commit_as_it_goes: false,
             window,
             pending: BTreeMap::new(),
             batch_rows: BATCH_ROWS,
             fingerprints: Vec::new(),
             lineage_sources: BTreeMap::new(),
         })
+    }
+
+    /// Commits each batch as it is written, rather than the whole projection at `finish`:
+    /// only for a fresh file that no reader sees before it is complete (see `db::Target`).
+    pub fn commit_as_it_goes(&mut self) {
+        self.commit_as_it_goes = true;
     }
 
     fn append<R: Send + Sync + 'static>(
@@ -472,8 +488,13 @@ impl<'c> Writer<'c> {
 
     fn write_pending(&mut self, table: &'static str) -> Result<(), DbError> {
         let Some(pending) = self.pending.get_mut(table) else { return Ok(()) };
-        for (date, count, fingerprint) in pending.write(&self.tx, table)? {
+        for (date, count, fingerprint) in pending.write(self.conn, table)? {
             self.fingerprints.push((table, date, count, fingerprint));
+        }
+        if self.commit_as_it_goes {
+            self.conn
+                .execute_batch("COMMIT; BEGIN TRANSACTION")
+                .map_err(DbError::query(format!("commit the rows of {table}")))?;
         }
         Ok(())
     }
@@ -529,7 +550,7 @@ impl<'c> Writer<'c> {
     ) -> Result<(), DbError> {
         let in_window = |d: NaiveDate| self.window.is_none_or(|w| w.contains(d));
         let mut a = self
-            .tx
+            .conn
             .appender("campaign_identity")
             .map_err(DbError::query("appender campaign_identity"))?;
         for (pid, by_date) in &carry.identity {
@@ -543,7 +564,7 @@ impl<'c> Writer<'c> {
         a.flush().map_err(DbError::query("flush campaign_identity"))?;
         drop(a);
         let mut a = self
-            .tx
+            .conn
             .appender("projected_dates")
             .map_err(DbError::query("appender projected_dates"))?;
         for (date, chain) in chains.iter().filter(|(d, _)| in_window(**d)) {
@@ -563,7 +584,7 @@ impl<'c> Writer<'c> {
     ) -> Result<(), DbError> {
         for run in campaign_runs.iter().chain(session_runs) {
             for t in ["campaign_index_runs", "session_ingest_runs"] {
-                self.tx
+                self.conn
                     .execute(&format!("DELETE FROM {t} WHERE run_id = ?"), params![run.run_id])
                     .map_err(DbError::query(format!("replace {t}")))?;
             }
@@ -578,7 +599,7 @@ impl<'c> Writer<'c> {
         // In the order writing one date at a time gives, wherever the batches ended.
         self.fingerprints
             .sort_by_key(|&(table, date, ..)| (date, DATED.iter().position(|t| *t == table)));
-        let tx = &self.tx;
+        let tx = self.conn;
 
         // The sources a window projection shares with dates outside it are there already. One
         // read and one appender: a statement per source cost a one-day projection a tenth of
@@ -661,7 +682,19 @@ impl<'c> Writer<'c> {
         }
         a.flush().map_err(DbError::query("flush projection_meta"))?;
         drop(a);
-        self.tx.commit().map_err(DbError::query("commit projection"))
+        self.conn.execute_batch("COMMIT").map_err(DbError::query("commit projection"))?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // Unfinished: what it wrote goes. An error here leaves nothing worse: the
+            // connection is being given up with the failed projection.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
     }
 }
 
