@@ -75,6 +75,7 @@ pub fn read<'b>(contract: &Contract, body: &'b [u8], keep: bool) -> Result<Docum
     let mut state = State {
         contract,
         keep,
+        body_len: body.len(),
         plan: Plan::of(contract),
         candidates: contract.rows.iter().map(|p| (steps(p), *p)).collect(),
         found: contract.rows.iter().map(|_| None).collect(),
@@ -164,6 +165,7 @@ impl Plan {
 struct State<'c, 'b> {
     contract: &'c Contract,
     keep: bool,
+    body_len: usize,
     plan: Plan,
     candidates: Vec<(Vec<String>, &'static str)>,
     found: Vec<Option<Found<'b>>>,
@@ -234,7 +236,9 @@ impl<'de, 's, 'c> Visitor<'de> for Node<'s, 'c, 'de> {
         let state = self.state;
         let pointer = state.candidates[c].1;
         let mut rows = if state.keep {
-            RowCollector::new(pointer, 0)
+            // Sized once, for rows of 100 bytes or more: growing would copy every row read so
+            // far. Capped, so that a body of something else than rows reserves little.
+            RowCollector::new(pointer, (state.body_len / 100).min(1 << 20))
         } else {
             RowCollector::counting(pointer)
         };

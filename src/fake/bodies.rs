@@ -371,3 +371,24 @@ pub fn rename_csv_column(body: &[u8], from: &str, to: &str) -> Vec<u8> {
     let header: Vec<&str> = header.split(',').map(|h| if h == from { to } else { h }).collect();
     format!("{}\n{rest}", header.join(",")).into_bytes()
 }
+
+/// `rendered` grown to `bytes` or more: the first row of its row array repeated (each copy a
+/// row of the report, as a huge but valid answer of the endpoint would be). A body with no
+/// row array, or no row, is returned as it is.
+pub fn grown(rendered: Rendered, spec: &adlake_replay::EndpointSpec, bytes: u64) -> Rendered {
+    let Ok(mut body) = serde_json::from_slice::<Value>(&rendered.body) else { return rendered };
+    let Some(pointer) =
+        spec.contract.rows.iter().find(|p| body.pointer(p).is_some_and(Value::is_array))
+    else {
+        return rendered;
+    };
+    let Some(Value::Array(rows)) = body.pointer_mut(pointer) else { return rendered };
+    let Some(first) = rows.first().cloned() else { return rendered };
+    let row_bytes = serde_json::to_vec(&first).map_or(1, |b| b.len() as u64 + 1);
+    let copies = (bytes / row_bytes.max(1)) as usize + 1;
+    rows.extend(std::iter::repeat_n(first, copies));
+    Rendered {
+        content_type: rendered.content_type,
+        body: serde_json::to_vec(&body).unwrap_or(rendered.body),
+    }
+}

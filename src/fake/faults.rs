@@ -18,6 +18,7 @@
 //! | `cursor-loop` | cursor endpoints: every page after the first points back at the cursor the first page handed out |
 //! | `ignore-page` | paged endpoints: `page=` (and `after=`) are ignored, every page is the first |
 //! | `renamed-column` | `zemanta_report`: the CSV's `Total Spend` column is called `Spend` |
+//! | `huge=MB` | JSON endpoints: the normal body with its first row repeated until it is MB megabytes (a huge, valid report) |
 //!
 //! Without `*COUNT`, outages (5xx, 404, garbage, truncated, slow, redirects and the body
 //! faults) last for every request, and one-off events (429, throttle, timeout, reset,
@@ -62,6 +63,8 @@ pub enum FaultKind {
     IgnorePage,
     /// Zemanta's `Total Spend` column under another name.
     RenamedColumn,
+    /// The normal body, its first row repeated until the body is this many megabytes.
+    Huge(u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +122,12 @@ pub fn parse(spec: &str) -> Result<FaultRule, String> {
         "renamed-column" => FaultKind::RenamedColumn,
         other => match other.split_once('=') {
             Some(("slow", ms)) => FaultKind::Slow(ms.parse().map_err(|_| bad("bad slow=MS"))?),
+            Some(("huge", mb)) => FaultKind::Huge(
+                mb.parse()
+                    .ok()
+                    .filter(|mb| (1..=4096).contains(mb))
+                    .ok_or_else(|| bad("huge=MB takes 1 to 4096"))?,
+            ),
             Some((redirect, origin)) if redirect.starts_with("redirect") => {
                 let status = match redirect.strip_prefix("redirect") {
                     Some("") => 307,

@@ -505,6 +505,7 @@ async fn route(state: &State, req: &HttpRequest, logged: &mut LoggedRequest) -> 
             first.remove("after");
             normal(render_query(&first))
         }
+        Some(FaultKind::Huge(mb)) => normal(render().map(|r| bodies::grown(r, spec, mb * 1_048_576))),
         Some(FaultKind::RenamedColumn) => {
             let mut rendered = render();
             if let Some(r) = rendered.as_mut() {

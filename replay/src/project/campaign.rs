@@ -320,7 +320,7 @@ impl Projector<'_> {
             let newest = agg
                 .refs()
                 .iter()
-                .chain(rb.chosen.iter().map(|(_, r, _)| r))
+                .chain(rb.chosen.iter().flat_map(|(_, refs, _)| refs.iter()))
                 .map(|r| day.fetched_at(*r))
                 .max();
             let row = CampaignRow {

@@ -215,12 +215,14 @@ pub(super) fn pick<'s, T: Losable<'s>>(
 }
 
 /// Collects a row's lineage: chosen sources grouped per (endpoint, body row), so one entry
-/// names every column that row supplied; losing sources one entry per column with their value.
+/// names every column that row supplied; losing sources one entry per body row with the
+/// values it lost. Picks are kept as the source's rows (a slice of its [`Agg`]), not one
+/// entry per row and column: a key can aggregate a whole report's rows.
 #[derive(Default, Clone)]
 pub(super) struct RowBuilder<'s> {
-    /// (endpoint, body row, column): grouped per body row when the row is finished.
-    pub(super) chosen: Vec<(EndpointId, RowRef, Columns)>,
-    pub(super) lost: Vec<(EndpointId, RowRef, Columns, LostValue<'s>)>,
+    /// (endpoint, its body rows, column): one per pick, grouped when the row is finished.
+    pub(super) chosen: Vec<(EndpointId, &'s [RowRef], Columns)>,
+    pub(super) lost: Vec<(EndpointId, &'s [RowRef], Columns, LostValue<'s>)>,
     pub(super) newest: Option<DateTime<Utc>>,
 }
 
@@ -239,17 +241,44 @@ impl<'s> RowBuilder<'s> {
         p: Pick<'s, T>,
     ) -> Option<T> {
         if let (Some(_), Some(endpoint)) = (&p.value, p.endpoint) {
-            for &r in p.refs {
-                self.newest = self.newest.max(Some(day.fetched_at(r)));
-                self.chosen.push((endpoint, r, column));
-            }
+            let newest = p.refs.iter().map(|&r| day.fetched_at(r)).max();
+            self.newest = self.newest.max(newest);
+            self.chosen.push((endpoint, p.refs, column));
             for (loser, refs, value) in p.losers {
-                for &r in refs {
-                    self.lost.push((loser, r, column, value));
-                }
+                self.lost.push((loser, refs, column, value));
             }
         }
         p.value
+    }
+
+    /// The body rows of each endpoint picked, each with the columns it supplied, in
+    /// (endpoint, body row) order.
+    fn chosen_rows(&self) -> Vec<(EndpointId, RowRef, Columns)> {
+        let mut rows: Vec<(EndpointId, RowRef, Columns)> = Vec::new();
+        let mut picks = self.chosen.clone();
+        picks.sort_unstable_by_key(|(endpoint, ..)| *endpoint);
+        for group in picks.chunk_by(|a, b| a.0 == b.0) {
+            let same_rows = group.iter().all(|(_, refs, _)| std::ptr::eq(*refs, group[0].1));
+            if same_rows && group[0].1.is_sorted() {
+                // The common case: the endpoint's picks share its one Agg of rows, in order.
+                let columns = group.iter().fold(Columns::EMPTY, |set, c| set.with(c.2));
+                rows.extend(group[0].1.iter().map(|&r| (group[0].0, r, columns)));
+            } else {
+                let mut each: Vec<(EndpointId, RowRef, Columns)> = group
+                    .iter()
+                    .flat_map(|&(e, refs, c)| refs.iter().map(move |&r| (e, r, c)))
+                    .collect();
+                each.sort_unstable();
+                for same in each.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+                    rows.push((
+                        same[0].0,
+                        same[0].1,
+                        same.iter().fold(Columns::EMPTY, |set, c| set.with(c.2)),
+                    ));
+                }
+            }
+        }
+        rows
     }
 
     pub(super) fn finish(
@@ -260,17 +289,15 @@ impl<'s> RowBuilder<'s> {
         row_key: &Arc<str>,
         out: &mut Vec<LineageRow>,
     ) {
-        self.chosen.sort_unstable();
-        for group in self.chosen.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-            let columns = group.iter().fold(Columns::EMPTY, |set, c| set.with(c.2));
+        for (endpoint, r, columns) in self.chosen_rows() {
             out.push(LineageRow::new(
                 day,
                 table,
                 kind,
                 row_key,
                 columns,
-                group[0].0.key(),
-                group[0].1,
+                endpoint.key(),
+                r,
                 true,
                 None,
             ));
@@ -279,9 +306,16 @@ impl<'s> RowBuilder<'s> {
         // LOST_VALUE_SEPARATOR in column order (one entry per column if a value contains it).
         // Sorted by (body row, column): each body row's values in column order. A body row
         // has one value per column (its source's), so equal (row, column) are one loss.
-        self.lost.sort_unstable_by_key(|&(endpoint, r, column, _)| (endpoint, r, column));
-        self.lost.dedup_by_key(|&mut (endpoint, r, column, _)| (endpoint, r, column));
-        for values in self.lost.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        let mut lost: Vec<(EndpointId, RowRef, Columns, LostValue<'s>)> = self
+            .lost
+            .iter()
+            .flat_map(|&(endpoint, refs, column, value)| {
+                refs.iter().map(move |&r| (endpoint, r, column, value))
+            })
+            .collect();
+        lost.sort_unstable_by_key(|&(endpoint, r, column, _)| (endpoint, r, column));
+        lost.dedup_by_key(|&mut (endpoint, r, column, _)| (endpoint, r, column));
+        for values in lost.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
             let (endpoint, r) = (values[0].0.key(), values[0].1);
             if values.iter().any(|(.., v)| v.contains_separator()) {
                 for &(.., column, value) in values {
