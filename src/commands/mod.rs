@@ -11,6 +11,7 @@ pub mod fake;
 pub mod ingest;
 pub mod project;
 pub mod raw;
+pub mod report;
 pub mod status;
 
 use adlake_raw::Lake;
@@ -36,6 +37,7 @@ pub async fn dispatch(ctx: Context, command: Command) -> Result<u8, AppError> {
         }
         Command::Status { days } => status::run(&ctx, days).await,
         Command::Audit(args) => audit::run(&ctx, args).await,
+        Command::Report(args) => report::run(&ctx, args).await,
         Command::FakeUpstream(args) => fake::run(args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Bench(cmd) => bench::run(&ctx, cmd).await,
