@@ -110,7 +110,7 @@ pub fn render(report: &Report) -> Result<String, ReportError> {
     let env = environment()?;
     let (money, roas) = curve_charts(report);
     let sparks: Vec<Value> =
-        report.leaderboard.rows.iter().map(|r| safe(svg::spark(&r.spark, 48.0, 14.0))).collect();
+        report.leaderboard.rows.iter().map(|r| safe(svg::spark(&r.spark, 2, 14))).collect();
     let series = |list: &[super::trends::Series]| -> Vec<Value> {
         list.iter()
             .map(|s| {
@@ -118,7 +118,7 @@ pub fn render(report: &Report) -> Result<String, ReportError> {
                 let roas: Vec<Option<f64>> = s.daily.iter().map(|d| d.roas).collect();
                 Value::from(vec![
                     safe(svg::bars(&spend, 120.0, 18.0)),
-                    safe(svg::spark(&roas, 120.0, 18.0)),
+                    safe(svg::spark(&roas, 4, 18)),
                 ])
             })
             .collect()

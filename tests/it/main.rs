@@ -10,5 +10,6 @@ mod incremental_sequences;
 mod ingest;
 mod lake;
 mod project;
+mod report;
 mod storage;
 mod util;

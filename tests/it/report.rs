@@ -1,0 +1,529 @@
+//! `adlake report`: the page of a database built from the fake upstream's bodies, fetched at
+//! chosen hours (events put straight into a lake with their `fetched_at`, then `adlake
+//! reproject`), so that today and the days before have intraday curves. Checks the page against
+//! SQL over the same database, its bytes (snapshot, determinism, size), and that it loads
+//! offline in headless Chromium with no console error.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use adlake::fake::bodies;
+use adlake::fake::universe::Universe;
+use adlake_raw::{Envelope, HttpExchange, Lake};
+use adlake_replay::ENDPOINTS;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+
+use crate::util::*;
+
+/// The fixtures' today: a fixed date, so the pages are the same on every run.
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 11, 23).unwrap_or_default()
+}
+
+fn at(date: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&date.and_hms_opt(hour, minute, 0).unwrap_or_default())
+}
+
+/// One fetch of every endpoint for `date` at `when` (one page each), its bodies rendered by a
+/// universe whose today is `upstream_today` at `when` (the upstream's view: a day still running
+/// is the day so far), with restatement epoch `epoch`.
+struct Fetch {
+    date: NaiveDate,
+    when: DateTime<Utc>,
+    upstream_today: NaiveDate,
+    epoch: u64,
+}
+
+/// A database built from `fetches` of a `campaigns`-campaign universe (seed 7).
+struct Fixture {
+    scratch: Scratch,
+}
+
+/// A scratch directory for a fixture shared by the tests of this run (a static, never
+/// dropped): under the target directory, named by this process, and removed by the next run
+/// once this process is gone.
+fn shared_scratch(name: &str) -> Scratch {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-fixtures");
+    std::fs::create_dir_all(&base).expect("fixtures dir");
+    let me = std::process::id();
+    for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| p != me && !Path::new(&format!("/proc/{p}")).exists()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{me}-{name}-"))
+        .tempdir_in(&base)
+        .expect("fixture dir");
+    Scratch { dir }
+}
+
+impl Fixture {
+    fn build(scratch: Scratch, campaigns: usize, fetches: &[Fetch]) -> Fixture {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        rt.block_on(async {
+            let lake = Lake::open(scratch.lake().to_str().expect("utf8")).expect("lake");
+            for (n, f) in fetches.iter().enumerate() {
+                put(&lake, campaigns, n, f).await;
+            }
+        });
+        let out = run(scratch.adlake().arg("reproject"));
+        expect_code(&out, 0);
+        Fixture { scratch }
+    }
+
+    fn report(&self, out: &Path, extra: &[&str]) -> Output {
+        let out = run(self.scratch.adlake().arg("report").arg("--out").arg(out).args(extra));
+        expect_code(&out, 0);
+        out
+    }
+
+    fn conn(&self) -> duckdb::Connection {
+        let config = duckdb::Config::default()
+            .access_mode(duckdb::AccessMode::ReadOnly)
+            .expect("read-only config");
+        duckdb::Connection::open_with_flags(self.scratch.db(), config).expect("open db")
+    }
+}
+
+async fn put(lake: &Lake, campaigns: usize, n: usize, f: &Fetch) {
+    let universe = Universe::new(7, campaigns, f.upstream_today);
+    let run_id = format!("run-{n}");
+    let query: BTreeMap<String, String> =
+        [("page", "1"), ("limit", "1000000")].map(|(k, v)| (k.to_owned(), v.to_owned())).into();
+    for (i, spec) in ENDPOINTS.iter().enumerate() {
+        let request = bodies::Request {
+            key: spec.key,
+            date: f.date,
+            query: &query,
+            epoch: f.epoch,
+            now: f.when,
+            base_url: "http://fake",
+            path: spec.path,
+            facebook_page_size: 1_000_000,
+            smartnews_page_size: 1_000_000,
+        };
+        let body = bodies::render(&universe, &request).expect("a body for every endpoint").body;
+        let date = f.date;
+        let envelope = Envelope::http(
+            spec.key,
+            date,
+            &run_id,
+            f.when + chrono::Duration::seconds(i as i64),
+            HttpExchange {
+                fetch_id: format!("{run_id}.{}.{date}", spec.key),
+                attempt: 1,
+                page: 1,
+                cursor: None,
+                method: "GET".into(),
+                url: format!(
+                    "http://fake{}?dateStart={date}&dateEnd={date}&page=1&limit=1000000",
+                    spec.path
+                ),
+                status: Some(200),
+                error: None,
+                headers: Default::default(),
+                duration_ms: 0,
+            },
+        );
+        lake.put_exchange(envelope, Some(&body)).await.expect("put event");
+    }
+}
+
+/// Hourly-ish fetches of each of the `days` dates up to today at `hours` (today: those before
+/// 14:05), each closed day fetched once more after midnight. Today is fetched at 13:58 and
+/// again at 14:01 at the next restatement epoch, so some campaigns' numbers go down
+/// (restated) and the as-of hour is 14:00.
+fn fetches(days: u32, hours: &[u32]) -> Vec<Fetch> {
+    let mut out = Vec::new();
+    for back in (0..days).rev() {
+        let date = today() - chrono::Days::new(u64::from(back));
+        for &hour in hours {
+            if back == 0 && hour >= 14 {
+                continue;
+            }
+            out.push(Fetch { date, when: at(date, hour, 20), upstream_today: date, epoch: 0 });
+        }
+        if back == 0 {
+            out.push(Fetch { date, when: at(date, 13, 58), upstream_today: date, epoch: 0 });
+            out.push(Fetch { date, when: at(date, 14, 1), upstream_today: date, epoch: 1 });
+        } else {
+            let next = date + chrono::Days::new(1);
+            out.push(Fetch { date, when: at(next, 0, 40), upstream_today: today(), epoch: 0 });
+        }
+    }
+    out
+}
+
+/// 4 campaigns, 8 days, snapshots at 08:20 and 20:20: the snapshot's database.
+fn small() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| Fixture::build(shared_scratch("small"), 4, &fetches(8, &[8, 20])))
+}
+
+/// 24 campaigns over 29 days (four weeks back), snapshots at 06:20, 10:20, 14:20 and 20:20.
+fn month() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| Fixture::build(shared_scratch("month"), 24, &fetches(29, &[6, 10, 14, 20])))
+}
+
+/// The value of attribute `name` of the first element after `marker` in `html`.
+fn attr(html: &str, marker: &str, name: &str) -> Option<String> {
+    let rest = &html[html.find(marker)?..];
+    let rest = &rest[rest.find(&format!("{name}=\""))? + name.len() + 2..];
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+fn one_f64(conn: &duckdb::Connection, sql: &str) -> Option<f64> {
+    conn.query_row(sql, [], |r| r.get::<_, Option<f64>>(0)).expect(sql)
+}
+
+/// Today's totals at its newest snapshot hour and yesterday's at its newest snapshot of the same
+/// hour of day or earlier, computed here independently of the report's code.
+fn totals(conn: &duckdb::Connection, date: NaiveDate, cut: &str) -> [Option<f64>; 3] {
+    let pick = format!(
+        "(SELECT max(as_of_hour) FROM campaign_intraday WHERE date = DATE '{date}' AND as_of_hour <= {cut})"
+    );
+    ["spend_usd", "revenue_usd", "sessions"].map(|col| {
+        one_f64(
+            conn,
+            &format!(
+                "SELECT CAST(sum({col}) AS DOUBLE) FROM campaign_intraday WHERE date = DATE '{date}' AND as_of_hour = {pick}"
+            ),
+        )
+    })
+}
+
+fn four(v: Option<f64>) -> String {
+    v.map_or(String::new(), |v| format!("{v:.4}"))
+}
+
+#[test]
+fn report_of_a_fixed_database_matches_its_snapshot() {
+    let f = small();
+    let out = f.scratch.path().join("snapshot.html");
+    let printed = f.report(&out, &[]);
+    assert_eq!(printed.stdout_text().trim(), out.display().to_string());
+    let html = std::fs::read_to_string(&out).expect("page");
+    insta::assert_snapshot!("report_small_fixed_database", html);
+}
+
+#[test]
+fn a_second_report_of_the_same_database_is_byte_identical() {
+    let f = month();
+    let (a, b) = (f.scratch.path().join("a.html"), f.scratch.path().join("b.html"));
+    f.report(&a, &[]);
+    f.report(&b, &["--date", &today().to_string()]);
+    let (a, b) = (std::fs::read(&a).expect("a"), std::fs::read(&b).expect("b"));
+    assert!(a == b, "two reports of the same database differ ({} and {} bytes)", a.len(), b.len());
+}
+
+#[test]
+fn kpi_tiles_and_json_equal_sql_over_the_same_database() {
+    let f = month();
+    let page = f.scratch.path().join("kpi.html");
+    let json = f.report(&page, &["--json"]).json();
+    let html = std::fs::read_to_string(&page).expect("page");
+    let conn = f.conn();
+    let d = today();
+    assert_eq!(json["frame"]["as_of_hour"], format!("{d}T14:00:00Z"), "as-of hour");
+    let now = totals(&conn, d, &format!("TIMESTAMP '{d} 23:59:59'"));
+    let hour = |date: NaiveDate| format!("TIMESTAMP '{date} 14:00:00'");
+    let yesterday = totals(&conn, d - chrono::Days::new(1), &hour(d - chrono::Days::new(1)));
+    let ratio = |n: Option<f64>, m: Option<f64>| Some(n? / m?);
+    let expected = [
+        ("spend", now[0], yesterday[0]),
+        ("revenue", now[1], yesterday[1]),
+        (
+            "profit",
+            now[1].zip(now[0]).map(|(r, s)| r - s),
+            yesterday[1].zip(yesterday[0]).map(|(r, s)| r - s),
+        ),
+        ("roas", ratio(now[1], now[0]), ratio(yesterday[1], yesterday[0])),
+        ("sessions", now[2], yesterday[2]),
+        ("rpc", ratio(now[1], now[2]), ratio(yesterday[1], yesterday[2])),
+    ];
+    let tiles = json["kpis"]["tiles"].as_array().expect("tiles");
+    for (i, (key, today_value, yesterday_value)) in expected.into_iter().enumerate() {
+        assert!(today_value.is_some_and(|v| v > 0.0), "{key}: no value today");
+        assert_eq!(
+            attr(&html, &format!("id=\"kpi-{key}\""), "data-v"),
+            Some(four(today_value)),
+            "{key} tile"
+        );
+        assert_eq!(tiles[i]["key"], key);
+        assert_eq!(four(tiles[i]["today"].as_f64()), four(today_value), "{key} today in --json");
+        assert_eq!(four(tiles[i]["yesterday"].as_f64()), four(yesterday_value), "{key} yesterday");
+    }
+    // The mean of the last four same weekdays at 14:00, spend: each has a 14:20 snapshot.
+    let weeks: Vec<f64> = (1..=4)
+        .filter_map(|w| {
+            let date = d - chrono::Days::new(7 * w);
+            totals(&conn, date, &hour(date))[0]
+        })
+        .collect();
+    assert_eq!(weeks.len(), 4, "the fixture has four weeks of 14:00 snapshots");
+    let mean = weeks.iter().sum::<f64>() / 4.0;
+    assert_eq!(four(tiles[0]["weekdays"].as_f64()), four(Some(mean)), "spend vs last 4 weekdays");
+
+    // Every campaign of the last three days is a row, and no other.
+    let campaigns: BTreeSet<String> = {
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT DISTINCT campaign_id FROM campaign_index WHERE level = 'campaign' AND snapshot_source = 'daily' AND date BETWEEN DATE '{}' AND DATE '{d}'
+                 UNION SELECT DISTINCT campaign_id FROM campaign_intraday WHERE date = DATE '{d}' AND as_of_hour = TIMESTAMP '{d} 14:00:00'",
+                d - chrono::Days::new(2)
+            ))
+            .expect("prepare");
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).expect("query");
+        rows.map(|r| r.expect("row")).collect()
+    };
+    let rows = json["leaderboard"]["rows"].as_array().expect("rows");
+    let listed: BTreeSet<String> =
+        rows.iter().filter_map(|r| r["campaign_id"].as_str().map(str::to_owned)).collect();
+    assert_eq!(listed, campaigns, "leaderboard campaigns");
+    // Each campaign with a snapshot in the last 24 hours has a sparkline.
+    let with_spark = rows
+        .iter()
+        .filter(|r| r["spark"].as_array().is_some_and(|s| s.iter().any(|v| !v.is_null())))
+        .count();
+    assert!(with_spark > 0, "no sparkline data");
+    let board = html
+        .find("<section id=\"leaderboard\"")
+        .and_then(|a| html.find("<section id=\"heatmaps\"").map(|b| &html[a..b]))
+        .expect("leaderboard block");
+    assert_eq!(board.matches("<svg class=\"sp\"").count(), with_spark, "sparklines");
+    for id in &campaigns {
+        assert!(
+            html.contains(&format!("<code>adlake audit --campaign {id} --date {d}</code>")),
+            "no audit command for {id}"
+        );
+    }
+}
+
+/// Campaigns whose spend or revenue of the last three dates went down between consecutive
+/// snapshots (intraday in hour order, then the date's campaign_index row), computed in Rust.
+fn restated_here(conn: &duckdb::Connection) -> BTreeSet<String> {
+    let d = today();
+    let from = d - chrono::Days::new(2);
+    let mut series: BTreeMap<(String, String), Vec<(i64, Option<f64>, Option<f64>)>> =
+        BTreeMap::new();
+    let sql = format!(
+        "SELECT campaign_id, CAST(date AS VARCHAR), CAST(epoch(as_of_hour) AS BIGINT), CAST(spend_usd AS DOUBLE), CAST(revenue_usd AS DOUBLE)
+         FROM campaign_intraday WHERE date BETWEEN DATE '{from}' AND DATE '{d}'
+         UNION ALL
+         SELECT campaign_id, CAST(date AS VARCHAR), 9223372036854775807, CAST(spend_usd AS DOUBLE), CAST(revenue_usd AS DOUBLE)
+         FROM campaign_index WHERE level = 'campaign' AND snapshot_source = 'daily' AND date BETWEEN DATE '{from}' AND DATE '{d}'"
+    );
+    let mut stmt = conn.prepare(&sql).expect("prepare");
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .expect("query");
+    for row in rows {
+        let (id, date, t, spend, revenue) = row.expect("row");
+        series.entry((id, date)).or_default().push((t, spend, revenue));
+    }
+    let mut out = BTreeSet::new();
+    for ((id, _), mut points) in series {
+        points.sort_by_key(|p| p.0);
+        let down = |a: Option<f64>, b: Option<f64>| matches!((a, b), (Some(a), Some(b)) if b < a);
+        if points.windows(2).any(|w| down(w[0].1, w[1].1) || down(w[0].2, w[1].2)) {
+            out.insert(id);
+        }
+    }
+    out
+}
+
+#[test]
+fn restated_flags_are_the_campaigns_whose_numbers_went_down() {
+    let f = month();
+    let page = f.scratch.path().join("flags.html");
+    let json = f.report(&page, &["--json"]).json();
+    let expected = restated_here(&f.conn());
+    let rows = json["leaderboard"]["rows"].as_array().expect("rows");
+    assert!(
+        !expected.is_empty() && expected.len() < rows.len(),
+        "the fixture restates some campaigns and not others: {expected:?}"
+    );
+    let flagged: BTreeSet<String> = rows
+        .iter()
+        .filter(|r| r["restated"] == true)
+        .filter_map(|r| r["campaign_id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(flagged, expected);
+    let html = std::fs::read_to_string(&page).expect("page");
+    assert_eq!(html.matches("<i class=\"fl fr\">restated</i>").count(), expected.len());
+}
+
+#[test]
+fn a_report_for_a_date_without_rows_says_so_and_writes_nothing() {
+    let f = small();
+    let page = f.scratch.path().join("nothing.html");
+    let out = run(f.scratch.adlake().args(["report", "--date", "2020-01-01", "--out"]).arg(&page));
+    expect_code(&out, 1);
+    assert!(out.stderr.contains("no campaign rows for 2020-01-01"), "{}", out.stderr);
+    assert!(!page.exists());
+}
+
+#[test]
+fn a_page_for_two_thousand_campaigns_stays_under_one_megabyte() {
+    let d = today();
+    let y = d - chrono::Days::new(1);
+    // Hourly ingests: every hour of the sparkline's 24 has a snapshot, its longest form.
+    let mut fetches: Vec<Fetch> = (14..24)
+        .map(|h| Fetch { date: y, when: at(y, h, 20), upstream_today: y, epoch: 0 })
+        .collect();
+    fetches.push(Fetch { date: y, when: at(d, 0, 5), upstream_today: d, epoch: 0 });
+    fetches.extend((0..14).map(|h| Fetch {
+        date: d,
+        when: at(d, h, 20),
+        upstream_today: d,
+        epoch: 0,
+    }));
+    let f = Fixture::build(Scratch::new(), 2000, &fetches);
+    let page = f.scratch.path().join("big.html");
+    let started = Instant::now();
+    let json = f.report(&page, &["--json"]).json();
+    let took = started.elapsed();
+    let rows = json["leaderboard"]["rows"].as_array().map_or(0, Vec::len);
+    assert!(rows > 1500, "only {rows} campaigns in the leaderboard");
+    let full = json["leaderboard"]["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["spark"].as_array().is_some_and(|s| s.iter().all(|v| !v.is_null())))
+        .count();
+    assert!(full > 1500, "only {full} campaigns have a snapshot at each of the 24 hours");
+    let bytes = std::fs::metadata(&page).expect("page").len();
+    eprintln!("report of {rows} campaigns: {bytes} bytes in {took:?} (dev build)");
+    assert!(bytes < 1_000_000, "{bytes} bytes for {rows} campaigns");
+}
+
+/// `chromium` on PATH, or `None` (the caller skips, except under CI=true).
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("chromium")).find(|p| p.is_file())
+}
+
+/// Where tests leave files for people to look at: $ADLAKE_TEST_ARTIFACTS, or the target
+/// directory's tmp/test-artifacts.
+fn artifacts() -> PathBuf {
+    let dir = std::env::var_os("ADLAKE_TEST_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-artifacts"));
+    std::fs::create_dir_all(&dir).expect("artifacts dir");
+    dir
+}
+
+/// Runs headless Chromium with networking disabled on `page`, with `extra` arguments; gives up
+/// after two minutes.
+fn headless(chromium: &Path, page: &Path, extra: &[String]) -> (String, String) {
+    let profile = tempfile::tempdir().expect("profile");
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--proxy-server=127.0.0.1:9",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start chromium");
+    let (mut stdout, mut stderr) = (child.stdout.take(), child.stderr.take());
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(o) = stdout.as_mut() {
+            let _ = std::io::Read::read_to_string(o, &mut s);
+        }
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(e) = stderr.as_mut() {
+            let _ = std::io::Read::read_to_string(e, &mut s);
+        }
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not finish within two minutes");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (out.join().unwrap_or_default(), err.join().unwrap_or_default())
+}
+
+#[test]
+fn the_page_loads_offline_in_headless_chromium_with_every_block_and_no_console_error() {
+    let Some(chromium) = chromium() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "chromium is not on PATH (.ci/run installs it)"
+        );
+        eprintln!("skipped: chromium is not on PATH (apt-get install chromium)");
+        return;
+    };
+    let f = month();
+    let page = f.scratch.path().join("chromium.html");
+    f.report(&page, &[]);
+    let html = std::fs::read_to_string(&page).expect("page");
+    for external in ["http://", "https://", "src=", "href=", "url(", "@import"] {
+        assert!(!html.contains(external), "the page refers to something outside it: {external}");
+    }
+    let (dom, stderr) = headless(&chromium, &page, &["--dump-dom".to_owned()]);
+    let console: Vec<&str> = stderr.lines().filter(|l| l.contains("CONSOLE")).collect();
+    assert!(console.is_empty(), "console messages:\n{}", console.join("\n"));
+    assert!(
+        dom.contains("data-ready=\"1\""),
+        "the page's script did not run to its end:\n{stderr}"
+    );
+    for block in
+        ["trust", "kpis", "curve", "leaderboard", "heatmaps", "trends", "haircut", "health"]
+    {
+        assert!(dom.contains(&format!("<section id=\"{block}\"")), "block {block} missing");
+    }
+    let conn = f.conn();
+    let d = today();
+    let now = totals(&conn, d, &format!("TIMESTAMP '{d} 23:59:59'"));
+    assert_eq!(attr(&dom, "id=\"kpi-spend\"", "data-v"), Some(four(now[0])), "spend in the DOM");
+    assert_eq!(attr(&dom, "id=\"kpi-revenue\"", "data-v"), Some(four(now[1])));
+    let spend = one_f64(&conn, &format!("SELECT CAST(sum(spend_usd) AS DOUBLE) FROM campaign_intraday WHERE date = DATE '{d}' AND as_of_hour = TIMESTAMP '{d} 14:00:00'"));
+    assert!(
+        dom.contains(&adlake::report::fmt::usd2(spend)),
+        "the spend tile does not print {}",
+        adlake::report::fmt::usd2(spend)
+    );
+    let shot = artifacts().join("report.png");
+    let _ = std::fs::remove_file(&shot);
+    let (_, stderr) = headless(
+        &chromium,
+        &page,
+        &[format!("--screenshot={}", shot.display()), "--window-size=1400,4000".to_owned()],
+    );
+    let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot ({e}):\n{stderr}"));
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot {} bytes", png.len());
+    eprintln!("screenshot: {}", shot.display());
+}
