@@ -35,6 +35,8 @@ struct Fetch {
     when: DateTime<Utc>,
     upstream_today: NaiveDate,
     epoch: u64,
+    /// Endpoints that answer a gateway 502 instead.
+    failing: &'static [&'static str],
 }
 
 /// A database built from `fetches` of a `campaigns`-campaign universe (seed 7).
@@ -108,7 +110,11 @@ async fn put(lake: &Lake, campaigns: usize, n: usize, f: &Fetch) {
             facebook_page_size: 1_000_000,
             smartnews_page_size: 1_000_000,
         };
-        let body = bodies::render(&universe, &request).expect("a body for every endpoint").body;
+        let (status, body) = if f.failing.contains(&spec.key) {
+            (502, b"<html><head><title>502 Bad Gateway</title></head></html>".to_vec())
+        } else {
+            (200, bodies::render(&universe, &request).expect("a body for every endpoint").body)
+        };
         let date = f.date;
         let envelope = Envelope::http(
             spec.key,
@@ -125,7 +131,7 @@ async fn put(lake: &Lake, campaigns: usize, n: usize, f: &Fetch) {
                     "http://fake{}?dateStart={date}&dateEnd={date}&page=1&limit=1000000",
                     spec.path
                 ),
-                status: Some(200),
+                status: Some(status),
                 error: None,
                 headers: Default::default(),
                 duration_ms: 0,
@@ -138,7 +144,7 @@ async fn put(lake: &Lake, campaigns: usize, n: usize, f: &Fetch) {
 /// Hourly-ish fetches of each of the `days` dates up to today at `hours` (today: those before
 /// 14:05), each closed day fetched once more after midnight. Today is fetched at 13:58 and
 /// again at 14:01 at the next restatement epoch, so some campaigns' numbers go down
-/// (restated) and the as-of hour is 14:00.
+/// (restated) and the as-of hour is 14:00; at 14:01 Taboola answers 502.
 fn fetches(days: u32, hours: &[u32]) -> Vec<Fetch> {
     let mut out = Vec::new();
     for back in (0..days).rev() {
@@ -147,14 +153,38 @@ fn fetches(days: u32, hours: &[u32]) -> Vec<Fetch> {
             if back == 0 && hour >= 14 {
                 continue;
             }
-            out.push(Fetch { date, when: at(date, hour, 20), upstream_today: date, epoch: 0 });
+            out.push(Fetch {
+                date,
+                when: at(date, hour, 20),
+                upstream_today: date,
+                epoch: 0,
+                failing: &[],
+            });
         }
         if back == 0 {
-            out.push(Fetch { date, when: at(date, 13, 58), upstream_today: date, epoch: 0 });
-            out.push(Fetch { date, when: at(date, 14, 1), upstream_today: date, epoch: 1 });
+            out.push(Fetch {
+                date,
+                when: at(date, 13, 58),
+                upstream_today: date,
+                epoch: 0,
+                failing: &[],
+            });
+            out.push(Fetch {
+                date,
+                when: at(date, 14, 1),
+                upstream_today: date,
+                epoch: 1,
+                failing: &["taboola_report"],
+            });
         } else {
             let next = date + chrono::Days::new(1);
-            out.push(Fetch { date, when: at(next, 0, 40), upstream_today: today(), epoch: 0 });
+            out.push(Fetch {
+                date,
+                when: at(next, 0, 40),
+                upstream_today: today(),
+                epoch: 0,
+                failing: &[],
+            });
         }
     }
     out
@@ -378,14 +408,15 @@ fn a_page_for_two_thousand_campaigns_stays_under_one_megabyte() {
     let y = d - chrono::Days::new(1);
     // Hourly ingests: every hour of the sparkline's 24 has a snapshot, its longest form.
     let mut fetches: Vec<Fetch> = (14..24)
-        .map(|h| Fetch { date: y, when: at(y, h, 20), upstream_today: y, epoch: 0 })
+        .map(|h| Fetch { date: y, when: at(y, h, 20), upstream_today: y, epoch: 0, failing: &[] })
         .collect();
-    fetches.push(Fetch { date: y, when: at(d, 0, 5), upstream_today: d, epoch: 0 });
+    fetches.push(Fetch { date: y, when: at(d, 0, 5), upstream_today: d, epoch: 0, failing: &[] });
     fetches.extend((0..14).map(|h| Fetch {
         date: d,
         when: at(d, h, 20),
         upstream_today: d,
         epoch: 0,
+        failing: &[],
     }));
     let f = Fixture::build(Scratch::new(), 2000, &fetches);
     let page = f.scratch.path().join("big.html");
@@ -526,4 +557,58 @@ fn the_page_loads_offline_in_headless_chromium_with_every_block_and_no_console_e
     let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot ({e}):\n{stderr}"));
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot {} bytes", png.len());
     eprintln!("screenshot: {}", shot.display());
+}
+
+#[test]
+fn a_failed_spend_report_flags_its_campaigns_and_the_trust_strip() {
+    let f = month();
+    let page = f.scratch.path().join("failed.html");
+    let json = f.report(&page, &["--json"]).json();
+    let endpoints = json["trust"]["endpoints"].as_array().expect("endpoints");
+    let state =
+        |key: &str| endpoints.iter().find(|e| e["endpoint"] == key).map(|e| e["status"].clone());
+    assert_eq!(state("taboola_report"), Some("FAILED".into()));
+    assert_eq!(state("outbrain_report"), Some("OK".into()));
+    let rows = json["leaderboard"]["rows"].as_array().expect("rows");
+    let mut taboola = 0;
+    for r in rows {
+        let failed = r["failed"].as_array().expect("failed");
+        let on_taboola = r["media_source"] == "taboola";
+        taboola += usize::from(on_taboola);
+        assert_eq!(
+            failed.iter().any(|k| k == "taboola_report"),
+            on_taboola,
+            "campaign {} ({}) flags {failed:?}",
+            r["campaign_id"],
+            r["media_source"]
+        );
+    }
+    assert!(taboola > 0, "the fixture has Taboola campaigns");
+    let html = std::fs::read_to_string(&page).expect("page");
+    assert_eq!(html.matches("<i class=\"fl ff\">FAILED taboola_report</i>").count(), taboola);
+    assert!(html.contains("<li class=\"st-FAILED\" data-endpoint=\"taboola_report\""));
+}
+
+#[test]
+fn status_prints_today_so_far_against_yesterday_at_this_hour() {
+    let f = month();
+    let out = run(f.scratch.adlake().arg("status"));
+    expect_code(&out, 0);
+    let conn = f.conn();
+    let d = today();
+    let now = totals(&conn, d, &format!("TIMESTAMP '{d} 23:59:59'"));
+    let line = out.stdout_text().lines().next().unwrap_or_default().to_owned();
+    let usd = adlake::report::fmt::usd;
+    let expected = format!(
+        "today so far ({d}, as of 15:00 UTC): spend {}, revenue {}, ROAS {} vs yesterday at this hour:",
+        usd(now[0]),
+        usd(now[1]),
+        adlake::report::fmt::ratio(now[1].zip(now[0]).map(|(r, s)| r / s))
+    );
+    assert!(line.starts_with(&expected), "{line}\nexpected it to start with\n{expected}");
+    let json = run(f.scratch.adlake().args(["--json", "status"])).json();
+    assert_eq!(
+        json["today_so_far"]["today"]["spend"].as_f64().map(|v| format!("{v:.4}")),
+        now[0].map(|v| format!("{v:.4}"))
+    );
 }
