@@ -5,217 +5,30 @@
 //! offline in headless Chromium with no console error.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use adlake::fake::bodies;
-use adlake::fake::universe::Universe;
-use adlake_raw::{Envelope, HttpExchange, Lake};
-use adlake_replay::ENDPOINTS;
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::NaiveDate;
 
 use crate::util::*;
+use fixture::{at, month, small, today, Fetch, Fixture};
 
-/// The fixtures' today: a fixed date, so the pages are the same on every run.
-fn today() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2025, 11, 23).unwrap_or_default()
-}
-
-fn at(date: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
-    Utc.from_utc_datetime(&date.and_hms_opt(hour, minute, 0).unwrap_or_default())
-}
-
-/// One fetch of every endpoint for `date` at `when` (one page each), its bodies rendered by a
-/// universe whose today is `upstream_today` at `when` (the upstream's view: a day still running
-/// is the day so far), with restatement epoch `epoch`.
-struct Fetch {
-    date: NaiveDate,
-    when: DateTime<Utc>,
-    upstream_today: NaiveDate,
-    epoch: u64,
-    /// Endpoints that answer a gateway 502 instead.
-    failing: &'static [&'static str],
-}
-
-/// A database built from `fetches` of a `campaigns`-campaign universe (seed 7).
-struct Fixture {
-    scratch: Scratch,
-}
-
-/// A scratch directory for a fixture shared by the tests of this run (a static, never
-/// dropped): under the target directory, named by this process, and removed by the next run
-/// once this process is gone.
-fn shared_scratch(name: &str) -> Scratch {
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-fixtures");
-    std::fs::create_dir_all(&base).expect("fixtures dir");
-    let me = std::process::id();
-    for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
-        if pid.is_some_and(|p| p != me && !Path::new(&format!("/proc/{p}")).exists()) {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("{me}-{name}-"))
-        .tempdir_in(&base)
-        .expect("fixture dir");
-    Scratch { dir }
-}
-
-impl Fixture {
-    fn build(scratch: Scratch, campaigns: usize, fetches: &[Fetch]) -> Fixture {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
-        rt.block_on(async {
-            let lake = Lake::open(scratch.lake().to_str().expect("utf8")).expect("lake");
-            for (n, f) in fetches.iter().enumerate() {
-                put(&lake, campaigns, n, f).await;
-            }
-        });
-        let out = run(scratch.adlake().arg("reproject"));
-        expect_code(&out, 0);
-        Fixture { scratch }
-    }
-
-    fn report(&self, out: &Path, extra: &[&str]) -> Output {
-        let out = run(self.scratch.adlake().arg("report").arg("--out").arg(out).args(extra));
-        expect_code(&out, 0);
-        out
-    }
-
-    fn conn(&self) -> duckdb::Connection {
-        let config = duckdb::Config::default()
-            .access_mode(duckdb::AccessMode::ReadOnly)
-            .expect("read-only config");
-        duckdb::Connection::open_with_flags(self.scratch.db(), config).expect("open db")
-    }
-}
-
-async fn put(lake: &Lake, campaigns: usize, n: usize, f: &Fetch) {
-    let universe = Universe::new(7, campaigns, f.upstream_today);
-    let run_id = format!("run-{n}");
-    let query: BTreeMap<String, String> =
-        [("page", "1"), ("limit", "1000000")].map(|(k, v)| (k.to_owned(), v.to_owned())).into();
-    for (i, spec) in ENDPOINTS.iter().enumerate() {
-        let request = bodies::Request {
-            key: spec.key,
-            date: f.date,
-            query: &query,
-            epoch: f.epoch,
-            now: f.when,
-            base_url: "http://fake",
-            path: spec.path,
-            facebook_page_size: 1_000_000,
-            smartnews_page_size: 1_000_000,
-        };
-        let (status, body) = if f.failing.contains(&spec.key) {
-            (502, b"<html><head><title>502 Bad Gateway</title></head></html>".to_vec())
-        } else {
-            (200, bodies::render(&universe, &request).expect("a body for every endpoint").body)
-        };
-        let date = f.date;
-        let envelope = Envelope::http(
-            spec.key,
-            date,
-            &run_id,
-            f.when + chrono::Duration::seconds(i as i64),
-            HttpExchange {
-                fetch_id: format!("{run_id}.{}.{date}", spec.key),
-                attempt: 1,
-                page: 1,
-                cursor: None,
-                method: "GET".into(),
-                url: format!(
-                    "http://fake{}?dateStart={date}&dateEnd={date}&page=1&limit=1000000",
-                    spec.path
-                ),
-                status: Some(status),
-                error: None,
-                headers: Default::default(),
-                duration_ms: 0,
-            },
-        );
-        lake.put_exchange(envelope, Some(&body)).await.expect("put event");
-    }
-}
-
-/// Hourly-ish fetches of each of the `days` dates up to today at `hours` (today: those before
-/// 14:05), each closed day fetched once more after midnight. Today is fetched at 13:58 and
-/// again at 14:01 at the next restatement epoch, so some campaigns' numbers go down
-/// (restated) and the as-of hour is 14:00; at 14:01 Taboola answers 502.
-fn fetches(days: u32, hours: &[u32]) -> Vec<Fetch> {
-    let mut out = Vec::new();
-    for back in (0..days).rev() {
-        let date = today() - chrono::Days::new(u64::from(back));
-        for &hour in hours {
-            if back == 0 && hour >= 14 {
-                continue;
-            }
-            out.push(Fetch {
-                date,
-                when: at(date, hour, 20),
-                upstream_today: date,
-                epoch: 0,
-                failing: &[],
-            });
-        }
-        if back == 0 {
-            out.push(Fetch {
-                date,
-                when: at(date, 13, 58),
-                upstream_today: date,
-                epoch: 0,
-                failing: &[],
-            });
-            out.push(Fetch {
-                date,
-                when: at(date, 14, 1),
-                upstream_today: date,
-                epoch: 1,
-                failing: &["taboola_report"],
-            });
-        } else {
-            let next = date + chrono::Days::new(1);
-            out.push(Fetch {
-                date,
-                when: at(next, 0, 40),
-                upstream_today: today(),
-                epoch: 0,
-                failing: &[],
-            });
-        }
-    }
-    out
-}
-
-/// 4 campaigns, 8 days, snapshots at 08:20 and 20:20: the snapshot's database.
-fn small() -> &'static Fixture {
-    static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| Fixture::build(shared_scratch("small"), 4, &fetches(8, &[8, 20])))
-}
-
-/// 24 campaigns over 29 days (four weeks back), snapshots at 06:20, 10:20, 14:20 and 20:20.
-fn month() -> &'static Fixture {
-    static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| Fixture::build(shared_scratch("month"), 24, &fetches(29, &[6, 10, 14, 20])))
-}
+mod chromium;
+mod fixture;
 
 /// The value of attribute `name` of the first element after `marker` in `html`.
-fn attr(html: &str, marker: &str, name: &str) -> Option<String> {
+pub(super) fn attr(html: &str, marker: &str, name: &str) -> Option<String> {
     let rest = &html[html.find(marker)?..];
     let rest = &rest[rest.find(&format!("{name}=\""))? + name.len() + 2..];
     Some(rest[..rest.find('"')?].to_owned())
 }
 
-fn one_f64(conn: &duckdb::Connection, sql: &str) -> Option<f64> {
+pub(super) fn one_f64(conn: &duckdb::Connection, sql: &str) -> Option<f64> {
     conn.query_row(sql, [], |r| r.get::<_, Option<f64>>(0)).expect(sql)
 }
 
 /// Today's totals at its newest snapshot hour and yesterday's at its newest snapshot of the same
 /// hour of day or earlier, computed here independently of the report's code.
-fn totals(conn: &duckdb::Connection, date: NaiveDate, cut: &str) -> [Option<f64>; 3] {
+pub(super) fn totals(conn: &duckdb::Connection, date: NaiveDate, cut: &str) -> [Option<f64>; 3] {
     let pick = format!(
         "(SELECT max(as_of_hour) FROM campaign_intraday WHERE date = DATE '{date}' AND as_of_hour <= {cut})"
     );
@@ -229,7 +42,7 @@ fn totals(conn: &duckdb::Connection, date: NaiveDate, cut: &str) -> [Option<f64>
     })
 }
 
-fn four(v: Option<f64>) -> String {
+pub(super) fn four(v: Option<f64>) -> String {
     v.map_or(String::new(), |v| format!("{v:.4}"))
 }
 
@@ -435,128 +248,6 @@ fn a_page_for_two_thousand_campaigns_stays_under_one_megabyte() {
     let bytes = std::fs::metadata(&page).expect("page").len();
     eprintln!("report of {rows} campaigns: {bytes} bytes in {took:?} (dev build)");
     assert!(bytes < 1_000_000, "{bytes} bytes for {rows} campaigns");
-}
-
-/// `chromium` on PATH, or `None` (the caller skips, except under CI=true).
-fn chromium() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join("chromium")).find(|p| p.is_file())
-}
-
-/// Where tests leave files for people to look at: $ADLAKE_TEST_ARTIFACTS, or the target
-/// directory's tmp/test-artifacts.
-fn artifacts() -> PathBuf {
-    let dir = std::env::var_os("ADLAKE_TEST_ARTIFACTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-artifacts"));
-    std::fs::create_dir_all(&dir).expect("artifacts dir");
-    dir
-}
-
-/// Runs headless Chromium with networking disabled on `page`, with `extra` arguments; gives up
-/// after two minutes.
-fn headless(chromium: &Path, page: &Path, extra: &[String]) -> (String, String) {
-    let profile = tempfile::tempdir().expect("profile");
-    let mut child = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--proxy-server=127.0.0.1:9",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(extra)
-        .arg(format!("file://{}", page.display()))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start chromium");
-    let (mut stdout, mut stderr) = (child.stdout.take(), child.stderr.take());
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(o) = stdout.as_mut() {
-            let _ = std::io::Read::read_to_string(o, &mut s);
-        }
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        if let Some(e) = stderr.as_mut() {
-            let _ = std::io::Read::read_to_string(e, &mut s);
-        }
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("chromium did not finish within two minutes");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (out.join().unwrap_or_default(), err.join().unwrap_or_default())
-}
-
-#[test]
-fn the_page_loads_offline_in_headless_chromium_with_every_block_and_no_console_error() {
-    let Some(chromium) = chromium() else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "chromium is not on PATH (.ci/run installs it)"
-        );
-        eprintln!("skipped: chromium is not on PATH (apt-get install chromium)");
-        return;
-    };
-    let f = month();
-    let page = f.scratch.path().join("chromium.html");
-    f.report(&page, &[]);
-    let html = std::fs::read_to_string(&page).expect("page");
-    for external in ["http://", "https://", "src=", "href=", "url(", "@import"] {
-        assert!(!html.contains(external), "the page refers to something outside it: {external}");
-    }
-    let (dom, stderr) = headless(&chromium, &page, &["--dump-dom".to_owned()]);
-    let console: Vec<&str> = stderr.lines().filter(|l| l.contains("CONSOLE")).collect();
-    assert!(console.is_empty(), "console messages:\n{}", console.join("\n"));
-    assert!(
-        dom.contains("data-ready=\"1\""),
-        "the page's script did not run to its end:\n{stderr}"
-    );
-    for block in
-        ["trust", "kpis", "curve", "leaderboard", "heatmaps", "trends", "haircut", "health"]
-    {
-        assert!(dom.contains(&format!("<section id=\"{block}\"")), "block {block} missing");
-    }
-    let conn = f.conn();
-    let d = today();
-    let now = totals(&conn, d, &format!("TIMESTAMP '{d} 23:59:59'"));
-    assert_eq!(attr(&dom, "id=\"kpi-spend\"", "data-v"), Some(four(now[0])), "spend in the DOM");
-    assert_eq!(attr(&dom, "id=\"kpi-revenue\"", "data-v"), Some(four(now[1])));
-    let spend = one_f64(&conn, &format!("SELECT CAST(sum(spend_usd) AS DOUBLE) FROM campaign_intraday WHERE date = DATE '{d}' AND as_of_hour = TIMESTAMP '{d} 14:00:00'"));
-    assert!(
-        dom.contains(&adlake::report::fmt::usd2(spend)),
-        "the spend tile does not print {}",
-        adlake::report::fmt::usd2(spend)
-    );
-    let shot = artifacts().join("report.png");
-    let _ = std::fs::remove_file(&shot);
-    let (_, stderr) = headless(
-        &chromium,
-        &page,
-        &[format!("--screenshot={}", shot.display()), "--window-size=1400,4000".to_owned()],
-    );
-    let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot ({e}):\n{stderr}"));
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot {} bytes", png.len());
-    eprintln!("screenshot: {}", shot.display());
 }
 
 #[test]
