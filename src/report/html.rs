@@ -109,8 +109,18 @@ fn curve_charts(report: &Report) -> (String, String) {
 pub fn render(report: &Report) -> Result<String, ReportError> {
     let env = environment()?;
     let (money, roas) = curve_charts(report);
-    let sparks: Vec<Value> =
-        report.leaderboard.rows.iter().map(|r| safe(svg::spark(&r.spark, 2, 14))).collect();
+    // The leaderboard's sparklines are sized by the CSS (class s24): 2,000 rows of width and
+    // height attributes would be 50 KB.
+    let sparks: Vec<Value> = report
+        .leaderboard
+        .rows
+        .iter()
+        .map(|r| {
+            safe(svg::spark_path(&r.spark, 2, 14).map_or(String::new(), |d| {
+                format!("<svg class=\"sp s24\"><path d=\"{d}\"/></svg>")
+            }))
+        })
+        .collect();
     let series = |list: &[super::trends::Series]| -> Vec<Value> {
         list.iter()
             .map(|s| {

@@ -127,26 +127,41 @@ fn axis_label(v: f64, max: f64) -> String {
     }
 }
 
-/// A sparkline of `values` through the known ones (an unknown one is skipped, not a gap),
-/// `step` pixels apart and `height` high, y from 0 to the largest; whole-pixel coordinates keep
-/// a leaderboard of thousands of rows small.
-pub fn spark(values: &[Option<f64>], step: u32, height: u32) -> String {
+/// The path of a sparkline of `values` through the known ones (an unknown one is skipped, not a
+/// gap), `step` pixels apart and `height` high, y from 0 to the largest; `None` when no value
+/// is known. Whole pixels and relative steps (`M0 5l2 -1 2 0 ...`) keep a leaderboard of
+/// thousands of rows small; a single point is a dot (a zero-length line with round caps).
+pub fn spark_path(values: &[Option<f64>], step: u32, height: u32) -> Option<String> {
     let max = values.iter().flatten().fold(0.0, |m: f64, v| m.max(*v));
     let ymax = if max > 0.0 { max } else { 1.0 };
     let span = f64::from(height.saturating_sub(2));
     let mut d = String::new();
+    let mut last: Option<(i64, i64)> = None;
     for (i, v) in values.iter().enumerate() {
         let Some(v) = v else { continue };
-        let y = f64::from(height) - 1.0 - (v.max(0.0) / ymax * span).round();
-        let _ = write!(d, "{}{} {}", if d.is_empty() { 'M' } else { 'L' }, i as u32 * step, y);
+        let (x, y) = (
+            i as i64 * i64::from(step),
+            i64::from(height) - 1 - (v.max(0.0) / ymax * span).round() as i64,
+        );
+        let _ = match last {
+            None => write!(d, "M{x} {y}l"),
+            Some((px, py)) => write!(d, "{} {} ", x - px, y - py),
+        };
+        last = Some((x, y));
     }
-    if d.is_empty() {
-        return String::new();
-    }
+    last?;
+    Some(match d.strip_suffix('l') {
+        Some(single) => format!("{single}h0.1"),
+        None => d.trim_end().to_owned(),
+    })
+}
+
+/// A sparkline (see [`spark_path`]) sized by its attributes; empty when no value is known.
+pub fn spark(values: &[Option<f64>], step: u32, height: u32) -> String {
+    let Some(d) = spark_path(values, step, height) else { return String::new() };
     let width = values.len().saturating_sub(1) as u32 * step;
-    // A single point is a dot: a zero-length line with round caps.
     format!(
-        "<svg class=\"sp\" width=\"{}\" height=\"{height}\"><path d=\"{d}h0.1\"/></svg>",
+        "<svg class=\"sp\" width=\"{}\" height=\"{height}\"><path d=\"{d}\"/></svg>",
         width.max(1)
     )
 }
@@ -239,9 +254,14 @@ mod tests {
         assert_eq!(nice(0.0), 1.0);
         assert_eq!(nice(340.0), 500.0);
         assert!(spark(&[None, None], 2, 12).is_empty());
+        assert_eq!(spark_path(&[None, Some(1.0)], 2, 12).as_deref(), Some("M2 1h0.1"));
+        assert_eq!(
+            spark_path(&[Some(1.0), Some(1.0), Some(0.5)], 2, 12).as_deref(),
+            Some("M0 1l2 0 2 5")
+        );
         assert_eq!(
             spark(&[Some(1.0), None, Some(2.0)], 2, 12),
-            "<svg class=\"sp\" width=\"4\" height=\"12\"><path d=\"M0 6L4 1h0.1\"/></svg>"
+            "<svg class=\"sp\" width=\"4\" height=\"12\"><path d=\"M0 6l4 -5\"/></svg>"
         );
     }
 }

@@ -140,7 +140,11 @@ fn kpi_tiles_and_json_equal_sql_over_the_same_database() {
         .find("<section id=\"leaderboard\"")
         .and_then(|a| html.find("<section id=\"heatmaps\"").map(|b| &html[a..b]))
         .expect("leaderboard block");
-    assert_eq!(board.matches("<svg class=\"sp\"").count(), with_spark, "sparklines");
+    assert_eq!(
+        board.matches("<svg class=\"sp s24\"><path d=\"M").count(),
+        with_spark,
+        "sparklines"
+    );
     for id in &campaigns {
         assert!(
             html.contains(&format!("<code>adlake audit --campaign {id} --date {d}</code>")),
