@@ -307,3 +307,41 @@ fn status_prints_today_so_far_against_yesterday_at_this_hour() {
         now[0].map(|v| format!("{v:.4}"))
     );
 }
+
+#[test]
+fn a_date_without_intraday_snapshots_is_compared_as_whole_days() {
+    // Every date fetched only after it closed: no snapshot hour of its own.
+    let d = today();
+    let fetches: Vec<Fetch> = (1..=3)
+        .map(|back| Fetch {
+            date: d - chrono::Days::new(back),
+            when: at(d, 0, 40),
+            upstream_today: d,
+            epoch: 0,
+            failing: &[],
+        })
+        .collect();
+    let f = Fixture::build(Scratch::new(), 5, &fetches);
+    let page = f.scratch.path().join("days.html");
+    let json = f.report(&page, &["--json"]).json();
+    let yesterday = d - chrono::Days::new(1);
+    assert_eq!(json["frame"]["date"], yesterday.to_string(), "the newest projected date");
+    assert!(json["frame"]["as_of_hour"].is_null());
+    assert_eq!(json["trust"]["basis"], "day");
+    let conn = f.conn();
+    let day_spend = |date: NaiveDate| {
+        one_f64(
+            &conn,
+            &format!(
+                "SELECT CAST(sum(spend_usd) AS DOUBLE) FROM campaign_index
+                 WHERE level = 'campaign' AND snapshot_source = 'daily' AND date = DATE '{date}'"
+            ),
+        )
+    };
+    let tile = &json["kpis"]["tiles"][0];
+    assert_eq!(tile["key"], "spend");
+    assert_eq!(four(tile["today"].as_f64()), four(day_spend(yesterday)));
+    assert_eq!(four(tile["yesterday"].as_f64()), four(day_spend(d - chrono::Days::new(2))));
+    let html = std::fs::read_to_string(&page).expect("page");
+    assert!(html.contains("<small>the day's newest numbers</small>"));
+}
