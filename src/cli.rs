@@ -75,6 +75,9 @@ pub enum Command {
     },
     /// From a projected number to the exact stored bytes behind it
     Audit(crate::commands::audit::AuditArgs),
+    /// One self-contained HTML page of a date's team view: today so far against yesterday at
+    /// this hour, campaigns, heatmaps, trends, haircut, endpoint health
+    Report(ReportArgs),
     /// Serve the upstream contract from a deterministic campaign universe
     FakeUpstream(FakeArgs),
     /// Run the whole pipeline against an in-process fake upstream
@@ -104,6 +107,16 @@ pub struct ReprojectArgs {
     /// With --as-of: the database file to build (the main database is untouched)
     #[arg(long, requires = "as_of")]
     pub into: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReportArgs {
+    /// The date (UTC day) to report on. Default: the newest projected date
+    #[arg(long)]
+    pub date: Option<NaiveDate>,
+    /// Where to write the page (replaced atomically)
+    #[arg(long, default_value = "report.html")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

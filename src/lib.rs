@@ -12,6 +12,7 @@ pub mod fake;
 pub mod logging;
 pub mod output;
 pub mod pipeline;
+pub mod report;
 pub mod secrets;
 pub mod store;
 
@@ -41,6 +42,8 @@ pub enum AppError {
     Db(#[from] DbError),
     #[error(transparent)]
     Upstream(#[from] connector::UpstreamError),
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
     #[error("writing output failed")]
     Output(#[from] std::io::Error),
     #[error("cannot start the async runtime")]

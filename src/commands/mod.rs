@@ -10,6 +10,7 @@ pub mod fake;
 pub mod ingest;
 pub mod init;
 pub mod raw;
+pub mod report;
 pub mod reproject;
 pub mod restatements;
 pub mod status;
@@ -37,6 +38,7 @@ pub async fn dispatch(ctx: Context, command: Command) -> Result<u8, AppError> {
         }
         Command::Status { days } => status::run(&ctx, days).await,
         Command::Audit(args) => audit::run(&ctx, args).await,
+        Command::Report(args) => report::run(&ctx, args).await,
         Command::FakeUpstream(args) => fake::run(args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Bench(cmd) => bench::run(&ctx, cmd).await,

@@ -1,6 +1,7 @@
 //! `adlake status`: what the monitoring team checks first. A date × endpoint matrix of
 //! `endpoint_completeness`, the last runs, quarantined events, unmapped campaigns and network
-//! ids. Opens the database read-only, so BI tools can keep reading.
+//! ids, and one line of today so far against yesterday at this hour (the report's KPIs). Opens
+//! the database read-only, so BI tools can keep reading.
 
 use duckdb::Connection;
 use serde::Serialize;
@@ -32,6 +33,7 @@ struct Status {
     quarantine: Vec<Value>,
     unmapped_campaigns: Vec<Value>,
     unmapped_network_ids: Vec<Value>,
+    today_so_far: Option<crate::report::kpi::SoFar>,
 }
 
 pub async fn run(ctx: &Context, days: u32) -> Result<u8, AppError> {
@@ -90,7 +92,19 @@ pub async fn run(ctx: &Context, days: u32) -> Result<u8, AppError> {
         .into_iter()
         .map(|r| json!({"network_id": r[0], "campaigns": r[1].as_ref().and_then(|v| v.parse::<i64>().ok())}))
         .collect();
-        Ok(Status { completeness, runs, quarantine, unmapped_campaigns, unmapped_network_ids })
+        // A database from before the intraday tables still shows the rest.
+        let today_so_far = crate::report::kpi::today_so_far(&conn).unwrap_or_else(|e| {
+            tracing::warn!("today so far: {e:#}");
+            None
+        });
+        Ok(Status {
+            completeness,
+            runs,
+            quarantine,
+            unmapped_campaigns,
+            unmapped_network_ids,
+            today_so_far,
+        })
     })
     .await
     .map_err(|e| AppError::Usage(format!("database task failed: {e}")))??;
@@ -101,6 +115,38 @@ pub async fn run(ctx: &Context, days: u32) -> Result<u8, AppError> {
     }
     output::print(&render(&status))?;
     Ok(crate::EXIT_OK)
+}
+
+/// `today so far (2025-11-23, as of 14:00 UTC): spend $1,234, revenue $1,500, ROAS 1.22 vs
+/// yesterday at this hour: spend +4.0%, revenue -2.1%, ROAS 1.30`.
+fn so_far_line(s: Option<&crate::report::kpi::SoFar>) -> String {
+    use crate::report::fmt;
+    let Some(s) = s else { return "today so far: no projected date yet\n".into() };
+    let at = match s.as_of {
+        Some(t) => format!("as of {}", t.format("%H:%M UTC")),
+        None => "whole day, no intraday snapshot".into(),
+    };
+    let change = |now: Option<f64>, then: Option<f64>| match (now, then) {
+        (Some(n), Some(t)) if t.abs() > f64::EPSILON => fmt::pct(Some(n / t - 1.0)),
+        _ => fmt::MISSING.to_owned(),
+    };
+    let t = &s.today;
+    let yesterday = match &s.yesterday {
+        Some(y) => format!(
+            "spend {}, revenue {}, ROAS {}",
+            change(t.spend, y.spend),
+            change(t.revenue, y.revenue),
+            fmt::ratio(y.roas())
+        ),
+        None => "no snapshot".into(),
+    };
+    format!(
+        "today so far ({}, {at}): spend {}, revenue {}, ROAS {} vs yesterday at this hour: {yesterday}\n",
+        s.date,
+        fmt::usd(t.spend),
+        fmt::usd(t.revenue),
+        fmt::ratio(t.roas()),
+    )
 }
 
 fn render(s: &Status) -> String {
@@ -134,10 +180,11 @@ fn render(s: &Status) -> String {
         table.push(row);
     }
     let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
-    let mut out = format!(
+    let mut out = so_far_line(s.today_so_far.as_ref());
+    out.push_str(&format!(
         "endpoint completeness (status rows rRETRIES; * = critical)\n{}",
         output::table(&header_refs, &table)
-    );
+    ));
     out.push_str("\nlast runs\n");
     let runs: Vec<Vec<String>> = s
         .runs

@@ -10,6 +10,7 @@ mod incremental_sequences;
 mod ingest;
 mod lake;
 mod project;
+mod report;
 mod storage;
 mod upstream;
 mod util;
