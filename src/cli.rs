@@ -75,6 +75,9 @@ pub enum Command {
     },
     /// From a projected number to the exact stored bytes behind it
     Audit(crate::commands::audit::AuditArgs),
+    /// Alert rules: check now, explain a verdict, backtest over the past
+    #[command(subcommand)]
+    Alerts(crate::commands::alerts::AlertsCommand),
     /// Serve the upstream contract from a deterministic campaign universe
     FakeUpstream(FakeArgs),
     /// Run the whole pipeline against an in-process fake upstream
