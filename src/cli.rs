@@ -78,6 +78,9 @@ pub enum Command {
     /// One self-contained HTML page of a date's team view: today so far against yesterday at
     /// this hour, campaigns, heatmaps, trends, haircut, endpoint health
     Report(ReportArgs),
+    /// Alert rules: check now, explain a verdict, backtest over the past
+    #[command(subcommand)]
+    Alerts(crate::commands::alerts::AlertsCommand),
     /// Serve the upstream contract from a deterministic campaign universe
     FakeUpstream(FakeArgs),
     /// Run the whole pipeline against an in-process fake upstream

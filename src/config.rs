@@ -30,6 +30,12 @@ pub enum ConfigError {
     UnknownEndpoint { key: String, origin: String, known: String },
     #[error("no upstream URL: set ADLAKE_UPSTREAM_URL, `upstream.url` in the config file, or --upstream-url")]
     MissingUpstream,
+    #[error("in {origin}: {source}")]
+    AlertRule {
+        origin: String,
+        #[source]
+        source: crate::alerts::rules::RuleError,
+    },
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -44,6 +50,29 @@ struct FileConfig {
     endpoints: BTreeMap<String, FileEndpoint>,
     #[serde(default)]
     projector: FileProjector,
+    /// Alert rules, `[[alerts]]`.
+    #[serde(default)]
+    alerts: Vec<toml::Table>,
+    /// A TOML file of `[[alerts]]` rules of its own (relative to the config file).
+    alerts_file: Option<PathBuf>,
+    #[serde(default)]
+    alerts_delivery: FileAlertsDelivery,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAlertsDelivery {
+    attempts: Option<u32>,
+    retry_base_ms: Option<u64>,
+    timeout_ms: Option<u64>,
+    retry_for_hours: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertsFile {
+    #[serde(default)]
+    alerts: Vec<toml::Table>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,6 +124,21 @@ pub struct Settings {
     /// How the projector parses JSON bodies (`ADLAKE_JSON_PARSER`: `tree` or `serde`), for
     /// measuring the two in one build; they read every body alike.
     pub json_parser: adlake_replay::body::Parser,
+    /// Alert rules, checked at load, and how their messages are delivered.
+    pub alerts: AlertSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlertSettings {
+    pub rules: Vec<crate::alerts::rules::Rule>,
+    /// Tries per message and channel (the first included).
+    pub attempts: u32,
+    /// Wait before the second try; doubled for each later one.
+    pub retry_base: Duration,
+    pub timeout: Duration,
+    /// A message not delivered yet is tried again by later runs for this long after its
+    /// firing; then it is given up.
+    pub retry_for: chrono::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -240,7 +284,38 @@ pub fn load(global: &Global, env: Env<'_>) -> Result<Settings, ConfigError> {
             .collect::<Result<Vec<_>, _>>()?;
         projector.spend_precedence.insert(media, keys);
     }
+    let mut alert_entries = file.alerts;
+    let mut alert_origin = origin.clone();
+    if let Some(path) = &file.alerts_file {
+        let path = match global.config.as_ref().and_then(|c| c.parent()) {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.clone(),
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+        let rules: AlertsFile = toml::from_str(&text)
+            .map_err(|source| ConfigError::Parse { path: path.clone(), source })?;
+        if !alert_entries.is_empty() {
+            alert_origin = format!("{origin} and alerts file `{}`", path.display());
+        } else {
+            alert_origin = format!("alerts file `{}`", path.display());
+        }
+        alert_entries.extend(rules.alerts);
+    }
+    let rules = crate::alerts::rules::load(&alert_entries)
+        .map_err(|source| ConfigError::AlertRule { origin: alert_origin, source })?;
+    let delivery = file.alerts_delivery;
+    let alerts = AlertSettings {
+        rules,
+        attempts: delivery.attempts.unwrap_or(3).clamp(1, 10),
+        retry_base: Duration::from_millis(
+            env_u64("ADLAKE_ALERT_RETRY_BASE_MS")?.or(delivery.retry_base_ms).unwrap_or(1_000),
+        ),
+        timeout: Duration::from_millis(delivery.timeout_ms.unwrap_or(10_000)),
+        retry_for: chrono::Duration::hours(i64::from(delivery.retry_for_hours.unwrap_or(24))),
+    };
     Ok(Settings {
+        alerts,
         lake,
         db,
         lock_wait: Duration::from_millis(lock_wait_ms),

@@ -2,6 +2,7 @@
 //! the commands. `main.rs` only parses arguments and maps [`AppError`] to an exit code;
 //! everything else lives here so integration tests can call it.
 
+pub mod alerts;
 pub mod allocator;
 pub mod cli;
 pub mod clock;
@@ -44,6 +45,8 @@ pub enum AppError {
     Upstream(#[from] connector::UpstreamError),
     #[error(transparent)]
     Report(#[from] report::ReportError),
+    #[error(transparent)]
+    Alerts(#[from] alerts::AlertError),
     #[error("writing output failed")]
     Output(#[from] std::io::Error),
     #[error("cannot start the async runtime")]
@@ -60,6 +63,12 @@ impl AppError {
                 | RawError::NoLocalLake { .. },
             ) => EXIT_USAGE,
             AppError::Db(DbError::NotADatabase { .. }) => EXIT_USAGE,
+            AppError::Alerts(
+                alerts::AlertError::Delivery(alerts::deliver::DeliveryError::BadUrl { .. })
+                | alerts::AlertError::Secret(_)
+                | alerts::AlertError::NoDatabase { .. },
+            ) => EXIT_USAGE,
+            AppError::Alerts(alerts::AlertError::Db(DbError::NotADatabase { .. })) => EXIT_USAGE,
             AppError::Upstream(
                 connector::UpstreamError::LoginRejected { .. }
                 | connector::UpstreamError::TokenRejected

@@ -161,5 +161,11 @@ pub fn run_report(
     if let Some(p) = &report.projection {
         projection(p, false)?;
     }
+    if let Some(a) = &report.alerts {
+        print(&crate::alerts::render(a))?;
+    }
+    if let Some(e) = &report.alerts_error {
+        print(&format!("alerts: not evaluated: {e}\n"))?;
+    }
     Ok(())
 }

@@ -1,7 +1,10 @@
 //! Credentials for the upstream. They live only in memory, inside [`Secret`], whose `Debug`
 //! and `Display` print nothing of the value, so no log line, error or envelope can carry one.
 //! Sources: `STRATEGIS_AUTH_TOKEN`, or `STRATEGIS_EMAIL` + `STRATEGIS_PASSWORD`, or the TOML
-//! secrets file the config names (`email`, `password`, `token`).
+//! secrets file the config names (`email`, `password`, `token`). The alert webhooks' URLs
+//! are secrets too (a Slack incoming webhook's path is its credential): from
+//! `ADLAKE_ALERT_WEBHOOK_URL` / `ADLAKE_SLACK_WEBHOOK_URL` or the same file
+//! (`alert_webhook_url`, `slack_webhook_url`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -63,6 +66,42 @@ struct SecretsFile {
     email: Option<String>,
     password: Option<String>,
     token: Option<String>,
+    alert_webhook_url: Option<String>,
+    slack_webhook_url: Option<String>,
+}
+
+/// Where alert messages go, if anywhere.
+#[derive(Clone, Debug, Default)]
+pub struct AlertWebhooks {
+    /// A generic webhook: the verdict as JSON.
+    pub webhook: Option<Secret>,
+    /// A Slack-compatible incoming webhook: `{"text": ...}`.
+    pub slack: Option<Secret>,
+}
+
+fn read_file(path: &Path) -> Result<SecretsFile, SecretError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| SecretError::Read { path: path.to_owned(), source })?;
+    toml::from_str(&text).map_err(|e| SecretError::Parse {
+        path: path.to_owned(),
+        line: e.span().map_or(0, |s| text[..s.start.min(text.len())].lines().count().max(1)),
+    })
+}
+
+/// The alert webhooks: each from its environment variable, else from the secrets file.
+pub fn alert_webhooks(
+    env: Env<'_>,
+    secrets_file: Option<&Path>,
+) -> Result<AlertWebhooks, SecretError> {
+    let (mut webhook, mut slack) =
+        (env("ADLAKE_ALERT_WEBHOOK_URL"), env("ADLAKE_SLACK_WEBHOOK_URL"));
+    if let Some(path) = secrets_file.filter(|_| webhook.is_none() || slack.is_none()) {
+        let file = read_file(path)?;
+        webhook = webhook.or(file.alert_webhook_url);
+        slack = slack.or(file.slack_webhook_url);
+    }
+    let secret = |v: Option<String>| v.filter(|v| !v.trim().is_empty()).map(Secret);
+    Ok(AlertWebhooks { webhook: secret(webhook), slack: secret(slack) })
 }
 
 pub fn load(env: Env<'_>, secrets_file: Option<&Path>) -> Result<Credentials, SecretError> {
@@ -77,12 +116,7 @@ pub fn load(env: Env<'_>, secrets_file: Option<&Path>) -> Result<Credentials, Se
         (None, None) => {}
     }
     let Some(path) = secrets_file else { return Err(SecretError::Missing) };
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| SecretError::Read { path: path.to_owned(), source })?;
-    let file: SecretsFile = toml::from_str(&text).map_err(|e| SecretError::Parse {
-        path: path.to_owned(),
-        line: e.span().map_or(0, |s| text[..s.start.min(text.len())].lines().count().max(1)),
-    })?;
+    let file = read_file(path)?;
     match (file.token, file.email, file.password) {
         (Some(token), _, _) => Ok(Credentials::Token(Secret(token))),
         (None, Some(email), Some(password)) => {
@@ -122,5 +156,24 @@ mod tests {
         std::fs::write(&path, "password = hunter2 oops\n").unwrap();
         let err = load(&none, Some(&path)).unwrap_err().to_string();
         assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn webhooks_come_from_env_first_then_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(
+            &path,
+            "alert_webhook_url = \"http://file/hook\"\nslack_webhook_url = \"http://file/slack\"\n",
+        )
+        .unwrap();
+        let env =
+            |k: &str| (k == "ADLAKE_ALERT_WEBHOOK_URL").then(|| "http://env/hook".to_string());
+        let hooks = alert_webhooks(&env, Some(&path)).unwrap();
+        assert_eq!(hooks.webhook.unwrap().expose(), "http://env/hook");
+        assert_eq!(hooks.slack.unwrap().expose(), "http://file/slack");
+        let none = |_: &str| None;
+        assert!(alert_webhooks(&none, None).unwrap().webhook.is_none());
+        assert!(!format!("{:?}", alert_webhooks(&env, None).unwrap()).contains("env/hook"));
     }
 }

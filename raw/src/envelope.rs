@@ -24,6 +24,9 @@ pub enum EventKind {
     Http,
     /// A run started or finished.
     Run,
+    /// An alert rule's verdict (fired, recovered, suppressed...) or a delivery attempt's
+    /// outcome: what adlake itself did, kept beside what the upstream said.
+    Alert,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +44,8 @@ pub struct Envelope {
     pub http: Option<HttpExchange>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<RunMarker>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertNote>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<BodyRef>,
 }
@@ -84,6 +89,13 @@ pub struct RunMarker {
     pub detail: serde_json::Value,
 }
 
+/// An alert event's payload. Opaque to the lake; its writer keeps secrets out of it (a
+/// webhook's URL is never part of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertNote {
+    pub detail: serde_json::Value,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BodyRef {
     pub sha256: BodyHash,
@@ -107,6 +119,7 @@ impl Envelope {
             fetched_at,
             http: Some(http),
             run: None,
+            alert: None,
             body: None,
         }
     }
@@ -128,6 +141,29 @@ impl Envelope {
             fetched_at: at,
             http: None,
             run: Some(RunMarker { phase, detail }),
+            alert: None,
+            body: None,
+        }
+    }
+
+    /// An alert event under `source` (`alerts`), filed by the date its evidence is about.
+    pub fn alert(
+        source: &str,
+        date: NaiveDate,
+        run_id: &str,
+        at: DateTime<Utc>,
+        detail: serde_json::Value,
+    ) -> Self {
+        Envelope {
+            format: FORMAT,
+            kind: EventKind::Alert,
+            source: source.to_owned(),
+            date,
+            run_id: run_id.to_owned(),
+            fetched_at: at,
+            http: None,
+            run: None,
+            alert: Some(AlertNote { detail }),
             body: None,
         }
     }
@@ -153,6 +189,7 @@ impl Envelope {
         }
         if (self.kind == EventKind::Http) != self.http.is_some()
             || (self.kind == EventKind::Run) != self.run.is_some()
+            || (self.kind == EventKind::Alert) != self.alert.is_some()
         {
             return Err(RawError::InvalidEnvelope { reason: "kind does not match payload".into() });
         }
@@ -242,6 +279,22 @@ mod tests {
         assert!(text.contains("\"2025-11-23T12:13:20.123Z\""), "{text}");
         let back: Envelope = serde_json::from_slice(&ba).unwrap();
         assert_eq!(back, a);
+    }
+
+    #[test]
+    fn an_alert_event_round_trips_and_its_kind_must_match_its_payload() {
+        let at = Utc.timestamp_millis_opt(1_763_900_000_000).unwrap();
+        let date = NaiveDate::from_ymd_opt(2025, 11, 23).unwrap();
+        let mut e = Envelope::alert("alerts", date, "run-1", at, serde_json::json!({"k": 1}));
+        let bytes = e.canonicalize().unwrap();
+        let back: Envelope = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(back, e);
+        assert!(String::from_utf8(bytes).unwrap().contains("\"kind\":\"alert\""));
+        e.kind = EventKind::Run;
+        assert!(e.canonicalize().is_err());
+        // Events written before alerts existed keep their bytes: no `alert` member.
+        let mut old = sample();
+        assert!(!String::from_utf8(old.canonicalize().unwrap()).unwrap().contains("alert"));
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //! The lake is an append-only set of immutable objects behind `object_store`:
 //! - **bodies**, the exact bytes an upstream sent, zstd-compressed and named by the sha256 of
 //!   the *uncompressed* bytes (`bodies/ab/<sha256>.zst`), so identical bodies are stored once;
-//! - **envelopes**, one JSON document per event (one HTTP attempt, or a run marker), named by
-//!   the sha256 of their canonical bytes and filed by logical date and source
-//!   (`events/<YYYY-MM-DD>/<source>/<event-id>.json`), so a date range lists without the rest.
+//! - **envelopes**, one JSON document per event (one HTTP attempt, a run marker, or an alert
+//!   verdict or delivery), named by the sha256 of their canonical bytes and filed by logical
+//!   date and source (`events/<YYYY-MM-DD>/<source>/<event-id>.json`), so a date range lists
+//!   without the rest.
 //!
 //! Invariants: every put is create-if-absent and atomic (no reader sees a partial object);
 //! a body is written before any envelope that names it; identity never depends on compression.
@@ -38,7 +39,7 @@ pub mod store;
 #[cfg(feature = "store")]
 pub mod verify;
 
-pub use envelope::{BodyRef, Envelope, EventKind, HttpExchange, RunMarker, RunPhase};
+pub use envelope::{AlertNote, BodyRef, Envelope, EventKind, HttpExchange, RunMarker, RunPhase};
 pub use error::{RawError, Result};
 pub use id::{BodyHash, EventId};
 #[cfg(feature = "store")]

@@ -1,5 +1,6 @@
 //! `adlake ingest`: reads its arguments and the upstream's address and credentials, runs
-//! the ingest (`crate::pipeline::ingest`) and prints its summary.
+//! the ingest (`crate::pipeline::ingest`), evaluates the alert rules over what it projected,
+//! and prints its summary.
 
 use adlake_replay::registry::EndpointSpec;
 use adlake_replay::ENDPOINTS;
@@ -10,7 +11,7 @@ use crate::cli::IngestArgs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::process_env;
 use crate::output;
-use crate::pipeline::ingest::{ingest, project_touched, DateSelection, Upstream};
+use crate::pipeline::ingest::{evaluate_alerts, ingest, project_touched, DateSelection, Upstream};
 use crate::secrets;
 use crate::AppError;
 
@@ -80,6 +81,8 @@ pub async fn command(ctx: &Context, args: IngestArgs) -> Result<u8, AppError> {
     .await?;
     if !args.no_project {
         project_touched(&ctx.settings, &lake, &mut report).await?;
+        // Over the tables just projected: a run that did not project leaves them stale.
+        evaluate_alerts(&ctx.settings, &lake, &mut report, &clock).await;
     }
     output::run_report(&report, ctx.global.json)?;
     Ok(report.exit_code())

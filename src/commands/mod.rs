@@ -2,6 +2,7 @@
 //! libraries, and prints. Shared opening helpers live here so every command validates inputs
 //! the same way.
 
+pub mod alerts;
 pub mod audit;
 pub mod bench;
 pub mod bench_reproject;
@@ -39,6 +40,7 @@ pub async fn dispatch(ctx: Context, command: Command) -> Result<u8, AppError> {
         Command::Status { days } => status::run(&ctx, days).await,
         Command::Audit(args) => audit::run(&ctx, args).await,
         Command::Report(args) => report::run(&ctx, args).await,
+        Command::Alerts(cmd) => alerts::run(&ctx, cmd).await,
         Command::FakeUpstream(args) => fake::run(args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Bench(cmd) => bench::run(&ctx, cmd).await,

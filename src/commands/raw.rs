@@ -53,9 +53,11 @@ pub async fn run(ctx: &Context, cmd: RawCommand) -> Result<u8, AppError> {
                                 h.page.to_string(),
                             ),
                             None => (
-                                env.run.as_ref().map_or("-".into(), |r| {
-                                    format!("{:?}", r.phase).to_lowercase()
-                                }),
+                                match (&env.run, &env.alert) {
+                                    (Some(r), _) => format!("{:?}", r.phase).to_lowercase(),
+                                    (None, Some(_)) => "alert".into(),
+                                    (None, None) => "-".into(),
+                                },
                                 "-".into(),
                                 "-".into(),
                             ),

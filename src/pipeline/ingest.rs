@@ -64,6 +64,12 @@ pub struct RunReport {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub projection: Option<super::project::ProjectionSummary>,
+    /// The alert rules' verdicts at the end of the run (when rules are configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<crate::alerts::CheckReport>,
+    /// Why the alert evaluation could not run; the run itself is unaffected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts_error: Option<String>,
 }
 
 impl RunReport {
@@ -202,6 +208,36 @@ pub async fn project_touched(
     Ok(())
 }
 
+/// Evaluates the alert rules over what the run projected, records and delivers their
+/// verdicts. Never fails the run: a failure (or a delivery that did not go through) is
+/// reported in `report` and logged, and the next run retries what was not delivered.
+pub async fn evaluate_alerts(
+    settings: &Settings,
+    lake: &Lake,
+    report: &mut RunReport,
+    clock: &dyn Clock,
+) {
+    if settings.alerts.rules.is_empty() {
+        return;
+    }
+    let outcome = async {
+        let webhooks = crate::secrets::alert_webhooks(
+            &crate::config::process_env,
+            settings.upstream.secrets_file.as_deref(),
+        )?;
+        crate::alerts::check(settings, lake, &report.run_id, None, clock, &webhooks).await
+    }
+    .await;
+    match outcome {
+        Ok(alerts) => report.alerts = Some(alerts),
+        Err(e) => {
+            let text = format!("{:#}", anyhow::Error::new(e));
+            tracing::warn!("alert evaluation failed (the run is unaffected): {text}");
+            report.alerts_error = Some(text);
+        }
+    }
+}
+
 /// One ingest run. Upstream trouble shows in the report; `Err` means the run could not
 /// proceed at all (the lake is not writable, or the login failed).
 pub async fn ingest(
@@ -247,6 +283,8 @@ pub async fn ingest(
         bytes_new: start_stats.envelope_new_bytes,
         message: String::new(),
         projection: None,
+        alerts: None,
+        alerts_error: None,
     };
 
     let fetched = match auth.token().await {

@@ -3,6 +3,7 @@
 //! `reproject` (also `--as-of`, and the shadow of `--dry-run`/`--diff`) and the end of
 //! `ingest` all come through here. A full projection writes a fresh file that replaces the
 //! database once complete (`crate::store::db::Target`); a window one replaces its dates in place.
+//! Every projection, window or not, rewrites the alert tables from every `alerts` event.
 //!
 //! Memory is bounded by a few dates of bodies and rows, not by the lake: the loader reads
 //! ahead at most [`READ_AHEAD_DATES`] dates, and each date's rows are written and dropped
@@ -36,6 +37,7 @@ use std::sync::Arc;
 use crate::store::db::Target;
 use adlake_raw::store::EventFilter;
 use adlake_raw::{BodyHash, Envelope, Lake, RawError};
+use adlake_replay::project::alerts::ALERTS_SOURCE;
 use adlake_replay::project::{self, Carry, DateWindow, Event};
 use chrono::NaiveDate;
 use futures::{StreamExt, TryStreamExt};
@@ -111,8 +113,15 @@ pub async fn project_into_with_progress(
     }
     let mut keys_by_date: BTreeMap<NaiveDate, Vec<String>> = BTreeMap::new();
     let mut marker_keys = Vec::new();
+    let mut alert_keys = Vec::new();
     for key in keys {
         if let Some((date, source)) = Lake::event_key_date_and_source(&key) {
+            if source == ALERTS_SOURCE {
+                // Read whole by every projection, like the run markers, but out of the dates'
+                // chains: an alert evaluated after a projection changes no projected date.
+                alert_keys.push(key);
+                continue;
+            }
             keys_by_date.entry(date).or_default().push(key.to_string());
             if source == crate::pipeline::ingest::JOB {
                 marker_keys.push(key);
@@ -162,6 +171,17 @@ pub async fn project_into_with_progress(
         .filter(|e| before_as_of(&e.envelope))
         .map(|e| Event { id: e.id, envelope: e.envelope, body: None })
         .collect();
+    let alert_events: Vec<Event> = lake
+        .read_events(alert_keys)
+        .await?
+        .into_iter()
+        .filter(|e| before_as_of(&e.envelope))
+        .map(|e| Event { id: e.id, envelope: e.envelope, body: None })
+        .collect();
+    let alerts = adlake_replay::project::alerts::alert_tables(&alert_events);
+    for (id, why) in &alerts.unreadable {
+        tracing::warn!(event = %id, "alert event left out of alert_events: {why}");
+    }
     let chains = if as_of.is_some() { BTreeMap::new() } else { chains };
     tracing::debug!(
         elapsed_s = started.elapsed().as_secs_f64(),
@@ -252,6 +272,7 @@ pub async fn project_into_with_progress(
                     summary.events = applied.len();
                     let clock = std::time::Instant::now();
                     writer.carry(&carry, &chains)?;
+                    writer.alerts(alerts)?;
                     writer.finish(&campaign_runs, &session_runs, &marker_rows, &applied)?;
                     target.install()?;
                     tracing::debug!(

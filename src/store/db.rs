@@ -67,6 +67,11 @@ pub static MIGRATIONS: &[Migration] = &[
         name: "0007_intraday",
         sql: include_str!("../../migrations/0007_intraday.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_alerts",
+        sql: include_str!("../../migrations/0008_alerts.sql"),
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::store::chunks::{Column, Rows};
 use crate::store::db::DbError;
 use adlake_replay::columns::Columns;
+use adlake_replay::project::alerts::{AlertDeliveryRow, AlertEventRow, AlertTables};
 use adlake_replay::project::{
     CampaignRow, Carry, CompletenessRow, DayProjection, HourRow, HourlySpendRow, IntradayInputRow,
     IntradayRow, LineageRow, Projection, QuarantineRow, RawEventRow, RunRow, SessionLineage,
@@ -40,6 +41,8 @@ pub const TABLES: &[&str] = &[
     "campaign_intraday",
     "intraday_inputs",
     "campaign_hourly",
+    "alert_events",
+    "alert_deliveries",
 ];
 
 /// Tables fingerprinted per date as they are written.
@@ -56,7 +59,13 @@ const DATED: &[&str] = &[
 ];
 
 /// Tables small enough to fingerprint in SQL after writing.
-const UNDATED: &[&str] = &["campaign_index_runs", "session_ingest_runs"];
+const UNDATED: &[&str] =
+    &["campaign_index_runs", "session_ingest_runs", "alert_events", "alert_deliveries"];
+
+/// The alert tables: rewritten whole by every projection, from every alert event of the lake
+/// (they are few), and added to between projections by the alert evaluation itself
+/// ([`append_alert_rows`]), with the rows a projection of its events gives.
+pub const ALERT_TABLES: &[&str] = &["alert_events", "alert_deliveries"];
 
 const CAMPAIGN_INDEX: &[Column<CampaignRow>] = &[
     Column::Text("campaign_id", |r| Some(&r.campaign_id)),
@@ -208,6 +217,36 @@ const RAW_EVENTS: &[Column<RawEventRow>] = &[
     Column::Text("body_sha256", |r| r.body_sha256.as_deref()),
     Column::Big("body_len", |r| r.body_len),
     Column::Index("event_index", |r| r.event_index),
+];
+
+const ALERT_EVENTS: &[Column<AlertEventRow>] = &[
+    Column::Text("event_id", |r| Some(&r.event_id)),
+    Column::Date("date", |r| Some(r.date)),
+    Column::Text("run_id", |r| Some(&r.run_id)),
+    Column::Text("outcome", |r| Some(&r.outcome)),
+    Column::Text("rule_name", |r| Some(&r.rule_name)),
+    Column::Text("rule_hash", |r| Some(&r.rule_hash)),
+    Column::Text("condition", |r| Some(&r.condition)),
+    Column::Text("subject", |r| Some(&r.subject)),
+    Column::Timestamp("as_of_hour", |r| Some(r.as_of_hour)),
+    Column::Timestamp("evaluated_at", |r| Some(r.evaluated_at)),
+    Column::Text("message", |r| Some(&r.message)),
+    Column::Text("projection_fingerprint", |r| Some(&r.projection_fingerprint)),
+    Column::Text("inputs", |r| Some(&r.inputs)),
+    Column::Text("evidence", |r| Some(&r.evidence)),
+    Column::Text("suppressed_by", |r| r.suppressed_by.as_deref()),
+];
+
+const ALERT_DELIVERIES: &[Column<AlertDeliveryRow>] = &[
+    Column::Text("event_id", |r| Some(&r.event_id)),
+    Column::Text("alert_event_id", |r| Some(&r.alert_event_id)),
+    Column::Timestamp("recorded_at", |r| Some(r.recorded_at)),
+    Column::Text("run_id", |r| Some(&r.run_id)),
+    Column::Text("channel", |r| Some(&r.channel)),
+    Column::Bool("delivered", |r| Some(r.delivered)),
+    Column::Int("attempts", |r| Some(r.attempts)),
+    Column::Int("http_status", |r| r.http_status),
+    Column::Text("error", |r| r.error.as_deref()),
 ];
 
 /// The columns of `campaign_index_runs`, then those `session_ingest_runs` adds.
@@ -541,6 +580,17 @@ impl<'c> Writer<'c> {
         self.append("raw_events", Rows::new(d.tables.raw_events, RAW_EVENTS))
     }
 
+    /// Replaces the alert tables with the rows of every alert event of the lake.
+    pub fn alerts(&mut self, tables: AlertTables) -> Result<(), DbError> {
+        for t in ALERT_TABLES {
+            self.conn
+                .execute_batch(&format!("DELETE FROM {t}"))
+                .map_err(DbError::query(format!("replace {t}")))?;
+        }
+        self.append("alert_events", Rows::new(tables.events, ALERT_EVENTS))?;
+        self.append("alert_deliveries", Rows::new(tables.deliveries, ALERT_DELIVERIES))
+    }
+
     /// Records what the window's dates leave for later projections: identity pairs first seen
     /// on them, and each date's chain fingerprint of events.
     pub fn carry(
@@ -755,6 +805,30 @@ pub(crate) fn write_in_batches(
         p.tables.raw_events.iter().cloned().partition(|r| r.kind == "run");
     w.append("raw_events", Rows::new(http, RAW_EVENTS))?;
     w.finish(&p.campaign_runs, &p.session_runs, &markers, &p.events_applied)
+}
+
+/// Adds the rows of alert events just written to the lake, in one transaction, and updates
+/// the alert tables' fingerprints: the database stays equal to a projection of the lake.
+pub fn append_alert_rows(
+    conn: &mut Connection,
+    events: Vec<AlertEventRow>,
+    deliveries: Vec<AlertDeliveryRow>,
+) -> Result<(), DbError> {
+    crate::store::chunks::register(conn)?;
+    let tx = conn.transaction().map_err(DbError::query("begin alert rows"))?;
+    crate::store::chunks::insert(&tx, "alert_events", Rows::new(events, ALERT_EVENTS))?;
+    crate::store::chunks::insert(&tx, "alert_deliveries", Rows::new(deliveries, ALERT_DELIVERIES))?;
+    for t in ALERT_TABLES {
+        let key = format!("fingerprint.{t}");
+        tx.execute("DELETE FROM projection_meta WHERE key = ?", params![key])
+            .map_err(DbError::query("update projection_meta"))?;
+        tx.execute(
+            "INSERT INTO projection_meta VALUES (?, ?)",
+            params![key, table_fingerprint(&tx, t)?],
+        )
+        .map_err(DbError::query("update projection_meta"))?;
+    }
+    tx.commit().map_err(DbError::query("commit alert rows"))
 }
 
 /// sha256 over the table's rows as text, in a total order: equal fingerprints mean equal

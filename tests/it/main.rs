@@ -2,6 +2,7 @@
 //! `adlake` binary against a real fake upstream over loopback HTTP, a real lake on disk (or a
 //! real S3-compatible server) and a real DuckDB file. Modules are grouped by topic.
 
+mod alerts;
 mod audit;
 mod cli;
 mod history;

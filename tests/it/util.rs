@@ -312,3 +312,108 @@ pub fn database_text(db: &Path) -> Vec<u8> {
     }
     out
 }
+
+/// A webhook receiver on loopback: answers its requests with the statuses of `script` in
+/// turn (then 200), and keeps each request's body.
+pub struct Receiver {
+    port: u16,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Receiver {
+    pub fn start(script: Vec<u16>) -> Receiver {
+        Receiver::on(std::net::TcpListener::bind("127.0.0.1:0").expect("bind the receiver"), script)
+    }
+
+    /// A receiver on `port` (one that an earlier receiver, now gone, had).
+    pub fn start_on(port: u16, script: Vec<u16>) -> Receiver {
+        Receiver::on(std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind again"), script)
+    }
+
+    fn on(listener: std::net::TcpListener, script: Vec<u16>) -> Receiver {
+        use std::io::{ErrorKind, Read, Write};
+        use std::sync::atomic::Ordering;
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (seen, stopping) = (bodies.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut answered = 0usize;
+            while !stopping.load(Ordering::SeqCst) {
+                let mut stream = match listener.accept() {
+                    Ok((stream, _)) => stream,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+                let mut data = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let mut wanted = None;
+                while let Ok(n) = stream.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    data.extend_from_slice(&chunk[..n]);
+                    if wanted.is_none() {
+                        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+                            let length = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            wanted = Some(end + 4 + length);
+                        }
+                    }
+                    if wanted.is_some_and(|w| data.len() >= w) {
+                        break;
+                    }
+                }
+                let body = data
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .map(|end| String::from_utf8_lossy(&data[end + 4..]).into_owned())
+                    .unwrap_or_default();
+                seen.lock().expect("lock").push(body);
+                let status = script.get(answered).copied().unwrap_or(200);
+                answered += 1;
+                let _ = stream.write_all(
+                    format!(
+                        "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    )
+                    .as_bytes(),
+                );
+            }
+        });
+        Receiver { port, bodies, stop, thread: Some(thread) }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Every request's body, in order.
+    pub fn bodies(&self) -> Vec<String> {
+        self.bodies.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -21,8 +21,10 @@
 //! (endpoint, date) is its snapshot), [`merge`] (picking values across sources, with their
 //! lineage), [`carry`] (what earlier dates leave later ones), [`rules`] (precedence and
 //! arithmetic), [`projector`] (the fold over dates), [`campaign`], [`session`] and [`runs`]
-//! (each table's rows), [`restatements`].
+//! (each table's rows), [`restatements`]; [`alerts`] (the alert tables, from the lake's
+//! `alerts` events rather than from any date's reports).
 
+pub mod alerts;
 mod campaign;
 mod carry;
 mod fetch;
