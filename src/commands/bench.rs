@@ -10,7 +10,7 @@ use chrono::Utc;
 use futures::StreamExt;
 use serde_json::json;
 
-use super::ingest::{self, DateSelection, Upstream};
+use super::ingest::{self, DateSelection};
 use super::Context;
 use crate::cli::BenchCommand;
 use crate::fake::universe::mix;
@@ -188,7 +188,7 @@ async fn bench_ingest(
         settings.lake = scratch.to_string_lossy().into_owned();
         settings.upstream.requests_per_second = 1_000_000.0;
         settings.upstream.retry_base = Duration::from_millis(10);
-        let upstream = Upstream::fake(&fake, &config);
+        let upstream = fake.upstream();
         let lake = Lake::open(&settings.lake)?;
         let endpoints: Vec<_> = ENDPOINTS.iter().collect();
         let t = Instant::now();

@@ -86,20 +86,6 @@ pub struct Upstream {
     pub credentials: Credentials,
 }
 
-impl Upstream {
-    /// An in-process fake upstream, logged into with the credentials it was started with.
-    pub fn fake(fake: &crate::fake::FakeUpstream, config: &crate::fake::FakeConfig) -> Self {
-        Upstream {
-            url: fake.url(),
-            auth_url: fake.url(),
-            credentials: Credentials::Login {
-                email: crate::secrets::Secret::new(config.email.clone()),
-                password: crate::secrets::Secret::new(config.password.clone()),
-            },
-        }
-    }
-}
-
 pub fn parse_endpoints(keys: &[String]) -> Result<Vec<&'static EndpointSpec>, AppError> {
     if keys.is_empty() {
         return Ok(ENDPOINTS.iter().collect());

@@ -129,6 +129,20 @@ impl FakeUpstream {
         self.state.base_url.clone()
     }
 
+    /// Where ingest finds this fake: its URL for reports and for login, and the credentials it
+    /// was started with.
+    pub fn upstream(&self) -> crate::commands::ingest::Upstream {
+        let config = &self.state.config;
+        crate::commands::ingest::Upstream {
+            url: self.url(),
+            auth_url: self.url(),
+            credentials: crate::secrets::Credentials::Login {
+                email: crate::secrets::Secret::new(config.email.clone()),
+                password: crate::secrets::Secret::new(config.password.clone()),
+            },
+        }
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
