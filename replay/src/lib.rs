@@ -3,7 +3,6 @@
 //! DuckDB. It never touches the network or reads a clock; everything time-like it outputs
 //! comes from event envelopes.
 
-pub mod baseline;
 pub mod body;
 pub mod chunks;
 pub mod columns;

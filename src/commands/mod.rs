@@ -3,8 +3,6 @@
 //! the same way.
 
 pub mod audit;
-pub mod bench;
-pub mod bench_reproject;
 pub mod demo;
 pub mod diff;
 pub mod fake;
@@ -38,7 +36,6 @@ pub async fn dispatch(ctx: Context, command: Command) -> Result<u8, AppError> {
         Command::Audit(args) => audit::run(&ctx, args).await,
         Command::FakeUpstream(args) => fake::run(args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
-        Command::Bench(cmd) => bench::run(&ctx, cmd).await,
     }
 }
 
