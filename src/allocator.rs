@@ -6,7 +6,7 @@
 //! default (return freed pages to the OS after a second) those pages came straight back as fresh
 //! page faults, each one zeroed by the kernel: on the 90-day benchmark lake 330 K faults
 //! against 108 K with freed memory kept, and 2-3 of about 45 CPU-seconds. Kept, a process holds
-//! its peak until it exits, which every command that allocates much (reproject, ingest, bench)
+//! its peak until it exits, which every command that allocates much (reproject, ingest)
 //! reaches anyway.
 
 use libmimalloc_sys::mi_option_t;

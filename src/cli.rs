@@ -85,9 +85,6 @@ pub enum Command {
     FakeUpstream(FakeArgs),
     /// Run the whole pipeline against an in-process fake upstream
     Demo(DemoArgs),
-    /// Measure throughput against baselines measured in the same run
-    #[command(subcommand)]
-    Bench(BenchCommand),
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -232,49 +229,4 @@ pub struct DemoArgs {
     /// Campaigns in the fake upstream's universe
     #[arg(long, default_value_t = 40)]
     pub campaigns: usize,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Lake put/get throughput vs zstd-3 + sha256 alone over the same bytes
-    Raw {
-        /// Bodies to generate
-        #[arg(long, default_value_t = 10_000)]
-        bodies: usize,
-        /// Total megabytes of bodies to generate (sizes 1 KB .. 2 MB, skewed small)
-        #[arg(long, default_value_t = 1024)]
-        total_mb: usize,
-        /// Where to put the lake (a fresh temporary directory by default)
-        #[arg(long)]
-        dir: Option<PathBuf>,
-    },
-    /// Full and one-day reprojection of a generated lake, vs decompress+parse alone and vs
-    /// DuckDB's own read_json (through the `duckdb` Python package, when installed)
-    Reproject {
-        /// Days of reports in the generated lake
-        #[arg(long, default_value_t = 90)]
-        days: u32,
-        /// Campaigns in the generated lake
-        #[arg(long, default_value_t = 2000)]
-        campaigns: usize,
-        /// Keep the generated lake here and reuse it on the next run
-        #[arg(long)]
-        dir: Option<PathBuf>,
-        /// Measure this many times, each round ours and the baselines back to back, and report
-        /// the median round: on a shared machine one round's ratios can be off by a fifth
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
-        rounds: u32,
-    },
-    /// Ingest throughput against the fake upstream
-    Ingest {
-        /// Days to ingest
-        #[arg(long, default_value_t = 30)]
-        days: u32,
-        /// Campaigns in the fake upstream's universe
-        #[arg(long, default_value_t = 40)]
-        campaigns: usize,
-        /// Fake latency per response, ms (run once per value)
-        #[arg(long, value_delimiter = ',', default_value = "0,50")]
-        latency_ms: Vec<u64>,
-    },
 }

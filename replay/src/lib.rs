@@ -6,7 +6,6 @@
 //! It depends on neither DuckDB nor tokio nor the filesystem, and reads no clock: everything
 //! time-like it outputs comes from event envelopes.
 
-pub mod baseline;
 pub mod body;
 pub mod chain;
 pub mod columns;

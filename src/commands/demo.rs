@@ -24,7 +24,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8, AppError> {
     config
         .faults
         .push(faults::parse(&format!("taboola_report@{yesterday}=502")).map_err(AppError::Usage)?);
-    let fake = FakeUpstream::start(config.clone(), "127.0.0.1:0")
+    let fake = FakeUpstream::start(config, "127.0.0.1:0")
         .await
         .map_err(|e| AppError::Usage(format!("cannot start the fake upstream on loopback: {e}")))?;
 
@@ -34,7 +34,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8, AppError> {
     settings.upstream.retry_base = Duration::from_millis(50);
     settings.upstream.max_wait = Duration::from_millis(500);
     settings.upstream.requests_per_second = 500.0;
-    let upstream = fake.upstream(&config);
+    let upstream = fake.upstream();
     let lake = open_lake(&settings).await?;
     drop(open_db(&settings).await?);
 

@@ -4,8 +4,6 @@
 
 pub mod alerts;
 pub mod audit;
-pub mod bench;
-pub mod bench_reproject;
 pub mod demo;
 pub mod fake;
 pub mod ingest;
@@ -43,7 +41,6 @@ pub async fn dispatch(ctx: Context, command: Command) -> Result<u8, AppError> {
         Command::Alerts(cmd) => alerts::run(&ctx, cmd).await,
         Command::FakeUpstream(args) => fake::run(args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
-        Command::Bench(cmd) => bench::run(&ctx, cmd).await,
     }
 }
 

@@ -142,6 +142,20 @@ impl FakeUpstream {
         self.state.base_url.clone()
     }
 
+    /// Where ingest finds this fake: its URL for reports and for login, and the credentials it
+    /// was started with.
+    pub fn upstream(&self) -> crate::pipeline::ingest::Upstream {
+        let config = &self.state.config;
+        crate::pipeline::ingest::Upstream {
+            url: self.url(),
+            auth_url: self.url(),
+            credentials: crate::secrets::Credentials::Login {
+                email: crate::secrets::Secret::new(config.email.clone()),
+                password: crate::secrets::Secret::new(config.password.clone()),
+            },
+        }
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -558,20 +572,5 @@ mod tests {
         assert_eq!(path, "/api/x");
         let q = |k: &str| query.get(k).map(String::as_str);
         assert_eq!((q("d"), q("p"), q("flag")), (Some("a,b c"), Some("2"), Some("")));
-    }
-}
-
-impl FakeUpstream {
-    /// How an ingest reaches this fake: its address, logged into with the credentials it
-    /// was started with (`config`'s).
-    pub fn upstream(&self, config: &FakeConfig) -> crate::pipeline::ingest::Upstream {
-        crate::pipeline::ingest::Upstream {
-            url: self.url(),
-            auth_url: self.url(),
-            credentials: crate::secrets::Credentials::Login {
-                email: crate::secrets::Secret::new(config.email.clone()),
-                password: crate::secrets::Secret::new(config.password.clone()),
-            },
-        }
     }
 }
