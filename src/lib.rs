@@ -20,11 +20,16 @@ pub mod store;
 use crate::store::db::DbError;
 use adlake_raw::RawError;
 
-/// Exit codes: 0 success, 1 a run or check found failures (or the upstream/lake failed),
-/// 2 usage or configuration errors (nothing was changed).
-pub const EXIT_OK: u8 = 0;
-pub const EXIT_FAILURES: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
+/// How a command that ran to its end went. `main.rs` turns it, and an [`AppError`], into the
+/// process's exit code (documented in the README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything it did succeeded.
+    Clean,
+    /// It finished, and found failures it reported: a FAILED fetch, a lake that does not
+    /// verify, an alert that could not be delivered.
+    Failures,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -51,30 +56,24 @@ pub enum AppError {
     Output(#[from] std::io::Error),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
+    /// A failure of adlake itself, not of its input: a task that panicked or a stage that
+    /// stopped without saying why. Nothing was committed; the log and this message belong in
+    /// a bug report.
+    #[error("internal error: {what} (nothing was committed; please report this with the log)")]
+    Internal {
+        what: String,
+        #[source]
+        source: Option<tokio::task::JoinError>,
+    },
 }
 
 impl AppError {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            AppError::Usage(_) | AppError::Config(_) | AppError::Secret(_) => EXIT_USAGE,
-            AppError::Lake(
-                RawError::UnsupportedUrl { .. }
-                | RawError::BadId { .. }
-                | RawError::NoLocalLake { .. },
-            ) => EXIT_USAGE,
-            AppError::Db(DbError::NotADatabase { .. }) => EXIT_USAGE,
-            AppError::Alerts(
-                alerts::AlertError::Delivery(alerts::deliver::DeliveryError::BadUrl { .. })
-                | alerts::AlertError::Secret(_)
-                | alerts::AlertError::NoDatabase { .. },
-            ) => EXIT_USAGE,
-            AppError::Alerts(alerts::AlertError::Db(DbError::NotADatabase { .. })) => EXIT_USAGE,
-            AppError::Upstream(
-                connector::UpstreamError::LoginRejected { .. }
-                | connector::UpstreamError::TokenRejected
-                | connector::UpstreamError::BadUrl { .. },
-            ) => EXIT_USAGE,
-            _ => EXIT_FAILURES,
+    /// The error for a blocking or async task that did not finish (it panicked or was
+    /// cancelled): `what` names the task.
+    pub fn task(what: &'static str) -> impl FnOnce(tokio::task::JoinError) -> AppError {
+        move |source| AppError::Internal {
+            what: format!("the {what} task failed"),
+            source: Some(source),
         }
     }
 }
@@ -95,8 +94,8 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
         .map_err(AppError::Runtime)
 }
 
-/// Runs one command; `Ok` carries the exit code (a run with failed fetches is `Ok(1)`).
-pub fn run(cli: cli::Cli) -> Result<u8, AppError> {
+/// Runs one command to its [`Outcome`].
+pub fn run(cli: cli::Cli) -> Result<Outcome, AppError> {
     let settings = config::load(&cli.global, &config::process_env)?;
     let runtime = runtime()?;
     let ctx = commands::Context { global: cli.global, settings };

@@ -8,7 +8,7 @@ use super::{open_lake, open_lake_to_read, Context};
 use crate::alerts::{self, AlertError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::process_env;
-use crate::{output, AppError};
+use crate::{output, AppError, Outcome};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AlertsCommand {
@@ -40,7 +40,7 @@ pub enum AlertsCommand {
     },
 }
 
-pub async fn run(ctx: &Context, command: AlertsCommand) -> Result<u8, AppError> {
+pub async fn run(ctx: &Context, command: AlertsCommand) -> Result<Outcome, AppError> {
     match command {
         AlertsCommand::Check { at } => check(ctx, at).await,
         AlertsCommand::Explain { id, raw } => explain(ctx, id, raw).await,
@@ -48,7 +48,7 @@ pub async fn run(ctx: &Context, command: AlertsCommand) -> Result<u8, AppError> 
     }
 }
 
-async fn check(ctx: &Context, at: Option<DateTime<Utc>>) -> Result<u8, AppError> {
+async fn check(ctx: &Context, at: Option<DateTime<Utc>>) -> Result<Outcome, AppError> {
     let webhooks = crate::secrets::alert_webhooks(
         &process_env,
         ctx.settings.upstream.secrets_file.as_deref(),
@@ -63,10 +63,10 @@ async fn check(ctx: &Context, at: Option<DateTime<Utc>>) -> Result<u8, AppError>
     } else {
         output::print(&alerts::render(&report))?;
     }
-    Ok(if report.failed_deliveries() > 0 { crate::EXIT_FAILURES } else { crate::EXIT_OK })
+    Ok(if report.failed_deliveries() > 0 { Outcome::Failures } else { Outcome::Clean })
 }
 
-async fn explain(ctx: &Context, id: String, raw: bool) -> Result<u8, AppError> {
+async fn explain(ctx: &Context, id: String, raw: bool) -> Result<Outcome, AppError> {
     let (path, wait) = (ctx.settings.db.clone(), ctx.settings.lock_wait);
     if !path.exists() {
         return Err(AlertError::NoDatabase { path }.into());
@@ -77,7 +77,7 @@ async fn explain(ctx: &Context, id: String, raw: bool) -> Result<u8, AppError> {
         Ok(alerts::explain::explain(&conn, &id, &rules)?)
     })
     .await
-    .map_err(|e| AppError::Usage(format!("database task failed: {e}")))??;
+    .map_err(AppError::task("database"))??;
     if raw {
         let lake = open_lake_to_read(&ctx.settings).await?;
         alerts::explain::add_fragments(&lake, &mut explained).await?;
@@ -87,7 +87,7 @@ async fn explain(ctx: &Context, id: String, raw: bool) -> Result<u8, AppError> {
     } else {
         output::print(&alerts::explain::render(&explained))?;
     }
-    Ok(crate::EXIT_OK)
+    Ok(Outcome::Clean)
 }
 
 async fn backtest(
@@ -95,7 +95,7 @@ async fn backtest(
     from: NaiveDate,
     to: NaiveDate,
     every: String,
-) -> Result<u8, AppError> {
+) -> Result<Outcome, AppError> {
     if from > to {
         return Err(AppError::Usage(format!("--from {from} is after --to {to}")));
     }
@@ -124,7 +124,7 @@ async fn backtest(
         )?)
     })
     .await
-    .map_err(|e| AppError::Usage(format!("database task failed: {e}")))??;
+    .map_err(AppError::task("database"))??;
     tracing::info!(
         elapsed_s = started.elapsed().as_secs_f64(),
         instants = result.instants,
@@ -135,5 +135,5 @@ async fn backtest(
     } else {
         output::print(&alerts::backtest::render(&result))?;
     }
-    Ok(crate::EXIT_OK)
+    Ok(Outcome::Clean)
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{open_lake_to_read, Context};
 use crate::store::db::DbError;
-use crate::{output, AppError};
+use crate::{output, AppError, Outcome};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct AuditArgs {
@@ -214,7 +214,7 @@ pub fn audit(conn: &Connection, args: &AuditArgs) -> Result<Result<Audit, String
     Ok(Ok(Audit { table: table.into(), row_key, columns }))
 }
 
-pub async fn run(ctx: &Context, args: AuditArgs) -> Result<u8, AppError> {
+pub async fn run(ctx: &Context, args: AuditArgs) -> Result<Outcome, AppError> {
     let path = ctx.settings.db.clone();
     if !path.exists() {
         return Err(AppError::Usage(format!(
@@ -229,7 +229,7 @@ pub async fn run(ctx: &Context, args: AuditArgs) -> Result<u8, AppError> {
         Ok(audit(&conn, &query_args)?)
     })
     .await
-    .map_err(|e| AppError::Usage(format!("database task failed: {e}")))??;
+    .map_err(AppError::task("database"))??;
     let mut audit = match found {
         Ok(a) => a,
         Err(message) => return Err(AppError::NotFound(message)),
@@ -256,7 +256,7 @@ pub async fn run(ctx: &Context, args: AuditArgs) -> Result<u8, AppError> {
     } else {
         output::print(&render(&audit))?;
     }
-    Ok(crate::EXIT_OK)
+    Ok(Outcome::Clean)
 }
 
 pub fn render(a: &Audit) -> String {

@@ -12,9 +12,9 @@ use super::{open_db, open_lake, Context};
 use crate::cli::DemoArgs;
 use crate::fake::{faults, FakeConfig, FakeUpstream};
 use crate::pipeline::ingest::{self, DateSelection};
-use crate::{output, AppError};
+use crate::{output, AppError, Outcome};
 
-pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8, AppError> {
+pub async fn run(ctx: &Context, args: DemoArgs) -> Result<Outcome, AppError> {
     if args.days == 0 {
         return Err(AppError::Usage("--days must be at least 1".into()));
     }
@@ -67,5 +67,5 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<u8, AppError> {
              adlake --lake {dir}/lake --db {dir}/monitoring.duckdb reproject   # rebuild every table from the lake alone\n"
         ))?;
     }
-    Ok(crate::EXIT_OK)
+    Ok(Outcome::Clean)
 }

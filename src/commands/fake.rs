@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::cli::{FakeArgs, UniverseArgs};
 use crate::fake::{faults, FakeConfig, FakeUpstream};
-use crate::AppError;
+use crate::{AppError, Outcome};
 
 pub fn config_from(args: &UniverseArgs) -> Result<FakeConfig, AppError> {
     let today = args.today.unwrap_or_else(|| chrono::Utc::now().date_naive());
@@ -22,7 +22,7 @@ pub fn config_from(args: &UniverseArgs) -> Result<FakeConfig, AppError> {
     Ok(config)
 }
 
-pub async fn run(args: FakeArgs) -> Result<u8, AppError> {
+pub async fn run(args: FakeArgs) -> Result<Outcome, AppError> {
     let config = config_from(&args.universe)?;
     let fake = FakeUpstream::start(config, &args.bind)
         .await
@@ -33,5 +33,5 @@ pub async fn run(args: FakeArgs) -> Result<u8, AppError> {
         eprintln!("fake upstream listening on {} (Ctrl-C to stop)", fake.url());
     }
     let _ = tokio::signal::ctrl_c().await;
-    Ok(crate::EXIT_OK)
+    Ok(Outcome::Clean)
 }

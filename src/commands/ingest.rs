@@ -13,7 +13,7 @@ use crate::config::process_env;
 use crate::output;
 use crate::pipeline::ingest::{evaluate_alerts, ingest, project_touched, DateSelection, Upstream};
 use crate::secrets;
-use crate::AppError;
+use crate::{AppError, Outcome};
 
 pub fn parse_endpoints(keys: &[String]) -> Result<Vec<&'static EndpointSpec>, AppError> {
     if keys.is_empty() {
@@ -58,7 +58,7 @@ pub fn resolve_upstream(ctx: &Context, args: &IngestArgs) -> Result<Upstream, Ap
     Ok(Upstream { url, auth_url, credentials })
 }
 
-pub async fn command(ctx: &Context, args: IngestArgs) -> Result<u8, AppError> {
+pub async fn command(ctx: &Context, args: IngestArgs) -> Result<Outcome, AppError> {
     let endpoints = parse_endpoints(&args.endpoints)?;
     let clock = SystemClock;
     let selection = selection(&args, clock.now().date_naive())?;
@@ -85,7 +85,7 @@ pub async fn command(ctx: &Context, args: IngestArgs) -> Result<u8, AppError> {
         evaluate_alerts(&ctx.settings, &lake, &mut report, &clock).await;
     }
     output::run_report(&report, ctx.global.json)?;
-    Ok(report.exit_code())
+    Ok(report.outcome())
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! `adlake init`: creates the lake and the database, and applies the migrations.
 
 use super::{check_db_path, open_db, open_lake, Context};
-use crate::AppError;
+use crate::{AppError, Outcome};
 
-pub async fn run(ctx: &Context) -> Result<u8, AppError> {
+pub async fn run(ctx: &Context) -> Result<Outcome, AppError> {
     check_db_path(&ctx.settings)?;
     let lake = open_lake(&ctx.settings).await?;
     let conn = open_db(&ctx.settings).await?;
@@ -19,5 +19,5 @@ pub async fn run(ctx: &Context) -> Result<u8, AppError> {
             ctx.settings.db.display()
         ))?;
     }
-    Ok(crate::EXIT_OK)
+    Ok(Outcome::Clean)
 }

@@ -19,14 +19,14 @@ use duckdb::Connection;
 
 use crate::cli::{Command, Global};
 use crate::config::Settings;
-use crate::AppError;
+use crate::{AppError, Outcome};
 
 pub struct Context {
     pub global: Global,
     pub settings: Settings,
 }
 
-pub async fn dispatch(ctx: Context, command: Command) -> Result<u8, AppError> {
+pub async fn dispatch(ctx: Context, command: Command) -> Result<Outcome, AppError> {
     match command {
         Command::Init => init::run(&ctx).await,
         Command::Raw(cmd) => raw::run(&ctx, cmd).await,
@@ -76,5 +76,5 @@ pub async fn open_db(settings: &Settings) -> Result<Connection, AppError> {
         Ok(conn)
     })
     .await
-    .map_err(|e| AppError::Usage(format!("database task failed: {e}")))?
+    .map_err(AppError::task("database"))?
 }

@@ -9,9 +9,9 @@ use serde_json::json;
 use super::{open_lake_to_read, Context};
 use crate::cli::RawCommand;
 use crate::output;
-use crate::AppError;
+use crate::{AppError, Outcome};
 
-pub async fn run(ctx: &Context, cmd: RawCommand) -> Result<u8, AppError> {
+pub async fn run(ctx: &Context, cmd: RawCommand) -> Result<Outcome, AppError> {
     match cmd {
         RawCommand::Ls { from, to, endpoint } => {
             if let (Some(f), Some(t)) = (from, to) {
@@ -90,7 +90,7 @@ pub async fn run(ctx: &Context, cmd: RawCommand) -> Result<u8, AppError> {
                     &rows,
                 ))?;
             }
-            Ok(crate::EXIT_OK)
+            Ok(Outcome::Clean)
         }
         RawCommand::Show { event_id } => {
             let id: EventId = event_id.parse()?;
@@ -99,7 +99,7 @@ pub async fn run(ctx: &Context, cmd: RawCommand) -> Result<u8, AppError> {
             let mut value = serde_json::to_value(&envelope).map_err(std::io::Error::other)?;
             value["event_id"] = json!(id);
             output::print_json(&value)?;
-            Ok(crate::EXIT_OK)
+            Ok(Outcome::Clean)
         }
         RawCommand::Cat { id } => {
             let hash: BodyHash = id.parse().map_err(|_| RawError::BadId {
@@ -129,7 +129,7 @@ pub async fn run(ctx: &Context, cmd: RawCommand) -> Result<u8, AppError> {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(&bytes)?;
             stdout.flush()?;
-            Ok(crate::EXIT_OK)
+            Ok(Outcome::Clean)
         }
         RawCommand::Verify { sample } => {
             if let Some(f) = sample {
@@ -162,7 +162,7 @@ pub async fn run(ctx: &Context, cmd: RawCommand) -> Result<u8, AppError> {
                 ));
                 output::print(&text)?;
             }
-            Ok(if report.is_clean() { crate::EXIT_OK } else { crate::EXIT_FAILURES })
+            Ok(if report.is_clean() { Outcome::Clean } else { Outcome::Failures })
         }
     }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::ReportArgs;
 use crate::report::Report;
-use crate::{output, AppError};
+use crate::{output, AppError, Outcome};
 
 #[derive(Serialize)]
 struct Written<'a> {
@@ -47,7 +47,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
     Ok(())
 }
 
-pub async fn run(ctx: &Context, args: ReportArgs) -> Result<u8, AppError> {
+pub async fn run(ctx: &Context, args: ReportArgs) -> Result<Outcome, AppError> {
     let path = ctx.settings.db.clone();
     if !path.exists() {
         return Err(AppError::Usage(format!(
@@ -64,7 +64,7 @@ pub async fn run(ctx: &Context, args: ReportArgs) -> Result<u8, AppError> {
         Ok((report, html))
     })
     .await
-    .map_err(|e| AppError::Usage(format!("database task failed: {e}")))??;
+    .map_err(AppError::task("database"))??;
     write_atomically(&args.out, html.as_bytes())?;
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -77,5 +77,5 @@ pub async fn run(ctx: &Context, args: ReportArgs) -> Result<u8, AppError> {
     } else {
         output::print(&format!("{}\n", args.out.display()))?;
     }
-    Ok(crate::EXIT_OK)
+    Ok(Outcome::Clean)
 }

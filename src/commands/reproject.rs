@@ -5,9 +5,9 @@
 use adlake_raw::Lake;
 
 use super::{check_db_path, open_lake_to_read, Context};
-use crate::AppError;
+use crate::{AppError, Outcome};
 
-pub async fn run(ctx: &Context, args: crate::cli::ReprojectArgs) -> Result<u8, AppError> {
+pub async fn run(ctx: &Context, args: crate::cli::ReprojectArgs) -> Result<Outcome, AppError> {
     let window = match (args.from, args.to) {
         (Some(from), Some(to)) if from > to => {
             return Err(AppError::Usage(format!("--from {from} is after --to {to}")))
@@ -48,7 +48,7 @@ pub async fn run(ctx: &Context, args: crate::cli::ReprojectArgs) -> Result<u8, A
         } else {
             crate::output::print(&crate::pipeline::diff::render(&diffs, args.diff))?;
         }
-        return Ok(crate::EXIT_OK);
+        return Ok(Outcome::Clean);
     }
     let mut settings = ctx.settings.clone();
     if let (Some(as_of), Some(into)) = (args.as_of, &args.into) {
@@ -74,5 +74,5 @@ pub async fn run(ctx: &Context, args: crate::cli::ReprojectArgs) -> Result<u8, A
     .await?;
     bar.finish_and_clear();
     crate::output::projection(&summary, ctx.global.json)?;
-    Ok(crate::EXIT_OK)
+    Ok(Outcome::Clean)
 }

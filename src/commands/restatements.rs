@@ -4,14 +4,14 @@
 use chrono::NaiveDate;
 
 use super::{open_lake_to_read, Context};
-use crate::{output, AppError};
+use crate::{output, AppError, Outcome};
 
 pub async fn run(
     ctx: &Context,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     endpoint: Option<String>,
-) -> Result<u8, AppError> {
+) -> Result<Outcome, AppError> {
     if let (Some(f), Some(t)) = (from, to) {
         if f > t {
             return Err(AppError::Usage(format!("--from {f} is after --to {t}")));
@@ -33,10 +33,10 @@ pub async fn run(
     }
     let found = tokio::task::spawn_blocking(move || adlake_replay::project::restatements(&events))
         .await
-        .map_err(|e| AppError::Usage(format!("restatement task failed: {e}")))?;
+        .map_err(AppError::task("restatement"))?;
     if ctx.global.json {
         output::print_json(&found)?;
-        return Ok(crate::EXIT_OK);
+        return Ok(Outcome::Clean);
     }
     let mut text =
         format!("{} restated (endpoint, date) pairs, largest change first\n", found.len());
@@ -64,5 +64,5 @@ pub async fn run(
         }
     }
     output::print(&text)?;
-    Ok(crate::EXIT_OK)
+    Ok(Outcome::Clean)
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::Context;
-use crate::{output, AppError};
+use crate::{output, AppError, Outcome};
 
 fn rows(
     conn: &Connection,
@@ -36,7 +36,7 @@ struct Status {
     today_so_far: Option<crate::report::kpi::SoFar>,
 }
 
-pub async fn run(ctx: &Context, days: u32) -> Result<u8, AppError> {
+pub async fn run(ctx: &Context, days: u32) -> Result<Outcome, AppError> {
     if days == 0 {
         return Err(AppError::Usage("--days must be at least 1".into()));
     }
@@ -107,14 +107,14 @@ pub async fn run(ctx: &Context, days: u32) -> Result<u8, AppError> {
         })
     })
     .await
-    .map_err(|e| AppError::Usage(format!("database task failed: {e}")))??;
+    .map_err(AppError::task("database"))??;
 
     if ctx.global.json {
         output::print_json(&status)?;
-        return Ok(crate::EXIT_OK);
+        return Ok(Outcome::Clean);
     }
     output::print(&render(&status))?;
-    Ok(crate::EXIT_OK)
+    Ok(Outcome::Clean)
 }
 
 /// `today so far (2025-11-23, as of 14:00 UTC): spend $1,234, revenue $1,500, ROAS 1.22 vs

@@ -197,7 +197,7 @@ pub async fn shadow_diff(
         Ok(diff_tables(&conn, compared)?)
     })
     .await
-    .map_err(|e| AppError::Usage(format!("diff task failed: {e}")))??;
+    .map_err(AppError::task("diff"))??;
     if apply {
         crate::pipeline::project::project_into(settings, lake, window).await?;
     }

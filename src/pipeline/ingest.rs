@@ -28,7 +28,7 @@ use crate::connector::{
 };
 use crate::output;
 use crate::secrets::Credentials;
-use crate::AppError;
+use crate::{AppError, Outcome};
 
 pub const JOB: &str = "ingest";
 
@@ -73,11 +73,12 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    pub fn exit_code(&self) -> u8 {
+    /// Failures when any fetch FAILED.
+    pub fn outcome(&self) -> Outcome {
         if self.fetches.iter().any(|f| f.status == FetchStatus::Failed) {
-            crate::EXIT_FAILURES
+            Outcome::Failures
         } else {
-            crate::EXIT_OK
+            Outcome::Clean
         }
     }
 

@@ -103,7 +103,7 @@ pub async fn project_into_with_progress(
         Ok(conn)
     })
     .await
-    .map_err(|e| AppError::Usage(format!("database task failed: {e}")))??;
+    .map_err(AppError::task("database"))??;
     tracing::debug!(elapsed_s = started.elapsed().as_secs_f64(), "database opened");
 
     // Every date, also those after the window: they decide whether it must widen forward.
@@ -157,7 +157,7 @@ pub async fn project_into_with_progress(
         Ok((Target::InPlace(conn), Some(DateWindow { from, to }), carry))
     })
     .await
-    .map_err(|e| AppError::Usage(format!("database task failed: {e}")))??;
+    .map_err(AppError::task("database"))??;
 
     tracing::debug!(elapsed_s = started.elapsed().as_secs_f64(), "carry read");
     let dates: Vec<NaiveDate> =
@@ -244,7 +244,10 @@ pub async fn project_into_with_progress(
             }
             clock = std::time::Instant::now();
         }
-        Err(AppError::Usage("projection stopped before its last date; nothing was written".into()))
+        Err(AppError::Internal {
+            what: "the projection stopped before its last date".into(),
+            source: None,
+        })
     });
     let worker = tokio::task::spawn_blocking(move || -> Result<ProjectionSummary, AppError> {
         let mut target = target;
@@ -285,7 +288,10 @@ pub async fn project_into_with_progress(
                 }
             }
         }
-        Err(AppError::Usage("projection stopped before its last date; nothing was written".into()))
+        Err(AppError::Internal {
+            what: "the projection stopped before its last date".into(),
+            source: None,
+        })
     });
 
     // The loader: dates in order, each date's bodies read in parallel.
@@ -335,11 +341,8 @@ pub async fn project_into_with_progress(
         let _ = tokio::task::spawn_blocking(move || sender.send(done)).await;
     }
     drop(sender);
-    let projected = projector_task
-        .await
-        .map_err(|e| AppError::Usage(format!("projection task failed: {e}")))?;
-    let written =
-        worker.await.map_err(|e| AppError::Usage(format!("database task failed: {e}")))?;
+    let projected = projector_task.await.map_err(AppError::task("projection"))?;
+    let written = worker.await.map_err(AppError::task("database"))?;
     // The first stage that failed names the cause; later stages only saw it stop.
     if let Some(e) = load_error {
         return Err(e);
