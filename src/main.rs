@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use adlake::alerts::{deliver::DeliveryError, AlertError};
 use adlake::connector::UpstreamError;
+use adlake::report::ReportError;
 use adlake::store::db::DbError;
 use adlake::{AppError, Outcome};
 use adlake_raw::RawError;
@@ -49,6 +50,7 @@ fn exit_code(err: &AppError) -> u8 {
             RawError::UnsupportedUrl { .. } | RawError::BadId { .. } | RawError::NoLocalLake { .. },
         ) => EXIT_USAGE,
         AppError::Db(DbError::NotADatabase { .. }) => EXIT_USAGE,
+        AppError::Report(ReportError::Write { .. }) => EXIT_USAGE,
         AppError::Alerts(
             AlertError::Delivery(DeliveryError::BadUrl { .. })
             | AlertError::Secret(_)

@@ -170,7 +170,8 @@ fn nested_rows_take_their_parents_fields_and_name_their_place() {
     let page = read(spec("outbrain_report"), 200, body.as_bytes(), 1, 0, true);
     assert_eq!(page.probe, Probe::Data { items: 3, bad_rows: 1, next: NextPage::Done });
     let rows = page.rows.unwrap();
-    let got: Vec<(String, Option<&str>, Option<u8>, Option<String>, Option<i64>)> = rows
+    type Row<'a> = (String, Option<&'a str>, Option<u8>, Option<String>, Option<i64>);
+    let got: Vec<Row> = rows
         .rows
         .iter()
         .map(|r| {
@@ -366,7 +367,7 @@ mod arbitrary_input {
                         || spec.contract.nested.is_some()
                 );
                 prop_assert!(
-                    rows.rows.len() > 0 || rows.bad_rows.is_empty(),
+                    !rows.rows.is_empty() || rows.bad_rows.is_empty(),
                     "a body of only bad rows is broken"
                 );
             }

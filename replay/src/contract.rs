@@ -369,10 +369,9 @@ pub fn read<'b>(field: &Field, value: &Raw<'b>) -> Result<Option<Read<'b>>, RowE
     let out = match field.kind {
         Kind::Text => decode::text(value).map(Read::Text),
         Kind::Date => decode::date(value).map_err(|_| invalid())?.map(|d| Read::Date(d, None)),
-        Kind::DateHour => match decode::date_hour(value).map_err(|_| invalid())? {
-            Some((date, hour)) => Some(Read::Date(date, Some(hour))),
-            None => None,
-        },
+        Kind::DateHour => decode::date_hour(value)
+            .map_err(|_| invalid())?
+            .map(|(date, hour)| Read::Date(date, Some(hour))),
         Kind::Hour => match decode::count(field.key, value)? {
             Some(h) => {
                 Some(Read::Hour(u8::try_from(h).ok().filter(|h| *h <= 27).ok_or_else(invalid)?))

@@ -505,25 +505,29 @@ pub fn count(field: &'static str, value: &Value<'_>) -> Result<Option<i64>, RowE
     }
 }
 
-/// `YYYY-MM-DD`, optionally followed by a time (`2025-11-23 00:00:00.0`). `Err` carries
-/// nothing: the caller names the field.
-pub fn date(value: &Value<'_>) -> Result<Option<chrono::NaiveDate>, ()> {
+/// A value that is not the date (or date and hour) it should be. It carries nothing: the
+/// caller names the field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotADate;
+
+/// `YYYY-MM-DD`, optionally followed by a time (`2025-11-23 00:00:00.0`).
+pub fn date(value: &Value<'_>) -> Result<Option<chrono::NaiveDate>, NotADate> {
     if let Some(day) = value.as_str().and_then(iso_day) {
         return Ok(Some(day));
     }
     let Some(s) = text(value) else { return Ok(None) };
     let day = s.get(..10).unwrap_or(&s);
-    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map(Some).map_err(|_| ())
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map(Some).map_err(|_| NotADate)
 }
 
 /// `YYYY-MM-DD HH…` (or `YYYY-MM-DDTHH…`): the date and the hour.
-pub fn date_hour(value: &Value<'_>) -> Result<Option<(chrono::NaiveDate, u8)>, ()> {
+pub fn date_hour(value: &Value<'_>) -> Result<Option<(chrono::NaiveDate, u8)>, NotADate> {
     let Some(day) = date(value)? else { return Ok(None) };
-    let s = value.as_str().map(trim).ok_or(())?;
+    let s = value.as_str().map(trim).ok_or(NotADate)?;
     let hour = s.get(11..13).filter(|_| matches!(s.as_bytes().get(10), Some(b' ' | b'T')));
     match hour.and_then(|h| h.parse::<u8>().ok()).filter(|h| *h < 24) {
         Some(h) => Ok(Some((day, h))),
-        None => Err(()),
+        None => Err(NotADate),
     }
 }
 

@@ -613,8 +613,7 @@ impl<'a, 's> Parser<'a, 's> {
             }
         }
         let f: f64 = text.parse().map_err(|_| self.error("invalid number"))?;
-        Number::from_f64(f)
-            .ok_or_else(|| ParseError { reason: "number out of range", offset: start })
+        Number::from_f64(f).ok_or(ParseError { reason: "number out of range", offset: start })
     }
 }
 

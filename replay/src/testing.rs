@@ -23,6 +23,7 @@ pub struct Fixture {
 
 impl Fixture {
     /// One attempt of one page. `at` is minutes after 2025-11-24T00:00Z.
+    #[allow(clippy::too_many_arguments)] // one argument per envelope field a test varies
     pub fn http(
         &mut self,
         endpoint: &str,

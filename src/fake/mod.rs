@@ -6,6 +6,7 @@
 //! whether the credentials were accepted, never the credentials.
 
 pub mod bodies;
+pub mod clock;
 pub mod faults;
 pub mod universe;
 

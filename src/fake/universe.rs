@@ -141,16 +141,15 @@ impl Universe {
         })
     }
 
-    /// How far `date` has got at `now`: (hour, minute) for today, `None` for a day that is
-    /// whole. A `now` on another day than `today` reads as noon of today.
+    /// How far `date` has got at `now`: (hour, minute) for the day `now` is in, `None` for a
+    /// day that is whole. `today` read at a `now` on another day reads as noon of today.
     pub fn so_far(&self, date: NaiveDate, now: DateTime<Utc>) -> Option<(u32, u32)> {
-        if date != self.today {
-            return None;
-        }
-        if now.date_naive() == self.today {
+        if date == now.date_naive() {
             Some((now.hour(), now.minute()))
-        } else {
+        } else if date == self.today {
             Some((12, 0))
+        } else {
+            None
         }
     }
 

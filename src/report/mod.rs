@@ -27,6 +27,32 @@ use serde::Serialize;
 
 pub use sql::ReportError;
 
+/// Writes the page to `path` through a temporary file in the same directory and a rename: a
+/// reader sees the previous page or this one, never half of one.
+pub fn write(path: &std::path::Path, html: &str) -> Result<(), ReportError> {
+    use std::io::Write;
+    let failed = |source| ReportError::Write { path: path.to_path_buf(), source };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix(".report-")
+        .suffix(".html.tmp")
+        .tempfile_in(dir)
+        .map_err(failed)?;
+    file.write_all(html.as_bytes()).map_err(failed)?;
+    // A page to open and share, not a secret: readable like any file the user writes.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(failed)?;
+    }
+    file.as_file().sync_all().map_err(failed)?;
+    file.persist(path).map_err(|e| failed(e.error))?;
+    Ok(())
+}
+
 /// Days of history behind the heatmap by weekday, the haircut and the health grid.
 pub const FORTNIGHT: u32 = 14;
 /// Days of history behind the trends by media source and owner.

@@ -19,6 +19,8 @@ pub enum ReportError {
     Db(#[from] DbError),
     #[error("rendering the report template failed")]
     Template(#[source] minijinja::Error),
+    #[error("cannot write the report to `{}`: {source}; check --out names a writable directory", path.display())]
+    Write { path: std::path::PathBuf, source: std::io::Error },
 }
 
 /// Runs `sql` and maps each row with `map`; errors name the query.

@@ -345,3 +345,40 @@ fn a_date_without_intraday_snapshots_is_compared_as_whole_days() {
     let html = std::fs::read_to_string(&page).expect("page");
     assert!(html.contains("<small>the day's newest numbers</small>"));
 }
+
+/// `adlake demo` replays yesterday and today at simulated hours and ends by writing the
+/// report: both days have an intraday curve of several hours, and stdout names the page.
+#[test]
+fn the_demo_ends_with_the_report_of_a_day_that_grew_through_simulated_hours() {
+    let s = Scratch::new();
+    let dir = s.path().join("demo");
+    let out = run(s.adlake().args(["demo", "--days", "2", "--campaigns", "8", "--dir"]).arg(&dir));
+    expect_code(&out, 0);
+    let page = dir.join("report.html");
+    let stdout = out.stdout_text();
+    assert!(stdout.contains(&page.display().to_string()), "{stdout}");
+    let html = std::fs::read_to_string(&page).expect("the demo wrote its report");
+    assert!(html.contains("<svg") && html.contains("Team view"), "not the report");
+
+    let conn = duckdb::Connection::open(dir.join("monitoring.duckdb")).expect("open");
+    let hours = |date: NaiveDate| -> i64 {
+        conn.query_row(
+            "SELECT count(DISTINCT as_of_hour) FROM campaign_intraday WHERE date = ?",
+            [date.to_string()],
+            |r| r.get(0),
+        )
+        .expect("query")
+    };
+    let (today, yesterday) = (crate::util::today(), days_ago(1));
+    assert_eq!((hours(yesterday), hours(today)), (4, 4), "four simulated ingests of each day");
+    // The day grew: today's newest snapshot has more spend than its first.
+    let (first, last): (f64, f64) = conn
+        .query_row(
+            "SELECT arg_min(s, h)::DOUBLE, arg_max(s, h)::DOUBLE FROM (SELECT as_of_hour h, \
+             sum(spend_usd) s FROM campaign_intraday WHERE date = ? GROUP BY ALL)",
+            [today.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("query");
+    assert!(last > first, "spend so far rose through the day: {first} -> {last}");
+}

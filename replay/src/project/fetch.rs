@@ -83,7 +83,7 @@ pub(super) fn index_by_id(events: &[&Event]) -> Vec<u32> {
 /// Events in (fetched_at, id) order, each once: the order every projection walks.
 pub(super) fn sorted_events<'e>(events: impl IntoIterator<Item = &'e Event>) -> Vec<&'e Event> {
     let mut sorted: Vec<&Event> = events.into_iter().collect();
-    sorted.sort_by(|a, b| (a.envelope.fetched_at, a.id).cmp(&(b.envelope.fetched_at, b.id)));
+    sorted.sort_by_key(|a| (a.envelope.fetched_at, a.id));
     sorted.dedup_by(|a, b| a.id == b.id);
     sorted
 }
@@ -346,7 +346,7 @@ pub(super) fn collect_fetches<'d>(day: &'d DayData<'_>) -> (Fetches<'d>, Vec<Qua
         fetches.entry(key).or_default().push(f);
     }
     for list in fetches.values_mut() {
-        list.sort_by(|a, b| (a.finished_at, a.newest_event).cmp(&(b.finished_at, b.newest_event)));
+        list.sort_by_key(|a| (a.finished_at, a.newest_event));
     }
     quarantine.sort();
     quarantine.dedup();

@@ -29,6 +29,9 @@ use super::projector::Projector;
 use super::rows::{DayProjection, HourlySpendRow, IntradayInputRow, IntradayRow};
 use crate::decode::sum_opt;
 
+/// The bodies behind each input endpoint of an hour, to tell whether the next hour changed.
+type InputHashes = Vec<(&'static str, Vec<Option<BodyHash>>)>;
+
 /// One campaign's values as of an hour, before their ages are known.
 #[derive(Clone)]
 struct Values {
@@ -82,7 +85,7 @@ impl Projector<'_> {
             .map(|f| hour_of(f.finished_at))
             .filter(|h| *h >= start && *h < end)
             .collect();
-        let mut previous: Option<(Vec<(&'static str, Vec<Option<BodyHash>>)>, Vec<Values>)> = None;
+        let mut previous: Option<(InputHashes, Vec<Values>)> = None;
         for hour in hours {
             let until = hour + Duration::hours(1);
             let snaps = snapshots(fetches, Some(until));

@@ -20,9 +20,9 @@ use crate::decode::SourceRow;
 /// campaign is ranked once (its hours are adjacent in a body, so finding a row's rank is
 /// usually one comparison with the row before), and the rows are sorted by (rank, hour,
 /// position) packed into one integer: the order a stable sort by (campaign, hour) gives.
-pub(super) fn in_campaign_hour_order<'s, A: Copy, B: Copy>(
-    rows: Vec<(&'s str, u8, A, B)>,
-) -> Vec<(u32, &'s str, u8, A, B)> {
+pub(super) fn in_campaign_hour_order<A: Copy, B: Copy>(
+    rows: Vec<(&str, u8, A, B)>,
+) -> Vec<(u32, &str, u8, A, B)> {
     let mut campaigns: Vec<&str> = rows.iter().map(|r| r.0).collect();
     // Adjacent repeats first (a campaign's hours), so the sort sees each campaign about once.
     campaigns.dedup();

@@ -17,8 +17,11 @@ fn hour(h: i64) -> chrono::DateTime<Utc> {
     Utc.timestamp_opt(1_763_942_400 + h * 3600, 0).unwrap()
 }
 
-/// (hour, revenue, spend, roas) of the campaign's intraday rows.
-fn curve(p: &Projection) -> Vec<(i64, Option<Decimal>, Option<Decimal>, Option<f64>)> {
+/// (hour, revenue, spend, roas) of one intraday row.
+type Point = (i64, Option<Decimal>, Option<Decimal>, Option<f64>);
+
+/// The campaign's intraday rows.
+fn curve(p: &Projection) -> Vec<Point> {
     p.tables
         .intraday
         .iter()
