@@ -97,6 +97,8 @@ pub struct Report {
     pub trends: trends::Trends,
     pub haircut: haircut::Haircut,
     pub health: health::Health,
+    /// The alert rules' verdicts about the date: firings, recoveries, suppressions.
+    pub alerts: crate::alerts::summary::DaySummary,
 }
 
 /// Picks the report's frame: `date` or the newest projected date, and its newest snapshot hour.
@@ -148,5 +150,6 @@ pub fn build(conn: &Connection, date: Option<NaiveDate>) -> Result<Report, Repor
     let trends = trends::read(conn, &frame)?;
     let haircut = haircut::read(conn, &frame)?;
     let health = health::read(conn, &frame)?;
-    Ok(Report { frame, trust, kpis, curve, leaderboard, heatmaps, trends, haircut, health })
+    let alerts = crate::alerts::summary::day_summary(conn, frame.date)?;
+    Ok(Report { frame, trust, kpis, curve, leaderboard, heatmaps, trends, haircut, health, alerts })
 }

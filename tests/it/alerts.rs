@@ -711,3 +711,39 @@ fn an_ingest_evaluates_the_rules_at_its_end_and_a_delivery_failure_does_not_fail
     );
     assert_no_secret(&s, &[&out]);
 }
+
+/// The report of the date lists the day's firings and suppressions, with their reasons.
+#[test]
+fn the_report_lists_the_days_firings_and_suppressions() {
+    let s = Scratch::new();
+    let mut b = Builder::new(&s);
+    standard(&mut b);
+    b.failed("taboola_report", d0(), at(d0(), 12, 40));
+    reproject(&s);
+    let rules = format!(
+        "{ROAS_RULE}[[alerts]]\nname = \"taboola-failed\"\ncondition = {{ type = \"fetch_status\", endpoint = \"taboola_report\", status = [\"FAILED\"] }}\n"
+    );
+    let c = config(&s, &rules);
+    let verdicts = sorted(verdicts(&check(&s, &c, 12)));
+    assert!(verdicts.contains(&triple("suppressed", "roas-floor", "campaign sialpha01")));
+    assert!(verdicts.iter().any(|(o, r, _)| o == "fired" && r == "taboola-failed"), "{verdicts:?}");
+
+    let out = run(s.adlake().args(["--json", "report", "--date", &d0().to_string(), "--out"]).arg(
+        s.path().join("page.html"),
+    ));
+    expect_code(&out, 0);
+    let alerts = &out.json()["alerts"];
+    let rules_of = |list: &str| -> Vec<String> {
+        alerts[list]
+            .as_array()
+            .map(|v| v.iter().map(|l| l["rule"].as_str().unwrap_or_default().to_string()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(rules_of("firings"), vec!["taboola-failed"], "{alerts}");
+    assert_eq!(rules_of("suppressions"), vec!["roas-floor", "roas-floor"], "{alerts}");
+    let html = std::fs::read_to_string(s.path().join("page.html")).expect("page");
+    let block = &html[html.find("id=\"alerts\"").expect("an alerts block")..];
+    let block = &block[..block.find("</section>").unwrap_or(block.len())];
+    assert!(block.contains("taboola-failed") && block.contains("roas-floor"), "{block}");
+    assert!(block.contains("suppressed: taboola_report FAILED"), "{block}");
+}
