@@ -9,6 +9,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod connector;
+pub mod export;
 pub mod fake;
 pub mod logging;
 pub mod output;
@@ -47,6 +48,8 @@ pub enum AppError {
     Report(#[from] report::ReportError),
     #[error(transparent)]
     Alerts(#[from] alerts::AlertError),
+    #[error(transparent)]
+    Export(#[from] export::ExportError),
     #[error("writing output failed")]
     Output(#[from] std::io::Error),
     #[error("cannot start the async runtime")]
@@ -69,6 +72,9 @@ impl AppError {
                 | alerts::AlertError::NoDatabase { .. },
             ) => EXIT_USAGE,
             AppError::Alerts(alerts::AlertError::Db(DbError::NotADatabase { .. })) => EXIT_USAGE,
+            AppError::Export(
+                export::ExportError::BadUrl { .. } | export::ExportError::UnknownTable { .. },
+            ) => EXIT_USAGE,
             AppError::Upstream(
                 connector::UpstreamError::LoginRejected { .. }
                 | connector::UpstreamError::TokenRejected
