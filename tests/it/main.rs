@@ -12,6 +12,7 @@ mod ingest;
 mod lake;
 mod project;
 mod report;
+mod scale;
 mod storage;
 mod upstream;
 mod util;
