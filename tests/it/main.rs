@@ -5,6 +5,7 @@
 mod alerts;
 mod audit;
 mod cli;
+mod export;
 mod history;
 mod incremental;
 mod incremental_sequences;
