@@ -64,8 +64,14 @@ fn the_whole_pipeline_on_s3_gives_the_tables_of_the_same_lake_on_local_disk() {
     let (from, to) = (days_ago(3).to_string(), today().to_string());
     let ingest = run(fake.ingest_with(on_s3(&s3_db)).args(["--from", &from, "--to", &to]));
     expect_code(&ingest, 0);
-    // Again for today: a second snapshot of the same date.
-    expect_code(&run(fake.ingest_with(on_s3(&s3_db)).args(["--date", &to])), 0);
+    // Again for today: a second snapshot of the same date, exported as it is projected.
+    let by_ingest = s3.url("by-ingest");
+    let again = run(fake
+        .ingest_with(on_s3(&s3_db))
+        .args(["--json", "--date", &to, "--export", &by_ingest]));
+    let exported = json_of(&again)["export"].clone();
+    assert_eq!(exported["window"], serde_json::json!([to, to]), "{exported}");
+    assert!(exported["files_written"].as_u64().unwrap_or(0) >= 10, "{exported}");
     expect_code(&run(on_s3(&s3_db).arg("reproject")), 0);
     let verify = json_of(&run(on_s3(&s3_db).args(["--json", "raw", "verify"])));
     assert!(verify["problems"].as_array().is_some_and(|p| p.is_empty()), "{verify}");
@@ -83,6 +89,23 @@ fn the_whole_pipeline_on_s3_gives_the_tables_of_the_same_lake_on_local_disk() {
     let (a, b) = (tables_text(&s3_db, TABLES, &[]), tables_text(&local_db, TABLES, &[]));
     assert!(a.len() > 500, "only {} rows", a.len());
     assert!(a == b, "tables differ: first difference {:?}", a.iter().zip(&b).find(|(x, y)| x != y));
+
+    // The export to S3 is the export to local disk, byte for byte.
+    expect_code(&run(on_s3(&s3_db).args(["export", "parquet", "--into", &s3.url("export")])), 0);
+    let local_export = s.path().join("export");
+    let mut export = s.adlake_at(&local_lake, &local_db);
+    expect_code(&run(export.args(["export", "parquet", "--into"]).arg(&local_export)), 0);
+    let downloaded = s.path().join("export-from-s3");
+    assert!(s3.download("export", &downloaded) > 20);
+    let files = |dir: &Path| -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        lake_bytes(dir)
+            .into_iter()
+            .filter(|(p, _)| !p.starts_with(dir.join("_adlake_staging")))
+            .map(|(p, b)| (p.strip_prefix(dir).expect("under dir").to_owned(), b))
+            .collect()
+    };
+    assert!(files(&downloaded) == files(&local_export), "the S3 export differs from the local one");
+    assert!(s3.download("by-ingest", &s.path().join("by-ingest")) >= 10);
 
     let conn = duckdb::Connection::open(&local_db).expect("db");
     let campaign: String = conn
