@@ -80,11 +80,29 @@ struct AlertsFile {
 }
 
 /// `db = "path"`, or a `[db]` table: `path`, and `reader_copy` (see [`Settings::reader_copy`]).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+/// Not `#[serde(untagged)]`: that would answer a misspelt key in the table with "did not
+/// match any variant" instead of naming it.
+#[derive(Debug)]
 enum FileDb {
     Path(PathBuf),
     Table(FileDbTable),
+}
+
+impl<'de> Deserialize<'de> for FileDb {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match toml::Value::deserialize(deserializer)? {
+            toml::Value::String(path) => Ok(FileDb::Path(path.into())),
+            table @ toml::Value::Table(_) => table
+                .try_into()
+                .map(FileDb::Table)
+                .map_err(|e| D::Error::custom(format!("[db]: {e}"))),
+            other => Err(D::Error::custom(format!(
+                "`db` is a path or a table of `path` and `reader_copy`, not a {}",
+                other.type_str()
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -473,5 +491,16 @@ mod tests {
         let env = env_of(&[("ADLAKE_READER_COPY", "/v/m.duckdb")]);
         let err = load(&g, &env).unwrap_err().to_string();
         assert!(err.contains("reader copy") && err.contains("/v/m.duckdb"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_key_in_the_db_table_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[db]\npath = \"/v/m.duckdb\"\nreader_cpy = \"/v/r.duckdb\"\n")
+            .unwrap();
+        let g = Global { config: Some(path), ..Default::default() };
+        let err = format!("{:#}", anyhow::Error::new(load(&g, &env_of(&[])).unwrap_err()));
+        assert!(err.contains("reader_cpy"), "{err}");
     }
 }
