@@ -268,3 +268,26 @@ fn a_reader_of_the_reader_copy_never_waits_for_ingest() {
     assert_eq!(runs(&reopened), 2, "a reader opening the copy after the ingest sees it");
     assert!(!PathBuf::from(format!("{}.tmp", copy.display())).exists());
 }
+
+#[test]
+fn a_partition_whose_date_has_no_rows_left_is_removed_only_by_an_export_that_covers_it() {
+    let (s, _fake) = ingested(4);
+    let dir = s.path().join("export");
+    export(&s, &dir, &["--tables", "campaign_index"]);
+    let today = today().to_string();
+    // A date the tables no longer hold, as an earlier export left it.
+    let gone = dir.join("campaign_index/date=2020-01-01");
+    std::fs::create_dir_all(&gone).expect("dir");
+    std::fs::copy(
+        dir.join(format!("campaign_index/date={today}/part-0.parquet")),
+        gone.join("part-0.parquet"),
+    )
+    .expect("copy");
+    let window =
+        export(&s, &dir, &["--tables", "campaign_index", "--from", &today, "--to", &today]);
+    assert!(gone.join("part-0.parquet").exists(), "a window export removed a date outside it");
+    assert_eq!(window["partitions_removed"], 0, "{window}");
+    let full = export(&s, &dir, &["--tables", "campaign_index"]);
+    assert!(!gone.exists(), "a full export kept a date the tables do not hold");
+    assert_eq!(full["tables"][0]["partitions_removed"], serde_json::json!(["date=2020-01-01"]));
+}
