@@ -81,6 +81,9 @@ pub enum Command {
     /// Alert rules: check now, explain a verdict, backtest over the past
     #[command(subcommand)]
     Alerts(crate::commands::alerts::AlertsCommand),
+    /// Write the tables out for other engines to read
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Serve the upstream contract from a deterministic campaign universe
     FakeUpstream(FakeArgs),
     /// Run the whole pipeline against an in-process fake upstream
@@ -107,6 +110,31 @@ pub struct ReprojectArgs {
     /// With --as-of: the database file to build (the main database is untouched)
     #[arg(long, requires = "as_of")]
     pub into: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Every projected table and the lineage view as Parquet, Hive-partitioned by date
+    /// (`<table>/date=YYYY-MM-DD/part-0.parquet`); each partition replaced atomically
+    Parquet(ExportArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ExportArgs {
+    /// Destination: a directory, file:///path or s3://bucket/prefix (with the AWS_* variables)
+    /// [env ADLAKE_EXPORT_URL; config `[export] url`]
+    #[arg(long)]
+    pub into: Option<String>,
+    /// First date (UTC day, inclusive) to export; with --to. Default: every date
+    #[arg(long, requires = "to")]
+    pub from: Option<NaiveDate>,
+    /// Last date (inclusive); with --from
+    #[arg(long, requires = "from")]
+    pub to: Option<NaiveDate>,
+    /// Comma-separated tables (default: every projected table and the lineage view) [config
+    /// `[export] tables`]
+    #[arg(long, value_delimiter = ',')]
+    pub tables: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -163,6 +191,10 @@ pub struct IngestArgs {
     /// Do not project the touched dates at the end
     #[arg(long)]
     pub no_project: bool,
+    /// After projecting, export the projected dates as Parquet here (see `export parquet`)
+    /// [env ADLAKE_EXPORT_URL; config `[export] url`]
+    #[arg(long, conflicts_with = "no_project")]
+    pub export: Option<String>,
     /// Upstream base URL [env ADLAKE_UPSTREAM_URL]
     #[arg(long)]
     pub upstream_url: Option<String>,

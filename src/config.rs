@@ -36,14 +36,18 @@ pub enum ConfigError {
         #[source]
         source: crate::alerts::rules::RuleError,
     },
+    #[error("the reader copy `{}` is the database itself; name another file", path.display())]
+    ReaderCopyIsTheDatabase { path: PathBuf },
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     lake: Option<String>,
-    db: Option<PathBuf>,
+    db: Option<FileDb>,
     lock_wait_ms: Option<u64>,
+    #[serde(default)]
+    export: FileExport,
     #[serde(default)]
     upstream: FileUpstream,
     #[serde(default)]
@@ -73,6 +77,47 @@ struct FileAlertsDelivery {
 struct AlertsFile {
     #[serde(default)]
     alerts: Vec<toml::Table>,
+}
+
+/// `db = "path"`, or a `[db]` table: `path`, and `reader_copy` (see [`Settings::reader_copy`]).
+/// Not `#[serde(untagged)]`: that would answer a misspelt key in the table with "did not
+/// match any variant" instead of naming it.
+#[derive(Debug)]
+enum FileDb {
+    Path(PathBuf),
+    Table(FileDbTable),
+}
+
+impl<'de> Deserialize<'de> for FileDb {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match toml::Value::deserialize(deserializer)? {
+            toml::Value::String(path) => Ok(FileDb::Path(path.into())),
+            table @ toml::Value::Table(_) => table
+                .try_into()
+                .map(FileDb::Table)
+                .map_err(|e| D::Error::custom(format!("[db]: {e}"))),
+            other => Err(D::Error::custom(format!(
+                "`db` is a path or a table of `path` and `reader_copy`, not a {}",
+                other.type_str()
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDbTable {
+    path: Option<PathBuf>,
+    reader_copy: Option<PathBuf>,
+}
+
+/// `[export]`: where `ingest` exports the dates it projected, and which tables.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileExport {
+    url: Option<String>,
+    tables: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -116,6 +161,14 @@ pub struct FileEndpoint {
 pub struct Settings {
     pub lake: String,
     pub db: PathBuf,
+    /// A copy of the database that `ingest` and `reproject` replace atomically after each
+    /// write, for readers that must never wait for the writer's lock (`[db] reader_copy`,
+    /// `ADLAKE_READER_COPY`).
+    pub reader_copy: Option<PathBuf>,
+    /// Where `ingest` exports the dates it projected as Parquet, and which tables (empty:
+    /// all): `[export]`, `ADLAKE_EXPORT_URL`, `ingest --export`.
+    pub export_url: Option<String>,
+    pub export_tables: Vec<String>,
     pub lock_wait: Duration,
     pub upstream: UpstreamSettings,
     pub projector: adlake_replay::project::ProjectorConfig,
@@ -222,12 +275,23 @@ pub fn load(global: &Global, env: Env<'_>) -> Result<Settings, ConfigError> {
         .or_else(|| env("ADLAKE_LAKE"))
         .or(file.lake)
         .unwrap_or_else(|| "./data/lake".into());
+    let (file_db, file_reader_copy) = match file.db {
+        Some(FileDb::Path(path)) => (Some(path), None),
+        Some(FileDb::Table(t)) => (t.path, t.reader_copy),
+        None => (None, None),
+    };
     let db = global
         .db
         .clone()
         .or_else(|| env("ADLAKE_DB").map(PathBuf::from))
-        .or(file.db)
+        .or(file_db)
         .unwrap_or_else(|| "./data/monitoring.duckdb".into());
+    let reader_copy = env("ADLAKE_READER_COPY").map(PathBuf::from).or(file_reader_copy);
+    if let Some(copy) = &reader_copy {
+        if copy == &db {
+            return Err(ConfigError::ReaderCopyIsTheDatabase { path: copy.clone() });
+        }
+    }
     let lock_wait_ms = global
         .lock_wait_ms
         .or(env_u64("ADLAKE_LOCK_WAIT_MS")?)
@@ -318,6 +382,9 @@ pub fn load(global: &Global, env: Env<'_>) -> Result<Settings, ConfigError> {
         alerts,
         lake,
         db,
+        reader_copy,
+        export_url: env("ADLAKE_EXPORT_URL").or(file.export.url),
+        export_tables: file.export.tables.unwrap_or_default(),
         lock_wait: Duration::from_millis(lock_wait_ms),
         upstream,
         projector,
@@ -404,5 +471,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("ADLAKE_MAX_WAIT_MS") && err.contains("soon"), "{err}");
+    }
+
+    #[test]
+    fn db_as_a_table_names_the_reader_copy_and_export_settings_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[db]\npath = \"/v/m.duckdb\"\nreader_copy = \"/v/readers.duckdb\"\n[export]\nurl = \"s3://b/p\"\ntables = [\"campaign_index\"]\n",
+        )
+        .unwrap();
+        let g = Global { config: Some(path.clone()), ..Default::default() };
+        let s = load(&g, &env_of(&[])).unwrap();
+        assert_eq!(s.db, PathBuf::from("/v/m.duckdb"));
+        assert_eq!(s.reader_copy, Some(PathBuf::from("/v/readers.duckdb")));
+        assert_eq!(s.export_url.as_deref(), Some("s3://b/p"));
+        assert_eq!(s.export_tables, vec!["campaign_index".to_string()]);
+        let env = env_of(&[("ADLAKE_READER_COPY", "/v/m.duckdb")]);
+        let err = load(&g, &env).unwrap_err().to_string();
+        assert!(err.contains("reader copy") && err.contains("/v/m.duckdb"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_key_in_the_db_table_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[db]\npath = \"/v/m.duckdb\"\nreader_cpy = \"/v/r.duckdb\"\n")
+            .unwrap();
+        let g = Global { config: Some(path), ..Default::default() };
+        let err = format!("{:#}", anyhow::Error::new(load(&g, &env_of(&[])).unwrap_err()));
+        assert!(err.contains("reader_cpy"), "{err}");
     }
 }

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod connector;
+pub mod export;
 pub mod fake;
 pub mod logging;
 pub mod output;
@@ -52,6 +53,8 @@ pub enum AppError {
     Report(#[from] report::ReportError),
     #[error(transparent)]
     Alerts(#[from] alerts::AlertError),
+    #[error(transparent)]
+    Export(#[from] export::ExportError),
     #[error("writing output failed")]
     Output(#[from] std::io::Error),
     #[error("cannot start the async runtime")]

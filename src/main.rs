@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use adlake::alerts::{deliver::DeliveryError, AlertError};
 use adlake::connector::UpstreamError;
+use adlake::export::ExportError;
 use adlake::report::ReportError;
 use adlake::store::db::DbError;
 use adlake::{AppError, Outcome};
@@ -57,6 +58,9 @@ fn exit_code(err: &AppError) -> u8 {
             | AlertError::NoDatabase { .. }
             | AlertError::Db(DbError::NotADatabase { .. }),
         ) => EXIT_USAGE,
+        AppError::Export(ExportError::BadUrl { .. } | ExportError::UnknownTable { .. }) => {
+            EXIT_USAGE
+        }
         AppError::Upstream(
             UpstreamError::LoginRejected { .. }
             | UpstreamError::TokenRejected

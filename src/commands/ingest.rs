@@ -11,7 +11,9 @@ use crate::cli::IngestArgs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::process_env;
 use crate::output;
-use crate::pipeline::ingest::{evaluate_alerts, ingest, project_touched, DateSelection, Upstream};
+use crate::pipeline::ingest::{
+    evaluate_alerts, ingest, project_touched, publish, DateSelection, Upstream,
+};
 use crate::secrets;
 use crate::{AppError, Outcome};
 
@@ -83,6 +85,7 @@ pub async fn command(ctx: &Context, args: IngestArgs) -> Result<Outcome, AppErro
         project_touched(&ctx.settings, &lake, &mut report).await?;
         // Over the tables just projected: a run that did not project leaves them stale.
         evaluate_alerts(&ctx.settings, &lake, &mut report, &clock).await;
+        publish(&ctx.settings, &mut report, args.export.as_deref()).await;
     }
     output::run_report(&report, ctx.global.json)?;
     Ok(report.outcome())

@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod demo;
+pub mod export;
 pub mod fake;
 pub mod ingest;
 pub mod init;
@@ -39,6 +40,7 @@ pub async fn dispatch(ctx: Context, command: Command) -> Result<Outcome, AppErro
         Command::Audit(args) => audit::run(&ctx, args).await,
         Command::Report(args) => report::run(&ctx, args).await,
         Command::Alerts(cmd) => alerts::run(&ctx, cmd).await,
+        Command::Export(cmd) => export::run(&ctx, cmd).await,
         Command::FakeUpstream(args) => fake::run(args).await,
         Command::Demo(args) => demo::run(&ctx, args).await,
     }

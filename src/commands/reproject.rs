@@ -73,6 +73,12 @@ pub async fn run(ctx: &Context, args: crate::cli::ReprojectArgs) -> Result<Outco
     )
     .await?;
     bar.finish_and_clear();
+    if let (Some(copy), None) = (ctx.settings.reader_copy.clone(), &args.into) {
+        let (db, wait) = (ctx.settings.db.clone(), ctx.settings.lock_wait);
+        tokio::task::spawn_blocking(move || crate::store::reader_copy::refresh(&db, &copy, wait))
+            .await
+            .map_err(|e| AppError::Usage(format!("reader copy task failed: {e}")))??;
+    }
     crate::output::projection(&summary, ctx.global.json)?;
     Ok(Outcome::Clean)
 }

@@ -70,12 +70,21 @@ pub struct RunReport {
     /// Why the alert evaluation could not run; the run itself is unaffected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alerts_error: Option<String>,
+    /// The Parquet export of the projected dates (`--export`, `[export] url`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export: Option<crate::export::ExportSummary>,
+    /// Why the reader copy or the export failed: the lake and the database are complete, and
+    /// the run exits 1 so that a scheduler notices.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish_error: Option<String>,
 }
 
 impl RunReport {
-    /// Failures when any fetch FAILED.
+    /// Failures when any fetch FAILED, or publishing (export, reader copy) failed.
     pub fn outcome(&self) -> Outcome {
-        if self.fetches.iter().any(|f| f.status == FetchStatus::Failed) {
+        if self.fetches.iter().any(|f| f.status == FetchStatus::Failed)
+            || self.publish_error.is_some()
+        {
             Outcome::Failures
         } else {
             Outcome::Clean
@@ -209,6 +218,42 @@ pub async fn project_touched(
     Ok(())
 }
 
+/// Publishes what the run projected to readers that must not wait for the database's lock:
+/// refreshes the reader copy (`[db] reader_copy`) and exports the projected dates as Parquet
+/// to `export_url` (else `[export] url`). A failure is recorded in `report`, never raised:
+/// the lake and the database already hold the run, and the next run publishes again.
+pub async fn publish(settings: &Settings, report: &mut RunReport, export_url: Option<&str>) {
+    let Some(projection) = &report.projection else { return };
+    let window =
+        projection.window.map(|(from, to)| adlake_replay::project::DateWindow { from, to });
+    let outcome = async {
+        if let Some(copy) = settings.reader_copy.clone() {
+            let (db, wait) = (settings.db.clone(), settings.lock_wait);
+            tokio::task::spawn_blocking(move || {
+                crate::store::reader_copy::refresh(&db, &copy, wait)
+            })
+            .await
+            .map_err(|e| AppError::Usage(format!("reader copy task failed: {e}")))??;
+        }
+        let Some(into) = export_url.map(str::to_owned).or_else(|| settings.export_url.clone())
+        else {
+            return Ok(None);
+        };
+        let tables = crate::export::resolve_tables(&settings.export_tables)?;
+        let request = crate::export::ExportRequest { into, window, tables };
+        Ok::<_, AppError>(Some(crate::export::export(settings, &request).await?))
+    }
+    .await;
+    match outcome {
+        Ok(export) => report.export = export,
+        Err(e) => {
+            let text = format!("{:#}", anyhow::Error::new(e));
+            tracing::warn!("publishing the projected dates failed: {text}");
+            report.publish_error = Some(text);
+        }
+    }
+}
+
 /// Evaluates the alert rules over what the run projected, records and delivers their
 /// verdicts. Never fails the run: a failure (or a delivery that did not go through) is
 /// reported in `report` and logged, and the next run retries what was not delivered.
@@ -286,6 +331,8 @@ pub async fn ingest(
         projection: None,
         alerts: None,
         alerts_error: None,
+        export: None,
+        publish_error: None,
     };
 
     let fetched = match auth.token().await {

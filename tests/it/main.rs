@@ -5,6 +5,7 @@
 mod alerts;
 mod audit;
 mod cli;
+mod export;
 mod history;
 mod incremental;
 mod incremental_sequences;
@@ -12,6 +13,7 @@ mod ingest;
 mod lake;
 mod project;
 mod report;
+mod scale;
 mod storage;
 mod upstream;
 mod util;

@@ -417,3 +417,114 @@ impl Drop for Receiver {
         }
     }
 }
+
+/// A bucket of its own on the S3-compatible server `ADLAKE_TEST_S3_ENDPOINT` names (`.ci/run`
+/// starts moto), and the `AWS_*` variables that reach it. `None` (the test says it skipped)
+/// without that variable, except under `CI=true`, where the test fails.
+pub struct S3 {
+    pub endpoint: String,
+    pub bucket: String,
+}
+
+impl S3 {
+    pub fn bucket(test: &str) -> Option<S3> {
+        let Ok(endpoint) = std::env::var("ADLAKE_TEST_S3_ENDPOINT") else {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must provide ADLAKE_TEST_S3_ENDPOINT (see .ci/run)"
+            );
+            eprintln!("SKIPPED {test}: set ADLAKE_TEST_S3_ENDPOINT to an S3-compatible server (.ci/run starts moto)");
+            return None;
+        };
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let bucket = format!("adlake-it-{}-{n}", std::process::id());
+        let created = Command::new("curl")
+            .args(["-sf", "-X", "PUT", &format!("{endpoint}/{bucket}")])
+            .status()
+            .expect("curl");
+        assert!(created.success(), "cannot create bucket {bucket} at {endpoint}");
+        Some(S3 { endpoint, bucket })
+    }
+
+    /// `s3://<bucket>/<prefix>`.
+    pub fn url(&self, prefix: &str) -> String {
+        format!("s3://{}/{prefix}", self.bucket)
+    }
+
+    /// `cmd` with the `AWS_*` variables for this server.
+    pub fn env<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+        cmd.env("AWS_ENDPOINT", &self.endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+    }
+
+    /// The bucket as an object store, under `prefix`.
+    pub fn store(&self, prefix: &str) -> std::sync::Arc<dyn object_store::ObjectStore> {
+        let s3 = object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(&self.endpoint)
+            .with_allow_http(true)
+            .with_bucket_name(&self.bucket)
+            .with_region("us-east-1")
+            .with_access_key_id("test")
+            .with_secret_access_key("test")
+            .build()
+            .expect("s3 store");
+        std::sync::Arc::new(object_store::prefix::PrefixStore::new(s3, prefix))
+    }
+
+    /// Every object under `prefix`, copied into the directory `to` under the same names.
+    pub fn download(&self, prefix: &str, to: &Path) -> usize {
+        use futures::TryStreamExt;
+        let store = self.store(prefix);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        rt.block_on(async {
+            let metas: Vec<_> = store.list(None).try_collect().await.expect("list");
+            for meta in &metas {
+                let bytes =
+                    store.get(&meta.location).await.expect("get").bytes().await.expect("read");
+                let path = to.join(meta.location.as_ref());
+                std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+                std::fs::write(&path, &bytes).expect("write");
+            }
+            metas.len()
+        })
+    }
+}
+
+/// The rows of `tables` in the database at `db`, each row as text, sorted; `except` columns
+/// left out (those that say when something ran, not what it found).
+pub fn tables_text(db: &Path, tables: &[&str], except: &[&str]) -> Vec<String> {
+    let conn = duckdb::Connection::open_with_flags(
+        db,
+        duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).expect("config"),
+    )
+    .expect("open db");
+    let mut out = Vec::new();
+    for t in tables {
+        let exclude = {
+            let mut stmt = conn
+                .prepare("SELECT column_name FROM information_schema.columns WHERE table_name = ?")
+                .expect("columns");
+            let cols: Vec<String> =
+                stmt.query_map([t], |r| r.get(0)).expect("columns").flatten().collect();
+            let gone: Vec<String> = except
+                .iter()
+                .filter(|c| cols.iter().any(|x| x == *c))
+                .map(|c| format!("\"{c}\""))
+                .collect();
+            if gone.is_empty() {
+                String::new()
+            } else {
+                format!(" EXCLUDE ({})", gone.join(", "))
+            }
+        };
+        let sql =
+            format!("SELECT '{t} ' || CAST(r AS VARCHAR) FROM (SELECT *{exclude} FROM \"{t}\") AS r ORDER BY 1");
+        let mut stmt = conn.prepare(&sql).expect("select");
+        out.extend(stmt.query_map([], |r| r.get::<_, String>(0)).expect("rows").flatten());
+    }
+    out
+}
