@@ -728,9 +728,10 @@ fn the_report_lists_the_days_firings_and_suppressions() {
     assert!(verdicts.contains(&triple("suppressed", "roas-floor", "campaign sialpha01")));
     assert!(verdicts.iter().any(|(o, r, _)| o == "fired" && r == "taboola-failed"), "{verdicts:?}");
 
-    let out = run(s.adlake().args(["--json", "report", "--date", &d0().to_string(), "--out"]).arg(
-        s.path().join("page.html"),
-    ));
+    let out = run(s
+        .adlake()
+        .args(["--json", "report", "--date", &d0().to_string(), "--out"])
+        .arg(s.path().join("page.html")));
     expect_code(&out, 0);
     let alerts = &out.json()["alerts"];
     let rules_of = |list: &str| -> Vec<String> {
