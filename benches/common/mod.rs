@@ -1,6 +1,7 @@
-//! What the three benchmarks (`cargo bench --bench reproject | raw | ingest`) share: the
+//! What the benchmarks (`cargo bench --bench reproject | raw | ingest | backtest`) share: the
 //! product's allocator and runtime, CPU seconds from /proc ([`cpu`]), the median and best of
-//! rounds and the ratios against a baseline ([`rounds`]), the generated lake ([`lake`]), the
+//! rounds and the ratios against a baseline ([`rounds`]), the generated lakes ([`lake`],
+//! [`hourly`]), the
 //! Python baselines ([`python`]), the flags every bench takes and how results are printed.
 //!
 //! Invariants: a bench measures the release build of the product's own code paths (the same
@@ -13,6 +14,7 @@
 #![allow(dead_code)]
 
 pub mod cpu;
+pub mod hourly;
 pub mod lake;
 pub mod python;
 pub mod rounds;
