@@ -1,23 +1,17 @@
 //! `cargo bench --bench reproject -- [--days N] [--campaigns M] [--rounds R] [--dir D]
-//! [--parser tree|serde|ab] [--json]`: the projector on a generated lake of N days × M
-//! campaigns (see `common/lake.rs`), in the release build.
+//! [--json]`: the projector on a generated lake of N days × M campaigns (see `common/lake.rs`),
+//! in the release build.
 //!
-//! With `--parser tree` or `serde` (default: the engine's setting, `ADLAKE_JSON_PARSER`), each
-//! round times a full reproject, then a one-date window projection twice (the first after a
+//! Each round times a full reproject, then a one-date window projection twice (the first after a
 //! full rebuild pays DuckDB's vacuum of the row groups the date shared with its neighbours, a
 //! repeat is what hourly runs see), then, over the same bodies, back to back:
 //! (a) zstd decompress + sha256 verify + `serde_json::from_slice::<IgnoredAny>` of every JSON
-//!     body, one thread: the floor of any JSON consumer, whichever parser the projector uses;
+//!     body, one thread: the floor of any JSON consumer;
 //! (b) DuckDB alone (`benches/baselines/duckdb_read_json.py`): `read_json` of every endpoint's
 //!     bodies and the revenue-to-spend join, one thread;
 //! and DuckDB storing our projected tables (`benches/baselines/duckdb_store.py`), the cost of
 //! storage alone: with (a) it makes the ceiling, what a projector that only parsed and stored
 //! could reach.
-//!
-//! With `--parser ab`, only the full reproject runs: after one unmeasured warm-up run, each
-//! round is a pair of runs, the tree parser and the serde one, in ABBA order over the rounds
-//! (same lake, same process, nothing else between them), and each side's median and best
-//! CPU-seconds and their ratios are reported. Both parsers must project the same summary.
 
 mod common;
 
@@ -27,11 +21,10 @@ use std::process::ExitCode;
 use adlake::config::Settings;
 use adlake::pipeline::project::{project_into, ProjectionSummary};
 use adlake_raw::BodyHash;
-use adlake_replay::body::Parser as JsonParser;
 use adlake_replay::contract::Format;
 use adlake_replay::project::DateWindow;
 use bytes::Bytes;
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use common::cpu::{mb, Sample, Stopwatch};
 use common::lake::{self, Generated};
 use common::python;
@@ -55,26 +48,8 @@ struct Args {
     /// [default: adlake-bench-reproject in the temporary directory]
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// The projector's JSON parser; `ab`: both, alternating in ABBA order over the rounds
-    /// [default: ADLAKE_JSON_PARSER's, else tree]
-    #[arg(long, value_enum)]
-    parser: Option<ParserChoice>,
     #[command(flatten)]
     common: common::CommonArgs,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ParserChoice {
-    Tree,
-    Serde,
-    Ab,
-}
-
-fn parser_name(parser: JsonParser) -> &'static str {
-    match parser {
-        JsonParser::Tree => "tree",
-        JsonParser::Serde => "serde",
-    }
 }
 
 fn main() -> ExitCode {
@@ -89,12 +64,6 @@ async fn run(args: Args) -> Result<(), BenchError> {
     let mut settings = common::settings()?;
     settings.lake = generated.lake.display().to_string();
     settings.db = root.join("bench.duckdb");
-    settings.json_parser = match args.parser {
-        Some(ParserChoice::Ab) => return ab(&args, &settings, &generated).await,
-        Some(ParserChoice::Tree) => JsonParser::Tree,
-        Some(ParserChoice::Serde) => JsonParser::Serde,
-        None => settings.json_parser,
-    };
     against_baselines(&args, &settings, &generated, &root).await
 }
 
@@ -273,10 +242,9 @@ async fn against_baselines(
     }
 
     let (table, report) = rounds::report(&all, SIDES, COMPARISONS);
-    let parser = parser_name(settings.json_parser);
     let summary = last_summary.ok_or_else(|| BenchError::Check("no round ran".into()))?;
     let mut text = format!(
-        "reproject, {}: {} days x {} campaigns ({} .. {}), {} events, {:.1} MB of bodies, {} campaign_index + {} session rows; JSON parser {parser}\n\n",
+        "reproject, {}: {} days x {} campaigns ({} .. {}), {} events, {:.1} MB of bodies, {} campaign_index + {} session rows\n\n",
         common::build(),
         args.days,
         args.campaigns,
@@ -300,7 +268,7 @@ async fn against_baselines(
     let mut json = json!({
         "bench": "reproject", "build": common::build(), "days": args.days, "campaigns": args.campaigns,
         "first_date": generated.first, "last_date": generated.last, "one_date": date,
-        "parser": parser, "rounds": args.common.rounds, "events": summary.events,
+        "rounds": args.common.rounds, "events": summary.events,
         "body_mb": mb(summary.body_bytes), "campaign_rows": summary.campaign_rows,
         "session_rows": summary.session_rows, "duckdb_python": duckdb.ok(),
         "notes": notes, "baseline_b_loaded": b_detail,
@@ -314,78 +282,4 @@ fn merge(into: &mut serde_json::Value, extra: serde_json::Value) {
     if let (Some(into), serde_json::Value::Object(extra)) = (into.as_object_mut(), extra) {
         into.extend(extra);
     }
-}
-
-/// The two parsers, full reprojects only, in ABBA order over the rounds.
-async fn ab(args: &Args, settings: &Settings, generated: &Generated) -> Result<(), BenchError> {
-    let with = |parser: JsonParser| Settings { json_parser: parser, ..settings.clone() };
-    let (tree, serde) = (with(JsonParser::Tree), with(JsonParser::Serde));
-    // The first run of a process also pays for faulting in the memory the allocator then
-    // keeps: it would count against whichever side ran first.
-    eprintln!("warm-up run (not measured)");
-    remove_db(&settings.db)?;
-    let reference = project_into(&tree, &generated.lake, None).await?;
-
-    let mut all = Vec::new();
-    let mut summaries = Vec::new();
-    for pair in 0..args.common.rounds as usize {
-        eprintln!("pair {} of {}", pair + 1, args.common.rounds);
-        let mut round = Round::new();
-        for side in rounds::abba(pair, &tree, &serde) {
-            remove_db(&side.db)?;
-            let (summary, sample) = timed_projection(side, generated, None).await?;
-            round.insert(parser_name(side.json_parser).into(), sample);
-            summaries.push((side.json_parser, summary));
-        }
-        all.push(round);
-    }
-    // Checked after the timed runs, so that nothing else runs between them.
-    let as_json = |s: &ProjectionSummary| serde_json::to_value(s).unwrap_or_default();
-    let reference = as_json(&reference);
-    if let Some((parser, differing)) = summaries.iter().find(|(_, s)| as_json(s) != reference) {
-        return Err(BenchError::Check(format!(
-            "the {} parser projected {} where the tree parser projected {reference}",
-            parser_name(*parser),
-            as_json(differing)
-        )));
-    }
-    let sides = [
-        Side { key: "tree", label: "reproject, tree parser" },
-        Side { key: "serde", label: "reproject, serde parser" },
-    ];
-    let comparisons = [
-        Comparison {
-            key: "tree_vs_serde",
-            label: "tree vs serde",
-            ours: "tree",
-            baseline: "serde",
-            measure: Measure::MbPerCpuSecond,
-        },
-        Comparison {
-            key: "tree_vs_serde_wall",
-            label: "tree vs serde",
-            ours: "tree",
-            baseline: "serde",
-            measure: Measure::MbPerSecond,
-        },
-    ];
-    let (table, report) = rounds::report(&all, &sides, &comparisons);
-    let mut text = format!(
-        "reproject A/B, {}: {} days x {} campaigns, {} pairs in ABBA order (tree first in odd pairs), after one warm-up run\n\n",
-        common::build(),
-        args.days, args.campaigns, args.common.rounds
-    );
-    text.push_str(&table);
-    if args.common.rounds % 2 == 1 {
-        text.push_str(
-            "note: an odd number of pairs: ABBA balances a drifting load over even counts\n",
-        );
-    }
-    let mut json = json!({
-        "bench": "reproject", "build": common::build(), "mode": "ab", "days": args.days, "campaigns": args.campaigns,
-        "pairs": args.common.rounds, "order": "ABBA, A = tree", "warm_up_runs": 1,
-        "summary": reference,
-    });
-    merge(&mut json, report);
-    common::emit(args.common.json, &text, &json)
 }

@@ -174,9 +174,6 @@ pub struct Settings {
     pub projector: adlake_replay::project::ProjectorConfig,
     /// Project only events fetched before this instant (`reproject --as-of`).
     pub as_of: Option<chrono::DateTime<chrono::Utc>>,
-    /// How the projector parses JSON bodies (`ADLAKE_JSON_PARSER`: `tree` or `serde`), for
-    /// measuring the two in one build; they read every body alike.
-    pub json_parser: adlake_replay::body::Parser,
     /// Alert rules, checked at load, and how their messages are delivered.
     pub alerts: AlertSettings,
 }
@@ -389,10 +386,6 @@ pub fn load(global: &Global, env: Env<'_>) -> Result<Settings, ConfigError> {
         upstream,
         projector,
         as_of: None,
-        json_parser: match env("ADLAKE_JSON_PARSER").as_deref() {
-            Some("serde") => adlake_replay::body::Parser::Serde,
-            _ => adlake_replay::body::Parser::Tree,
-        },
     })
 }
 

@@ -7,10 +7,8 @@
 //! Invariants: the verdict depends on the status, the page asked for and the bytes alone;
 //! reading never panics on any input; rows are read against the endpoint's [`Contract`].
 
-use std::sync::Arc;
-
 use crate::contract::{BodyError, Contract, Format, RowError, Seen};
-use crate::decode::{Decoded, Json, Locator, RowCollector};
+use crate::decode::{Decoded, Locator, RowCollector};
 use crate::registry::{EndpointSpec, Pagination};
 use crate::stream;
 
@@ -85,34 +83,6 @@ pub fn read<'b>(
             Err(error) => Page { probe: Probe::Broken { error }, rows: None },
         };
     }
-    let streamed = streamable(contract)
-        .and_then(|path| read_streamed(spec, &path, status, body, page, limit, keep_rows));
-    streamed.unwrap_or_else(|| read_whole(spec, status, body, page, limit, keep_rows))
-}
-
-/// How a JSON body is parsed: both give the same pages (tested), and the faster stays.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Parser {
-    /// serde, streaming every row array (`stream`).
-    Serde,
-    /// The whole-document parser of `json`, streaming the first row pointer only.
-    #[default]
-    Tree,
-}
-
-/// [`read`] with the JSON parser chosen.
-pub fn read_with<'b>(
-    parser: Parser,
-    spec: &EndpointSpec,
-    status: u16,
-    body: &'b [u8],
-    page: u32,
-    limit: u32,
-    keep_rows: bool,
-) -> Page<'b> {
-    if parser == Parser::Tree || spec.contract.format == Format::Csv {
-        return read(spec, status, body, page, limit, keep_rows);
-    }
     let document = match stream::read(&spec.contract, body, keep_rows) {
         Ok(document) => document,
         Err(detail) => {
@@ -146,154 +116,6 @@ pub fn read_with<'b>(
     }
 }
 
-/// The object keys of the contract's first row pointer, when its rows can be streamed out
-/// of the parser: one plain array, not nested rows.
-fn streamable(contract: &Contract) -> Option<Vec<String>> {
-    let pointer = contract.rows.first()?;
-    if contract.nested.is_some() || pointer.is_empty() {
-        return None;
-    }
-    Some(
-        pointer
-            .strip_prefix('/')?
-            .split('/')
-            .map(|k| k.replace("~1", "/").replace("~0", "~"))
-            .collect(),
-    )
-}
-
-/// [`read_document`] of a body whose row array is streamed out of the parser: the same
-/// verdict and rows, without a tree of the rows. `None` when the rows are not where the
-/// stream looked (another envelope, a repeated key): then the body is read whole.
-fn read_streamed<'b>(
-    spec: &EndpointSpec,
-    path: &[String],
-    status: u16,
-    body: &'b [u8],
-    page: u32,
-    limit: u32,
-    keep: bool,
-) -> Option<Page<'b>> {
-    let contract = &spec.contract;
-    let keys: Vec<&str> = path.iter().map(String::as_str).collect();
-    // Sized once, for rows of 100 bytes or more: growing would copy every row read so far.
-    // Capped, so that a body of something else than rows does not reserve gigabytes.
-    let mut rows = if keep {
-        RowCollector::new(contract.rows[0], (body.len() / 100).min(1 << 20))
-    } else {
-        RowCollector::counting(contract.rows[0])
-    };
-    let mut seen = Seen::default();
-    let parsed = Json::parse_streaming(body, &keys, &mut |i, row| {
-        rows.push(i, contract.read_json(None, row, &mut seen))
-    });
-    match parsed {
-        Err(e) => Some(Page {
-            probe: Probe::Broken { error: BodyError::NotJson { detail: e.to_string() } },
-            rows: None,
-        }),
-        Ok((_, None)) => None,
-        Ok((document, Some(items))) => Some(verdict(
-            spec,
-            status,
-            &envelope_of(&document),
-            page,
-            limit,
-            items,
-            rows,
-            seen,
-            keep,
-        )),
-    }
-}
-
-/// Reads a JSON body parsed whole.
-fn read_whole<'b>(
-    spec: &EndpointSpec,
-    status: u16,
-    body: &'b [u8],
-    page: u32,
-    limit: u32,
-    keep: bool,
-) -> Page<'b> {
-    match Json::parse(body) {
-        Err(e) => Page {
-            probe: Probe::Broken { error: BodyError::NotJson { detail: e.to_string() } },
-            rows: None,
-        },
-        Ok(document) => read_document(spec, status, &document, page, limit, keep),
-    }
-}
-
-/// Reads a parsed JSON body.
-fn read_document<'b>(
-    spec: &EndpointSpec,
-    status: u16,
-    document: &Json<'b>,
-    page: u32,
-    limit: u32,
-    keep: bool,
-) -> Page<'b> {
-    let contract = &spec.contract;
-    let envelope = envelope_of(document);
-    if let Some(probe) = in_body_error(status, &envelope) {
-        return Page { probe, rows: None };
-    }
-    let found = contract
-        .rows
-        .iter()
-        .find_map(|p| document.pointer(p).and_then(Json::as_array).map(|a| (*p, a)));
-    let Some((pointer, items)) = found else {
-        let error = BodyError::NoRowArray { pointers: pointers(contract) };
-        return Page { probe: Probe::Broken { error }, rows: None };
-    };
-    let mut rows = if keep {
-        RowCollector::new(pointer, items.len())
-    } else {
-        RowCollector::counting(pointer)
-    };
-    let mut seen = Seen::default();
-    match contract.nested {
-        None => {
-            for (i, item) in items.iter().enumerate() {
-                rows.push(i, contract.read_json(None, item, &mut seen));
-            }
-        }
-        Some(key) => {
-            let prefix: Arc<str> = Arc::from(pointer);
-            for (i, item) in items.iter().enumerate() {
-                let at = Locator::indexed(&prefix, i);
-                match item.get(key) {
-                    Some(Json::Array(inner)) => {
-                        let inner_prefix: Arc<str> = Arc::from(format!("{at}/{}", escape(key)));
-                        for (j, row) in inner.iter().enumerate() {
-                            rows.push_at(
-                                Locator::indexed(&inner_prefix, j),
-                                contract.read_json(Some(item), row, &mut seen),
-                            );
-                        }
-                    }
-                    None | Some(Json::Null) if item.is_object() => {}
-                    Some(other) => rows.push_at(
-                        at,
-                        Err(RowError::Invalid {
-                            field: key,
-                            value: crate::decode::shown(&crate::decode::Value::of(other)),
-                            expected: "an array of rows",
-                        }),
-                    ),
-                    None => rows.push_at(at, Err(RowError::NotAnObject)),
-                }
-            }
-        }
-    }
-    verdict(spec, status, &envelope, page, limit, items.len(), rows, seen, keep)
-}
-
-fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
-
 fn pointers(contract: &Contract) -> String {
     let shown: Vec<String> = contract
         .rows
@@ -301,19 +123,6 @@ fn pointers(contract: &Contract) -> String {
         .map(|p| if p.is_empty() { "the document".to_owned() } else { format!("`{p}`") })
         .collect();
     shown.join(" or ")
-}
-
-/// The top-level members of a parsed document a verdict reads.
-fn envelope_of(document: &Json<'_>) -> Envelope {
-    let member =
-        |key: &str| document.get(key).and_then(|v| serde_json::from_str(&v.to_string()).ok());
-    Envelope {
-        error: member("error"),
-        code: member("code"),
-        err_msg: member("errMsg"),
-        paging: member("paging"),
-        pagination: member("pagination"),
-    }
 }
 
 /// An error object or in-body throttle, or a status that is no success.

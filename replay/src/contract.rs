@@ -19,7 +19,7 @@
 
 use std::borrow::Cow;
 
-use crate::decode::{self, Json, SourceRow, Value as Raw};
+use crate::decode::{self, SourceRow, Value as Raw};
 
 /// How a body is serialised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,28 +183,9 @@ impl Contract {
             .map(|(_, f)| f.key)
     }
 
-    /// Reads one JSON row (and, for nested rows, the item holding it) into a row, noting in
-    /// `seen` which fields it carried. The row's locator is left to the caller.
-    pub fn read_json<'b>(
-        &self,
-        parent: Option<&Json<'b>>,
-        row: &Json<'b>,
-        seen: &mut Seen,
-    ) -> Result<SourceRow<'b>, RowError> {
-        if !row.is_object() {
-            return Err(RowError::NotAnObject);
-        }
-        let mut out = SourceRow::default();
-        for (i, field) in self.fields.iter().enumerate() {
-            let holder = if field.parent { parent.unwrap_or(&Json::Null) } else { row };
-            let value = lookup(holder, field.key).map(Raw::of);
-            take(i, field, value.as_ref(), &mut out, seen)?;
-        }
-        Ok(out)
-    }
-
-    /// [`Contract::read_json`] of a row whose values were picked out as it was parsed: one
-    /// slot per field (`None`: absent), the parent item's for `parent` fields.
+    /// Reads one JSON row whose values were picked out as it was parsed (one slot per field,
+    /// `None`: absent; the parent item's for `parent` fields), noting in `seen` which fields
+    /// it carried. The row's locator is left to the caller.
     pub fn read_values<'b>(
         &self,
         parent: Option<&[Option<Raw<'b>>]>,
@@ -347,15 +328,6 @@ pub enum Read<'b> {
     Hour(u8),
     Money(rust_decimal::Decimal),
     Count(i64),
-}
-
-/// The value at `key` (`/`-separated object keys) in `holder`.
-fn lookup<'a, 'b>(holder: &'a Json<'b>, key: &str) -> Option<&'a Json<'b>> {
-    let mut node = holder;
-    for step in key.split('/') {
-        node = node.get(step)?;
-    }
-    Some(node)
 }
 
 /// Reads a present, non-null value of `field`; `None` is a value that reads as none (empty

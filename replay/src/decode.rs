@@ -9,7 +9,6 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-pub use crate::json::Json;
 use rust_decimal::Decimal;
 
 pub use crate::contract::RowError;
@@ -309,17 +308,6 @@ impl<'b> Value<'b> {
         matches!(self, Value::Null)
     }
 
-    /// The value of a parsed document node.
-    pub fn of(node: &Json<'b>) -> Value<'b> {
-        match node {
-            Json::Null => Value::Null,
-            Json::Bool(b) => Value::Bool(*b),
-            Json::Number(n) => Value::Number(n.clone()),
-            Json::String(s) => Value::String(s.clone()),
-            composite => Value::Composite(Cow::Owned(composite.to_string())),
-        }
-    }
-
     /// A scalar of a `serde_json` document; arrays and objects as their text.
     pub fn of_json(value: &serde_json::Value) -> Value<'static> {
         match value {
@@ -575,20 +563,24 @@ mod tests {
     use serde_json::json;
 
     /// The money in `field` of `row` (absent: none), errors as text.
-    fn dec(row: &Json<'_>, field: &'static str) -> Result<Option<Decimal>, String> {
-        row.get(field).map_or(Ok(None), |v| money(field, &Value::of(v))).map_err(|e| e.to_string())
+    fn dec(row: &serde_json::Value, field: &'static str) -> Result<Option<Decimal>, String> {
+        row.get(field)
+            .map_or(Ok(None), |v| money(field, &Value::of_json(v)))
+            .map_err(|e| e.to_string())
     }
 
     /// The count in `field` of `row` (absent: none), errors as text.
-    fn cnt(row: &Json<'_>, field: &'static str) -> Result<Option<i64>, String> {
-        row.get(field).map_or(Ok(None), |v| count(field, &Value::of(v))).map_err(|e| e.to_string())
+    fn cnt(row: &serde_json::Value, field: &'static str) -> Result<Option<i64>, String> {
+        row.get(field)
+            .map_or(Ok(None), |v| count(field, &Value::of_json(v)))
+            .map_err(|e| e.to_string())
     }
 
     #[test]
     fn money_and_counts_stop_just_below_their_limits() {
         assert_eq!(MONEY_LIMIT, Decimal::from(1_000_000_000_000i64));
         let text = json!({"m": "999999999999.999999", "big": 1_000_000_000_000i64, "neg": "-1,000,000,000,000", "c": "999999999999999", "cbig": 1_000_000_000_000_000i64, "cneg": "-1000000000000000"}).to_string();
-        let row = Json::parse(text.as_bytes()).unwrap();
+        let row = serde_json::from_str::<serde_json::Value>(&text).unwrap();
         assert!(dec(&row, "m").unwrap().is_some());
         assert!(dec(&row, "big").unwrap_err().contains("DECIMAL(18,6)"));
         assert!(dec(&row, "neg").is_err());
@@ -605,7 +597,7 @@ mod tests {
     #[test]
     fn reads_numbers_the_way_upstreams_send_them() {
         let text = json!({"a": "1,082.41", "b": 171.2, "c": "23.0", "d": 0, "e": null, "f": "", "g": "x", "h": 23.5}).to_string();
-        let row = Json::parse(text.as_bytes()).unwrap();
+        let row = serde_json::from_str::<serde_json::Value>(&text).unwrap();
         assert_eq!(dec(&row, "a").unwrap().map(|d| d.to_string()), Some("1082.41".into()));
         assert_eq!(dec(&row, "b").unwrap().map(|d| d.to_string()), Some("171.2".into()));
         assert_eq!(cnt(&row, "c").unwrap(), Some(23));
@@ -616,7 +608,7 @@ mod tests {
         assert!(dec(&row, "g").is_err());
         assert!(cnt(&row, "h").is_err());
         let text = json!({"a": "0042", "b": "-7", "c": " 12 ", "d": "999999999999999999", "e": "9999999999999999999", "f": "-", "g": "1,234"}).to_string();
-        let row = Json::parse(text.as_bytes()).unwrap();
+        let row = serde_json::from_str::<serde_json::Value>(&text).unwrap();
         assert_eq!(cnt(&row, "a").unwrap(), Some(42));
         assert_eq!(cnt(&row, "b").unwrap(), Some(-7));
         assert_eq!(cnt(&row, "c").unwrap(), Some(12));
@@ -704,7 +696,7 @@ mod tests {
         ]) {
             use rust_decimal::prelude::ToPrimitive;
             let text = json!({"v": f}).to_string();
-            let row = Json::parse(text.as_bytes()).unwrap();
+            let row = serde_json::from_str::<serde_json::Value>(&text).unwrap();
             let printed = serde_json::Number::from_f64(f).unwrap().to_string();
             let expected = parse_decimal(&printed);
             let money = expected.filter(|d| d.abs() < MONEY_LIMIT);
@@ -741,14 +733,17 @@ mod tests {
     #[test]
     fn dates_may_carry_a_time_and_hours_come_from_it() {
         let text = json!({"d": "2025-11-23 00:00:00.0", "h": "2025-11-23 06:00:00", "t": "2025-11-23T23:59:00Z", "bad": "23/11/2025", "nohour": "2025-11-23"}).to_string();
-        let row = Json::parse(text.as_bytes()).unwrap();
+        let row = serde_json::from_str::<serde_json::Value>(&text).unwrap();
         let day = chrono::NaiveDate::from_ymd_opt(2025, 11, 23);
-        assert_eq!(date(&Value::of(row.get("d").unwrap())).unwrap(), day);
-        assert!(date(&Value::of(row.get("bad").unwrap())).is_err());
-        assert_eq!(date_hour(&Value::of(row.get("h").unwrap())).unwrap(), day.map(|d| (d, 6)));
-        assert_eq!(date_hour(&Value::of(row.get("t").unwrap())).unwrap(), day.map(|d| (d, 23)));
+        assert_eq!(date(&Value::of_json(row.get("d").unwrap())).unwrap(), day);
+        assert!(date(&Value::of_json(row.get("bad").unwrap())).is_err());
+        assert_eq!(date_hour(&Value::of_json(row.get("h").unwrap())).unwrap(), day.map(|d| (d, 6)));
+        assert_eq!(
+            date_hour(&Value::of_json(row.get("t").unwrap())).unwrap(),
+            day.map(|d| (d, 23))
+        );
         assert!(
-            date_hour(&Value::of(row.get("nohour").unwrap())).is_err(),
+            date_hour(&Value::of_json(row.get("nohour").unwrap())).is_err(),
             "an hour field without its hour"
         );
         assert_eq!(date_hour(&Value::Null).unwrap(), None);

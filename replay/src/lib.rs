@@ -13,7 +13,6 @@ pub mod contract;
 pub mod decode;
 pub mod endpoints;
 pub mod fragment;
-pub mod json;
 pub mod project;
 pub mod registry;
 pub mod stream;

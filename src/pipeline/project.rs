@@ -201,10 +201,8 @@ pub async fn project_into_with_progress(
         std::sync::mpsc::sync_channel::<Option<(NaiveDate, Vec<Event>)>>(READ_AHEAD_DATES);
     let (to_writer, from_projector) = std::sync::mpsc::sync_channel::<ToWriter>(1);
     let projector_config = settings.projector.clone();
-    let json_parser = settings.json_parser;
     let projector_task = tokio::task::spawn_blocking(move || -> Result<(), AppError> {
-        let mut projector =
-            project::Projector::new(&projector_config, window, carry).with_parser(json_parser);
+        let mut projector = project::Projector::new(&projector_config, window, carry);
         let mut bodies_seen = std::collections::BTreeSet::new();
         let (mut waiting, mut projecting) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
         let mut clock = std::time::Instant::now();

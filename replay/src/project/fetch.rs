@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::rows::QuarantineRow;
 use super::Event;
-use crate::body::{self, NextPage, Parser, Probe};
+use crate::body::{self, NextPage, Probe};
 use crate::decode::{Decoded, Locator, SourceRow};
 use crate::registry::{EndpointSpec, Pagination};
 use adlake_raw::EventId;
@@ -45,14 +45,10 @@ pub(super) struct DayData<'e> {
 }
 
 impl<'e> DayData<'e> {
-    pub(super) fn new(
-        date: NaiveDate,
-        events: impl IntoIterator<Item = &'e Event>,
-        parser: Parser,
-    ) -> Self {
+    pub(super) fn new(date: NaiveDate, events: impl IntoIterator<Item = &'e Event>) -> Self {
         let events = sorted_events(events);
         let event_index = index_by_id(&events);
-        let parsed = events.iter().map(|e| parse_event(e, parser)).collect();
+        let parsed = events.iter().map(|e| parse_event(e)).collect();
         DayData { date, events, event_index, parsed }
     }
 
@@ -88,7 +84,7 @@ pub(super) fn sorted_events<'e>(events: impl IntoIterator<Item = &'e Event>) -> 
     sorted
 }
 
-pub(super) fn parse_event(e: &Event, parser: Parser) -> Parsed<'_> {
+pub(super) fn parse_event(e: &Event) -> Parsed<'_> {
     let (Some(h), Some(spec)) = (&e.envelope.http, crate::endpoint(&e.envelope.source)) else {
         let detail = "not an http event of a known endpoint".to_owned();
         return Parsed { probe: Probe::Rejected { detail }, decoded: None };
@@ -103,7 +99,7 @@ pub(super) fn parse_event(e: &Event, parser: Parser) -> Parsed<'_> {
         };
     }
     let body = e.body.as_deref().unwrap_or_default();
-    let page = body::read_with(parser, spec, status, body, h.page, limit_of(&h.url), true);
+    let page = body::read(spec, status, body, h.page, limit_of(&h.url), true);
     Parsed { probe: page.probe, decoded: page.rows }
 }
 

@@ -14,7 +14,6 @@ use super::fetch::{collect_fetches, snapshot, snapshots, status, DayData};
 use super::rows::{CompletenessRow, DayProjection, RawEventRow};
 use super::runs::raw_event_row;
 use super::{DateWindow, Event, ProjectorConfig, CONTEXT_DAYS};
-use crate::body::Parser;
 use crate::endpoint_id;
 use crate::registry::EndpointId;
 
@@ -41,8 +40,6 @@ pub struct Projector<'c> {
     pub(super) spend_orders: BTreeMap<String, Vec<EndpointId>>,
     /// One shared copy of each media source's name, for the rows that carry it.
     pub(super) media_sources: BTreeMap<String, Arc<str>>,
-    /// How JSON bodies are parsed: both parsers read alike, and this picks one.
-    pub(super) parser: Parser,
 }
 
 impl<'c> Projector<'c> {
@@ -72,14 +69,7 @@ impl<'c> Projector<'c> {
             events_applied: Vec::new(),
             spend_orders,
             media_sources: BTreeMap::new(),
-            parser: Parser::default(),
         }
-    }
-
-    /// This projector, parsing JSON bodies with `parser`.
-    pub fn with_parser(mut self, parser: Parser) -> Self {
-        self.parser = parser;
-        self
     }
 
     pub(super) fn in_window(&self, d: NaiveDate) -> bool {
@@ -105,7 +95,6 @@ impl<'c> Projector<'c> {
         let day = DayData::new(
             date,
             events.iter().filter(|e| e.envelope.http.is_some() && e.envelope.date == date),
-            self.parser,
         );
         self.events_applied.extend(day.events.iter().map(|e| e.id));
         let in_window = self.in_window(date);

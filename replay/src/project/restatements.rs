@@ -8,7 +8,6 @@ use rust_decimal::Decimal;
 
 use super::fetch::{collect_fetches, DayData, Fetch};
 use super::{by_date, Event};
-use crate::body::Parser;
 
 /// One metric of one campaign that changed between two successful fetches of a day.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -45,7 +44,7 @@ pub fn restatements(events: &[Event]) -> Vec<Restatement> {
     let (_, dates) = by_date(events);
     let mut out = Vec::new();
     for (date, day_events) in &dates {
-        let day = DayData::new(*date, day_events, Parser::default());
+        let day = DayData::new(*date, day_events);
         let (mut fetches, _) = collect_fetches(&day);
         for list in fetches.values_mut() {
             list.retain(|f| f.success);
