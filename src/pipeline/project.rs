@@ -249,11 +249,7 @@ pub async fn project_into_with_progress(
     });
     let worker = tokio::task::spawn_blocking(move || -> Result<ProjectionSummary, AppError> {
         let mut target = target;
-        let fresh = target.is_fresh();
         let mut writer = crate::store::write::Writer::begin(target.connection(), window)?;
-        if fresh {
-            writer.commit_as_it_goes();
-        }
         let mut summary = ProjectionSummary::empty(window);
         let mut writing = std::time::Duration::ZERO;
         for message in from_projector {

@@ -258,12 +258,6 @@ impl Target {
         Ok(Target::Fresh { fresh, fresh_path: unfinished, old: conn, path: path.to_owned() })
     }
 
-    /// Whether rows go to a fresh file, renamed over the database only once complete: then
-    /// no reader can see it half written, and it need not be written in one transaction.
-    pub fn is_fresh(&self) -> bool {
-        matches!(self, Target::Fresh { .. })
-    }
-
     /// The connection rows are written through.
     pub fn connection(&mut self) -> &mut Connection {
         match self {

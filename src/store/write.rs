@@ -405,7 +405,6 @@ pub struct Writer<'c> {
     /// Commit each batch of written rows as it goes instead of once at the end: for a fresh
     /// file that no reader sees before it is renamed into place, so that DuckDB need not
     /// hold a whole rebuild as one transaction in memory.
-    commit_as_it_goes: bool,
     window: Option<adlake_replay::project::DateWindow>,
     /// Per table, the rows of dates fed but not yet written.
     pending: BTreeMap<&'static str, Box<dyn Pending>>,
@@ -455,19 +454,12 @@ impl<'c> Writer<'c> {
         Ok(Writer {
             conn: tx,
             open: true,
-            commit_as_it_goes: false,
             window,
             pending: BTreeMap::new(),
             batch_rows: BATCH_ROWS,
             fingerprints: Vec::new(),
             lineage_sources: BTreeMap::new(),
         })
-    }
-
-    /// Commits each batch as it is written, rather than the whole projection at `finish`:
-    /// only for a fresh file that no reader sees before it is complete (see `db::Target`).
-    pub fn commit_as_it_goes(&mut self) {
-        self.commit_as_it_goes = true;
     }
 
     fn append<R: Send + Sync + 'static>(
@@ -529,11 +521,6 @@ impl<'c> Writer<'c> {
         let Some(pending) = self.pending.get_mut(table) else { return Ok(()) };
         for (date, count, fingerprint) in pending.write(self.conn, table)? {
             self.fingerprints.push((table, date, count, fingerprint));
-        }
-        if self.commit_as_it_goes {
-            self.conn
-                .execute_batch("COMMIT; BEGIN TRANSACTION")
-                .map_err(DbError::query(format!("commit the rows of {table}")))?;
         }
         Ok(())
     }
