@@ -82,15 +82,6 @@ pub fn spinner(enabled: bool, message: &str) -> ProgressBar {
     bar
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn aligns_columns() {
-        let t = super::table(&["a", "bb"], &[vec!["xxx".into(), "y".into()]]);
-        assert_eq!(t, "a    bb\nxxx  y\n");
-    }
-}
-
 /// A projection's summary, as a line of text or as JSON.
 pub fn projection(
     summary: &crate::pipeline::project::ProjectionSummary,
@@ -168,4 +159,13 @@ pub fn run_report(
         print(&format!("alerts: not evaluated: {e}\n"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn aligns_columns() {
+        let t = super::table(&["a", "bb"], &[vec!["xxx".into(), "y".into()]]);
+        assert_eq!(t, "a    bb\nxxx  y\n");
+    }
 }

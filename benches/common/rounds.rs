@@ -38,7 +38,7 @@ pub fn best(values: impl IntoIterator<Item = f64>) -> Option<f64> {
 /// The two sides of an A/B comparison in pair `pair` of an ABBA sequence: A then B in even
 /// pairs, B then A in odd ones, so a load that drifts steadily over the run costs both alike.
 pub fn abba<T: Copy>(pair: usize, a: T, b: T) -> [T; 2] {
-    if pair % 2 == 0 {
+    if pair.is_multiple_of(2) {
         [a, b]
     } else {
         [b, a]

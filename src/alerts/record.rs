@@ -208,10 +208,11 @@ pub fn history(conn: &Connection) -> Result<Vec<AlertEventRow>, DbError> {
     rows.collect::<Result<_, _>>().map_err(q("read alert_events"))
 }
 
+/// Per (verdict event id, channel): whether some delivery succeeded, and tries so far.
+pub type DeliveryState = std::collections::BTreeMap<(String, String), (bool, i64)>;
+
 /// Per verdict event id and channel: whether some delivery succeeded, and tries so far.
-pub fn delivery_state(
-    conn: &Connection,
-) -> Result<std::collections::BTreeMap<(String, String), (bool, i64)>, DbError> {
+pub fn delivery_state(conn: &Connection) -> Result<DeliveryState, DbError> {
     let mut stmt = conn
         .prepare(
             "SELECT alert_event_id, channel, bool_or(delivered), count(*) FROM alert_deliveries GROUP BY ALL",

@@ -72,13 +72,16 @@ fn q(context: &str) -> impl FnOnce(duckdb::Error) -> DbError + '_ {
     move |source| DbError::Query { context: context.to_owned(), source }
 }
 
+/// A row's columns: name and value as text (NULL: none).
+type Columns = Vec<(String, Option<String>)>;
+
 /// The row's columns as text, or `None` when no such row exists.
 fn read_row(
     conn: &Connection,
     table: &str,
     filter: &str,
     args: &[&dyn duckdb::ToSql],
-) -> Result<Option<Vec<(String, Option<String>)>>, DbError> {
+) -> Result<Option<Columns>, DbError> {
     let sql = format!("SELECT CAST(COLUMNS(*) AS VARCHAR) FROM {table} WHERE {filter}");
     let mut stmt = conn.prepare(&sql).map_err(q("read the audited row"))?;
     let mut rows = stmt.query(args).map_err(q("read the audited row"))?;

@@ -107,7 +107,7 @@ impl Universe {
             return None;
         }
         let h = hash_str(self.seed ^ (c.index as u64), &format!("{}|{date}", c.sid));
-        if h % 10 == 0 {
+        if h.is_multiple_of(10) {
             return None;
         }
         let days_old = (self.today - date).num_days();
@@ -212,7 +212,7 @@ impl Campaign {
             ("other", "131")
         } else {
             match index % 10 {
-                0..=3 => ("facebook", if index % 7 == 0 { "110" } else { "112" }),
+                0..=3 => ("facebook", if index.is_multiple_of(7) { "110" } else { "112" }),
                 4 => ("taboola", "107"),
                 5 => ("outbrain", "109"),
                 6 => ("newsbreak", "116"),
@@ -265,7 +265,7 @@ pub fn money_grouped(cents: i64) -> String {
     let digits: Vec<char> = int.chars().collect();
     let mut out = String::new();
     for (i, ch) in digits.iter().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 && *ch != '-' && digits[i - 1] != '-' {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) && *ch != '-' && digits[i - 1] != '-' {
             out.push(',');
         }
         out.push(*ch);

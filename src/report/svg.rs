@@ -29,7 +29,7 @@ fn c(v: f64) -> String {
     let v = if v.is_finite() { (v * 10.0).round() / 10.0 } else { 0.0 };
     let text = format!("{v:.1}");
     match text.strip_suffix(".0") {
-        Some(whole) if whole == "-0" => "0".into(),
+        Some("-0") => "0".into(),
         Some(whole) => whole.into(),
         None => text,
     }

@@ -631,7 +631,8 @@ mod tests {
         insert_as(id, &conn, "t", Rows::with_given(sample(n), given(n), COLUMNS).unwrap()).unwrap();
         let mut stmt =
             conn.prepare("SELECT text, number, CAST(amount AS VARCHAR), given FROM t").unwrap();
-        let got: Vec<(Option<String>, Option<i64>, Option<String>, i64)> = stmt
+        type Row = (Option<String>, Option<i64>, Option<String>, i64);
+        let got: Vec<Row> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .unwrap()
             .collect::<Result<_, _>>()
@@ -776,8 +777,8 @@ mod tests {
             .collect();
         let conn = table();
         let mut all = Rows::with_given(part(0), given(sizes[0]), COLUMNS).unwrap();
-        for k in 1..sizes.len() {
-            all.append(Rows::with_given(part(k), given(sizes[k]), COLUMNS).unwrap());
+        for (k, size) in sizes.iter().enumerate().skip(1) {
+            all.append(Rows::with_given(part(k), given(*size), COLUMNS).unwrap());
         }
         assert_eq!(
             (all.len(), all.segments()),

@@ -2,6 +2,9 @@
 //! `adlake` binary against a real fake upstream over loopback HTTP, a real lake on disk (or a
 //! real S3-compatible server) and a real DuckDB file. Modules are grouped by topic.
 
+// Tests compare rows read back as tuples of their columns, spelled out where they are read.
+#![allow(clippy::type_complexity)]
+
 mod alerts;
 mod audit;
 mod cli;
