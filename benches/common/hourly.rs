@@ -7,17 +7,15 @@
 //! generated into `<name>.partial` and renamed once complete, so a directory with its name is
 //! a whole lake and is reused.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use adlake::fake::bodies;
 use adlake::fake::universe::Universe;
-use adlake_raw::{Envelope, HttpExchange, Lake};
+use adlake_raw::Lake;
 use adlake_replay::ENDPOINTS;
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt};
 
-use super::lake::{LAST_DATE, SEED};
+use super::lake::{self, LAST_DATE, SEED};
 use super::BenchError;
 
 /// The lake of `days` × `campaigns` with hourly snapshots under `root`, and its first date.
@@ -28,20 +26,12 @@ pub async fn open_or_generate(
 ) -> Result<(Lake, NaiveDate), BenchError> {
     let first = LAST_DATE - chrono::Days::new(u64::from(days.max(1) - 1));
     let dir = root.join(format!("hourly-{days}d-{campaigns}c-seed{SEED}-to-{LAST_DATE}"));
-    if !dir.exists() {
-        let partial = dir.with_extension("partial");
-        if partial.exists() {
-            std::fs::remove_dir_all(&partial)
-                .map_err(BenchError::io("removing an unfinished lake", &partial))?;
-        }
-        eprintln!(
-            "generating {days} days x {campaigns} campaigns x {} endpoints x 25 fetches into {}",
-            ENDPOINTS.len(),
-            dir.display()
-        );
-        generate(&partial, first, campaigns).await?;
-        std::fs::rename(&partial, &dir).map_err(BenchError::io("renaming", &partial))?;
-    }
+    let what = format!(
+        "{days} days x {campaigns} campaigns x {} endpoints x 25 fetches into {}",
+        ENDPOINTS.len(),
+        dir.display()
+    );
+    lake::once(&dir, &what, |partial| generate(partial, first, campaigns)).await?;
     Ok((Lake::open_existing(&dir.to_string_lossy())?, first))
 }
 
@@ -51,8 +41,8 @@ fn at(date: NaiveDate, hour: i64, minute: i64) -> DateTime<Utc> {
         + chrono::Duration::minutes(minute)
 }
 
-async fn generate(dir: &Path, first: NaiveDate, campaigns: usize) -> Result<(), BenchError> {
-    std::fs::create_dir_all(dir).map_err(BenchError::io("creating", dir))?;
+async fn generate(dir: PathBuf, first: NaiveDate, campaigns: usize) -> Result<(), BenchError> {
+    std::fs::create_dir_all(&dir).map_err(BenchError::io("creating", &dir))?;
     let lake = Lake::open(&dir.to_string_lossy())?;
     // "Today" after the last date: every date grows only through the day its fetch is in.
     let universe = Universe::new(SEED, campaigns, LAST_DATE + chrono::Days::new(1));
@@ -69,41 +59,9 @@ async fn generate(dir: &Path, first: NaiveDate, campaigns: usize) -> Result<(), 
     let (lake, universe) = (&lake, &universe);
     futures::stream::iter(jobs)
         .map(|(spec, date, n, now)| async move {
-            let query: BTreeMap<String, String> =
-                [("page", "1"), ("limit", "1000000"), ("dateStart", "")]
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect();
-            let request = bodies::Request {
-                key: spec.key,
-                date,
-                query: &query,
-                epoch: 0,
-                now,
-                base_url: "http://bench",
-                path: spec.path,
-                facebook_page_size: 1_000_000,
-                smartnews_page_size: 1_000_000,
-            };
-            let body = bodies::render(universe, &request).map(|r| r.body).unwrap_or_default();
-            let envelope = Envelope::http(
-                spec.key,
-                date,
-                &format!("bench-{date}-{n:02}"),
-                now,
-                HttpExchange {
-                    fetch_id: format!("bench.{}.{date}.{n:02}", spec.key),
-                    attempt: 1,
-                    page: 1,
-                    cursor: None,
-                    method: "GET".into(),
-                    url: format!("http://bench{}?dateStart={date}&page=1&limit=1000000", spec.path),
-                    status: Some(200),
-                    error: None,
-                    headers: Default::default(),
-                    duration_ms: 0,
-                },
-            );
+            let (run, fetch_id) =
+                (format!("bench-{date}-{n:02}"), format!("bench.{}.{date}.{n:02}", spec.key));
+            let (envelope, body) = lake::exchange(universe, spec, date, now, &run, fetch_id);
             lake.put_exchange(envelope, Some(&body)).await?;
             Ok::<(), BenchError>(())
         })

@@ -16,9 +16,10 @@ use adlake::fake::bodies;
 use adlake::fake::universe::Universe;
 use adlake_raw::{BodyHash, Envelope, HttpExchange, Lake};
 use adlake_replay::contract::Format;
+use adlake_replay::registry::EndpointSpec;
 use adlake_replay::ENDPOINTS;
 use bytes::Bytes;
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use futures::{StreamExt, TryStreamExt};
 
 use super::BenchError;
@@ -50,25 +51,84 @@ pub async fn open_or_generate(
 ) -> Result<Generated, BenchError> {
     let first = LAST_DATE - chrono::Days::new(u64::from(days.max(1) - 1));
     let dir = root.join(format!("lake-{days}d-{campaigns}c-seed{SEED}-to-{LAST_DATE}"));
-    if !dir.exists() {
-        let partial = dir.with_extension("partial");
-        if partial.exists() {
-            std::fs::remove_dir_all(&partial)
-                .map_err(BenchError::io("removing an unfinished lake", &partial))?;
-        }
-        eprintln!(
-            "generating {days} days x {campaigns} campaigns x {} endpoints into {}",
-            ENDPOINTS.len(),
-            dir.display()
-        );
-        generate(&partial, first, campaigns).await?;
-        std::fs::rename(&partial, &dir).map_err(BenchError::io("renaming", &partial))?;
-    }
+    let what = format!(
+        "{days} days x {campaigns} campaigns x {} endpoints into {}",
+        ENDPOINTS.len(),
+        dir.display()
+    );
+    once(&dir, &what, |partial| generate(partial, first, campaigns)).await?;
     let lake = Lake::open_existing(&dir.join("lake").to_string_lossy())?;
     Ok(Generated { lake, bodies_dir: dir.join("bodies"), first, last: LAST_DATE })
 }
 
-async fn generate(dir: &Path, first: NaiveDate, campaigns: usize) -> Result<(), BenchError> {
+/// Generates the lake at `dir` unless a complete one is there: into `<dir>.partial` (an
+/// unfinished one from an interrupted run is removed first), renamed to `dir` once complete.
+pub async fn once<F, Fut>(dir: &Path, what: &str, generate: F) -> Result<(), BenchError>
+where
+    F: FnOnce(PathBuf) -> Fut,
+    Fut: std::future::Future<Output = Result<(), BenchError>>,
+{
+    if dir.exists() {
+        return Ok(());
+    }
+    let partial = dir.with_extension("partial");
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial)
+            .map_err(BenchError::io("removing an unfinished lake", &partial))?;
+    }
+    eprintln!("generating {what}");
+    generate(partial.clone()).await?;
+    std::fs::rename(&partial, dir).map_err(BenchError::io("renaming", &partial))
+}
+
+/// The fake's body for one page of `spec` on `date` as answered at `now` (every row on it),
+/// and the envelope ingest would have stored it with.
+pub fn exchange(
+    universe: &Universe,
+    spec: &EndpointSpec,
+    date: NaiveDate,
+    now: DateTime<Utc>,
+    run: &str,
+    fetch_id: String,
+) -> (Envelope, Vec<u8>) {
+    let query: BTreeMap<String, String> = [("page", "1"), ("limit", "1000000"), ("dateStart", "")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let request = bodies::Request {
+        key: spec.key,
+        date,
+        query: &query,
+        epoch: 0,
+        now,
+        base_url: "http://bench",
+        path: spec.path,
+        facebook_page_size: 1_000_000,
+        smartnews_page_size: 1_000_000,
+    };
+    let body = bodies::render(universe, &request).map(|r| r.body).unwrap_or_default();
+    let envelope = Envelope::http(
+        spec.key,
+        date,
+        run,
+        now,
+        HttpExchange {
+            fetch_id,
+            attempt: 1,
+            page: 1,
+            cursor: None,
+            method: "GET".into(),
+            url: format!("http://bench{}?dateStart={date}&page=1&limit=1000000", spec.path),
+            status: Some(200),
+            error: None,
+            headers: Default::default(),
+            duration_ms: 0,
+        },
+    );
+    (envelope, body)
+}
+
+async fn generate(dir: PathBuf, first: NaiveDate, campaigns: usize) -> Result<(), BenchError> {
     let lake_dir = dir.join("lake");
     std::fs::create_dir_all(&lake_dir).map_err(BenchError::io("creating", &lake_dir))?;
     let lake = Lake::open(&lake_dir.to_string_lossy())?;
@@ -81,44 +141,11 @@ async fn generate(dir: &Path, first: NaiveDate, campaigns: usize) -> Result<(), 
             jobs.push((spec, date));
         }
     }
-    let (lake, universe) = (&lake, &universe);
+    let (lake, universe, dir) = (&lake, &universe, &dir);
     futures::stream::iter(jobs)
         .map(|(spec, date)| async move {
-            let query: BTreeMap<String, String> =
-                [("page", "1"), ("limit", "1000000"), ("dateStart", "")]
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect();
-            let request = bodies::Request {
-                key: spec.key,
-                date,
-                query: &query,
-                epoch: 0,
-                now: fetched_at,
-                base_url: "http://bench",
-                path: spec.path,
-                facebook_page_size: 1_000_000,
-                smartnews_page_size: 1_000_000,
-            };
-            let body = bodies::render(universe, &request).map(|r| r.body).unwrap_or_default();
-            let envelope = Envelope::http(
-                spec.key,
-                date,
-                "bench",
-                fetched_at,
-                HttpExchange {
-                    fetch_id: format!("bench.{}.{date}", spec.key),
-                    attempt: 1,
-                    page: 1,
-                    cursor: None,
-                    method: "GET".into(),
-                    url: format!("http://bench{}?dateStart={date}&page=1&limit=1000000", spec.path),
-                    status: Some(200),
-                    error: None,
-                    headers: Default::default(),
-                    duration_ms: 0,
-                },
-            );
+            let fetch_id = format!("bench.{}.{date}", spec.key);
+            let (envelope, body) = exchange(universe, spec, date, fetched_at, "bench", fetch_id);
             lake.put_exchange(envelope, Some(&body)).await?;
             let files = dir.join("bodies").join(spec.key);
             std::fs::create_dir_all(&files).map_err(BenchError::io("creating", &files))?;
